@@ -1,0 +1,296 @@
+"""One suite for both field implementations: ``prover.field`` (numpy) and ``prover.field_ref``.
+
+Each test takes the ``impl`` fixture, builds its inputs as plain ints, converts them with
+``impl.vec``/``impl.ext`` and reads results back as plain ints, so the same assertions hold for
+both twins. ``test_twins_agree_*`` cross-check the two on random data.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+from prover import field, field_ref
+
+P = 2013265921
+
+
+@dataclass
+class Impl:
+    m: ModuleType
+    numpy: bool
+
+    def vec(self, xs: list[int]) -> Any:
+        return np.array(xs, dtype=np.uint64) if self.numpy else list(xs)
+
+    def ext(self, comps: list[Any]) -> Any:
+        """comps: 4 ints (a scalar) or 4 lists (a vector)."""
+        return np.array(comps, dtype=np.uint64) if self.numpy else [c if isinstance(c, int) else list(c) for c in comps]
+
+    @staticmethod
+    def ints(x: Any) -> Any:
+        if isinstance(x, np.ndarray):
+            return x.tolist()
+        if isinstance(x, (np.integer,)):
+            return int(x)
+        return x
+
+
+@pytest.fixture(params=["numpy", "ref"])
+def impl(request: pytest.FixtureRequest) -> Impl:
+    return Impl(field if request.param == "numpy" else field_ref, request.param == "numpy")
+
+
+def rand_vec(rng: random.Random, n: int, edge: bool = True) -> list[int]:
+    # include the extremes: products of P-1 values are the worst case for lazy reduction
+    xs = [rng.randrange(P) for _ in range(n)]
+    if edge and n >= 3:
+        xs[0], xs[1], xs[2] = 0, 1, P - 1
+    return xs
+
+
+def rand_ext(rng: random.Random, n: int) -> list[list[int]]:
+    comps = [rand_vec(rng, n, edge=False) for _ in range(4)]
+    if n >= 2:
+        for k in range(4):
+            comps[k][0] = P - 1  # the all-(P-1) element
+    return comps
+
+
+def elem(comps: list[list[int]], i: int) -> list[int]:
+    return [comps[k][i] for k in range(4)]
+
+
+# ---------------------------------------------------------------------------- constants
+
+
+def test_constants(impl: Impl) -> None:
+    assert impl.m.P == P == 2**31 - 2**27 + 1
+    assert impl.m.TWO_ADICITY == 27
+    assert pow(impl.m.W, 2**27, P) == 1 and pow(impl.m.W, 2**26, P) == P - 1
+
+
+@pytest.mark.parametrize("log_n", [0, 1, 5, 27])
+def test_root_of_unity_has_exact_order(impl: Impl, log_n: int) -> None:
+    w = impl.m.root_of_unity(log_n)
+    assert pow(w, 1 << log_n, P) == 1
+    if log_n:
+        assert pow(w, 1 << (log_n - 1), P) == P - 1
+
+
+def test_root_of_unity_out_of_range(impl: Impl) -> None:
+    with pytest.raises(ValueError):
+        impl.m.root_of_unity(28)
+
+
+# ---------------------------------------------------------------------------- base field
+
+
+def test_to_base_reduces(impl: Impl) -> None:
+    got = impl.ints(impl.m.to_base([-1, P, P + 5, 2**70, 3]))
+    assert got == [P - 1, 0, 5, 2**70 % P, 3]
+
+
+def test_base_ring_laws(impl: Impl) -> None:
+    rng = random.Random(1)
+    a, b, c = (rand_vec(rng, 40) for _ in range(3))
+    m = impl.m
+    A, B, C = impl.vec(a), impl.vec(b), impl.vec(c)
+    assert impl.ints(m.add(A, B)) == [(x + y) % P for x, y in zip(a, b)]
+    assert impl.ints(m.sub(A, B)) == [(x - y) % P for x, y in zip(a, b)]
+    assert impl.ints(m.mul(A, B)) == [x * y % P for x, y in zip(a, b)]
+    assert impl.ints(m.neg(A)) == [(-x) % P for x in a]
+    lhs = m.mul(A, m.add(B, C))
+    rhs = m.add(m.mul(A, B), m.mul(A, C))
+    assert impl.ints(lhs) == impl.ints(rhs)
+    assert impl.ints(m.pow_(A, 5)) == [pow(x, 5, P) for x in a]
+    assert impl.ints(m.pow_(A, 0)) == [1] * 40
+
+
+def test_inv(impl: Impl) -> None:
+    rng = random.Random(2)
+    a = [x or 1 for x in rand_vec(rng, 30)]
+    A = impl.vec(a)
+    assert impl.ints(impl.m.mul(impl.m.inv(A), A)) == [1] * 30
+    with pytest.raises(ZeroDivisionError, match="index 2"):
+        impl.m.inv(impl.vec([1, 2, 0, 3]))
+    assert impl.ints(impl.m.inv_or_zero(impl.vec([0, 2]))) == [0, (P + 1) // 2]
+
+
+def test_bsum_bdot(impl: Impl) -> None:
+    rng = random.Random(3)
+    a, b = rand_vec(rng, 100), rand_vec(rng, 100)
+    assert impl.m.bsum(impl.vec(a)) == sum(a) % P
+    assert impl.m.bdot(impl.vec(a), impl.vec(b)) == sum(x * y for x, y in zip(a, b)) % P
+
+
+# ---------------------------------------------------------------------------- extension
+
+
+def test_x_to_the_fourth_is_eleven(impl: Impl) -> None:
+    x = impl.ext([0, 1, 0, 0])
+    x3 = impl.ext([0, 0, 0, 1])
+    assert impl.ints(impl.m.emul(x, x3)) == [11, 0, 0, 0]
+    assert impl.ints(impl.m.emul(x3, x3)) == [0, 0, 11, 0]
+
+
+def test_ext_ring_laws(impl: Impl) -> None:
+    rng = random.Random(4)
+    n = 12
+    a, b, c = (rand_ext(rng, n) for _ in range(3))
+    m = impl.m
+    A, B, C = impl.ext(a), impl.ext(b), impl.ext(c)
+    assert impl.ints(m.emul(A, B)) == impl.ints(m.emul(B, A))
+    assert impl.ints(m.emul(m.emul(A, B), C)) == impl.ints(m.emul(A, m.emul(B, C)))
+    assert impl.ints(m.emul(A, m.eadd(B, C))) == impl.ints(m.eadd(m.emul(A, B), m.emul(A, C)))
+    assert impl.ints(m.esub(m.eadd(A, B), B)) == a
+    assert impl.ints(m.eadd(A, m.eneg(A))) == [[0] * n for _ in range(4)]
+    assert impl.ints(m.ext_zero(3)) == [[0] * 3 for _ in range(4)]
+
+
+def test_ext_scalar_broadcasts_against_vector(impl: Impl) -> None:
+    rng = random.Random(5)
+    a = rand_ext(rng, 7)
+    s = [rng.randrange(P) for _ in range(4)]
+    m = impl.m
+    got = impl.ints(m.emul(impl.ext(s), impl.ext(a)))
+    got_swapped = impl.ints(m.emul(impl.ext(a), impl.ext(s)))
+    each = [impl.ints(m.emul(impl.ext(s), impl.ext(elem(a, i)))) for i in range(7)]
+    assert got == got_swapped == [[e[k] for e in each] for k in range(4)]
+    add_each = [impl.ints(m.eadd(impl.ext(s), impl.ext(elem(a, i)))) for i in range(7)]
+    assert impl.ints(m.eadd(impl.ext(s), impl.ext(a))) == [[e[k] for e in add_each] for k in range(4)]
+    sub_each = [impl.ints(m.esub(impl.ext(elem(a, i)), impl.ext(s))) for i in range(7)]
+    assert impl.ints(m.esub(impl.ext(a), impl.ext(s))) == [[e[k] for e in sub_each] for k in range(4)]
+
+
+def test_einv(impl: Impl) -> None:
+    rng = random.Random(6)
+    a = rand_ext(rng, 5)
+    m = impl.m
+    one = [[1] * 5] + [[0] * 5 for _ in range(3)]
+    assert impl.ints(m.emul(m.einv(impl.ext(a)), impl.ext(a))) == one
+    s = impl.ext([3, 0, 0, 0])
+    assert impl.ints(m.einv(s)) == [pow(3, P - 2, P), 0, 0, 0]
+    with pytest.raises(ZeroDivisionError):
+        m.einv(impl.ext([[1, 0], [1, 0], [0, 0], [0, 0]]))
+
+
+def test_emul_base_esum_edot(impl: Impl) -> None:
+    rng = random.Random(7)
+    e, b = rand_ext(rng, 9), rand_vec(rng, 9)
+    m = impl.m
+    got = impl.ints(m.emul_base(impl.ext(e), impl.vec(b)))
+    assert got == [[e[k][i] * b[i] % P for i in range(9)] for k in range(4)]
+    assert impl.ints(m.esum(impl.ext(e))) == [sum(e[k]) % P for k in range(4)]
+    assert impl.ints(m.edot_base(impl.ext(e), impl.vec(b))) == [sum(x * y for x, y in zip(e[k], b)) % P for k in range(4)]
+    assert impl.ints(m.ext_from_base(impl.vec(b))) == [b, [0] * 9, [0] * 9, [0] * 9]
+    assert impl.ints(m.ext_scalar(-1, P, 2)) == [P - 1, 0, 2, 0]
+    assert m.eq_scalar(impl.ext([1, 2, 3, 4]), impl.ext([1, 2, 3, 4]))
+    assert not m.eq_scalar(impl.ext([1, 2, 3, 4]), impl.ext([1, 2, 3, 5]))
+
+
+@pytest.mark.parametrize("m_cols", [1, 64, 130])
+def test_lincomb_base(impl: Impl, m_cols: int) -> None:
+    rng = random.Random(8 + m_cols)
+    n = 5
+    cols = [rand_vec(rng, n) for _ in range(m_cols)]
+    cols[0] = [P - 1] * n  # worst case for the float64 exactness bound
+    coeffs = rand_ext(rng, m_cols)
+    got = impl.m.lincomb_base(np.array(cols, dtype=np.uint64) if impl.numpy else cols, impl.ext(coeffs))
+    want = [[sum(coeffs[k][j] * cols[j][i] for j in range(m_cols)) % P for i in range(n)] for k in range(4)]
+    assert impl.ints(got) == want
+
+
+def test_edot_base_many(impl: Impl) -> None:
+    rng = random.Random(11)
+    n = 6
+    e, rows = rand_ext(rng, n), [rand_vec(rng, n) for _ in range(3)]
+    got = impl.m.edot_base_many(impl.ext(e), np.array(rows, dtype=np.uint64) if impl.numpy else rows)
+    assert impl.ints(got) == [[sum(e[k][i] * r[i] for i in range(n)) % P for r in rows] for k in range(4)]
+
+
+def test_small_lincomb(impl: Impl) -> None:
+    rng = random.Random(12)
+    a, b = rand_vec(rng, 8), rand_vec(rng, 8)
+    coeffs = [-65536, P - 1]  # a negative and a "reduced negative" coefficient
+    got = impl.m.small_lincomb([impl.vec(a), impl.vec(b)], coeffs)
+    assert impl.ints(got) == [(-65536 * x + (P - 1) * y) % P for x, y in zip(a, b)]
+    with_const = impl.m.small_lincomb([impl.vec(a)], [3], -5)
+    assert impl.ints(with_const) == [(3 * x - 5) % P for x in a]
+    e = rand_ext(rng, 3)
+    got_e = impl.m.small_lincomb([impl.ext(e)] * 3, [2**40, 3, -1])
+    assert impl.ints(got_e) == [[(2**40 + 2) * v % P for v in comp] for comp in e]
+
+
+# ---------------------------------------------------------------------------- encoding
+
+
+def test_encoding_round_trip(impl: Impl) -> None:
+    m = impl.m
+    assert m.encode_base(impl.vec([1, P - 1])) == b"\x01\x00\x00\x00" + (P - 1).to_bytes(4, "little")
+    assert impl.ints(m.decode_base(m.encode_base(impl.vec([5, 6, 7])), 3)) == [5, 6, 7]
+    e = [[1, 2], [3, 4], [5, 6], [7, 8]]
+    buf = m.encode_ext(impl.ext(e))
+    assert buf[:16] == b"".join(x.to_bytes(4, "little") for x in (1, 3, 5, 7))  # element-major
+    assert impl.ints(m.decode_ext(buf, 2)) == e
+    assert impl.ints(m.decode_ext_scalar(m.encode_ext(impl.ext([9, 8, 7, 6])))) == [9, 8, 7, 6]
+
+
+def test_non_canonical_element_rejected(impl: Impl) -> None:
+    with pytest.raises(ValueError, match="non-canonical"):
+        impl.m.decode_base(P.to_bytes(4, "little"), 1)
+    with pytest.raises(ValueError, match="non-canonical"):
+        impl.m.decode_ext(b"\x00" * 12 + (2**32 - 1).to_bytes(4, "little"), 1)
+
+
+def test_short_read_and_trailing_bytes_rejected(impl: Impl) -> None:
+    with pytest.raises(ValueError):
+        impl.m.decode_base(b"\x00" * 7, 2)
+    with pytest.raises(ValueError):
+        impl.m.decode_base(b"\x00" * 9, 2)
+    with pytest.raises(ValueError):
+        impl.m.decode_ext(b"\x00" * 20, 1)
+
+
+# ---------------------------------------------------------------------------- twins agree
+
+
+def test_twins_agree_on_random_ext_ops() -> None:
+    rng = random.Random(9)
+    a, b = rand_ext(rng, 50), rand_ext(rng, 50)
+    A, B = np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64)
+    assert field.emul(A, B).tolist() == field_ref.emul(a, b)
+    assert field.einv(A[:, :8]).tolist() == field_ref.einv([c[:8] for c in a])
+    assert field.esub(A, B).tolist() == field_ref.esub(a, b)
+
+
+def test_large_dot_and_lincomb_exact_at_the_worst_case() -> None:
+    # every entry P - 1 and more rows than one float64 block: the exactness bounds are tight here
+    n = (1 << 14) * 2 + 5
+    e = np.full((4, n), P - 1, dtype=np.uint64)
+    rows = np.full((2, n), P - 1, dtype=np.uint64)
+    want = (P - 1) * (P - 1) * n % P
+    assert field.edot_base_many(e, rows).tolist() == [[want, want]] * 4
+    many = [rows[0]] * 200  # forces intermediate reductions in small_lincomb
+    assert field.small_lincomb(many, [P // 2] * 200)[:1].tolist() == [(P - 1) * (P // 2) * 200 % P]
+
+
+def test_twins_agree_on_large_vectors() -> None:
+    # sizes past the lincomb row chunk, so the blocked path is exercised too
+    rng = np.random.default_rng(10)
+    n = (1 << 15) + 3
+    cols = rng.integers(0, P, (3, n), dtype=np.uint64)
+    coeffs = rng.integers(0, P, (4, 3), dtype=np.uint64)
+    got = field.lincomb_base(cols, coeffs)
+    want = field.ext_zero(n)
+    for j in range(3):
+        want = field.eadd(want, field.emul_base(coeffs[:, j], cols[j]))
+    assert np.array_equal(got, want)
+    idx = [0, 1, n // 2, n - 1]
+    ref = field_ref.lincomb_base([[int(c[i]) for i in idx] for c in cols], coeffs.tolist())
+    assert got[:, idx].tolist() == ref
