@@ -1,0 +1,45 @@
+"""Transparent hash-based polynomial commitment: batched multilinear Ligero over BabyBear.
+
+What it proves: that a batch of m committed multilinear polynomials (2^k evaluations each) takes
+claimed values at one point. Rows of each poly's R x C matrix are Reed-Solomon encoded at rate
+1/2 (``ntt``), the encoded columns are the leaves of a SHA-256 Merkle tree (``merkle``), and an
+opening sends one tensor-combined row plus ~244 authenticated columns (``ligero``; its
+``LigeroParams`` docstring carries the soundness computation).
+
+Public names (from ``ligero``): ``PCSError``, ``LigeroParams``, ``Commitment``, ``ProverData``,
+``CommitBuilder``, ``commit``, ``absorb_commitment``, ``evaluate``, ``OpeningProof``, ``open``,
+``verify``.
+
+Where it sits: after ``field``, ``mle`` and ``transcript`` (the only ``prover`` modules it
+imports), before ``relations`` and ``stages`` (stage 0 commits, stage 8 opens).
+"""
+
+from __future__ import annotations
+
+from prover.pcs.ligero import (
+    CommitBuilder,
+    Commitment,
+    LigeroParams,
+    OpeningProof,
+    PCSError,
+    ProverData,
+    absorb_commitment,
+    commit,
+    evaluate,
+    open,
+    verify,
+)
+
+__all__ = [
+    "CommitBuilder",
+    "Commitment",
+    "LigeroParams",
+    "OpeningProof",
+    "PCSError",
+    "ProverData",
+    "absorb_commitment",
+    "commit",
+    "evaluate",
+    "open",
+    "verify",
+]

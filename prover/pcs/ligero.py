@@ -1,0 +1,555 @@
+"""Batched multilinear Ligero commitment: RS-encoded rows, a SHA-256 Merkle tree over columns.
+
+A batch is m polynomials (m a power of two) of 2^k evaluations each, read as ONE multilinear
+table P of k + log m variables: index = j * 2^k + i * C + c (poly j, row i, column c; the low
+log C bits are the column). Poly j is an R x C matrix (R * C = 2^k); the m matrices are stacked
+into m * R rows. Each row is Reed-Solomon encoded at rate 2^-b (``ntt.rs_encode``) and leaf q of
+the Merkle tree is column q of the encoded matrix across all m * R rows.
+
+Opening at z = (z_col, z_row) (k vars; the same point for every poly), claimed values v_j:
+1. both sides absorb (k, m, z, v) under ``pcs.claim`` and squeeze beta (log m ext challenges);
+2. the prover sends u = sum_{rows} eq((z_row, beta), row) * row: C ext elements, the tensor
+   combination of the stacked message rows;
+3. verifier: sum_j eq(beta, j) v_j == <u, eq(z_col)>  (check ``eval``);
+4. both absorb u and squeeze ``num_queries`` column indices (with repetition);
+5. the prover opens those codeword columns with one batched Merkle proof (check ``merkle``);
+   the verifier re-encodes u and checks, per column q, that the same combination of the opened
+   column equals Enc(u)[q]  (check ``column``).
+The combination (z_row, beta) is both the evaluation and the proximity test (Diamond-Posen,
+"Proximity Testing with Logarithmic Randomness", 2023): it is sound because every coordinate is a
+transcript challenge drawn after the commitment - beta here, z from the caller's sumchecks. So the
+caller MUST absorb the root (``absorb_commitment``) before any challenge that z depends on, and
+must only open at such points. The claimed values and z are absorbed here.
+
+Public names: ``PCSError``, ``LigeroParams``, ``Commitment``, ``ProverData``, ``CommitBuilder``,
+``commit``, ``absorb_commitment``, ``evaluate``, ``OpeningProof``, ``open``, ``verify``.
+Where it sits: imports ``prover.field``, ``prover.mle``, ``prover.transcript`` and its own
+``ntt`` / ``merkle``; stage 0 commits, stage 8 opens, the verifier's stage 8 verifies.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field as dc_field
+from typing import Sequence
+
+import numpy as np
+
+from prover import field
+from prover.field import U64
+from prover.mle import eq_table
+from prover.pcs import merkle, ntt
+from prover.transcript import Transcript
+
+DIGEST_LEN = merkle.DIGEST_LEN
+_LOG2_EXT = 4 * math.log2(field.P)  # |E| = P^4 ~ 2^123.6
+_MAX_LOG_N = field.TWO_ADICITY  # codeword length n = C * 2^b must fit the 2-adic subgroup
+
+
+class PCSError(ValueError):
+    """An opening (or its encoding) was rejected.
+
+    ``check`` names the failed check: ``shape`` (sizes disagree with the parameters), ``format``
+    (undecodable bytes), ``eval`` (<u, eq(z_col)> differs from the batched claims), ``merkle``
+    (opened columns do not authenticate against the root), ``column`` (a queried column's
+    combination differs from Enc(u) there; ``query`` is the codeword position).
+    """
+
+    def __init__(self, check: str, detail: str, query: int | None = None) -> None:
+        super().__init__(f"pcs {check} check failed: {detail}")
+        self.check = check
+        self.detail = detail
+        self.query = query
+
+
+# ------------------------------------------------------------------------------------ parameters
+
+
+def _is_pow2(x: int) -> bool:
+    return x >= 1 and x & (x - 1) == 0
+
+
+@dataclass(frozen=True)
+class LigeroParams:
+    """Shape and soundness parameters of one batch; ``for_shape`` picks them.
+
+    Soundness (interactive, round by round; Fiat-Shamir in the random-oracle model on top).
+    Code: RS over F = BabyBear, message length C, block length n = C * 2^b, rate rho = 2^-b,
+    distance d = n - C + 1. Proximity parameter e = floor((d - 1) / 2) = (n - C) / 2, the unique
+    decoding radius. The committed matrix M (m R rows of length n) is either
+      (far)   more than e columns away from every interleaved codeword: then, except with
+              probability eps_prox, the tensor combination r^T M is more than e away from the code
+              (BCIKS20 Thm 4.1 gives the affine-line gap up to unique decoding with error <= n/|F|;
+              Diamond-Gruen 2025, "Proximity Gaps in Interleaved Codes", Thm 3.1 / Cor 3.7 lift it
+              to interleaved codes and tensor combinations; Diamond-Posen 2023 Thm 2 has the same
+              shape). We charge eps_prox <= 2 * l * n / |E|, l = log2(m R) tensor variables (each
+              fold at most 2 n / |E|, a generous form of DP23's 2 l e / |E|). Enc(u) is then a
+              codeword that differs from the committed combined column in > e places, so one
+              uniform query passes with probability < 1 - e / n;
+      (close) within e of a unique interleaved codeword V: if u differs from the combination of
+              V's messages, Enc(u) differs from it in >= d places, of which >= d - e are honest
+              columns, so one query passes with probability <= 1 - (d - e) / n. If u is right,
+              the eval check binds the claims: a wrong v_j survives only if a nonzero multilinear
+              polynomial in beta of degree log m vanishes, eps_batch <= log2(m) / |E|.
+    Both cases give a per-query pass probability of at most 1 - (1 - rho) / 2 = (1 + rho) / 2,
+    3/4 at rate 1/2, so with t independent uniform queries (repetition allowed)
+        eps = eps_prox + eps_batch + ((1 + rho) / 2)^t.
+    We take t = ceil((lambda + 1) / log2(2 / (1 + rho))) so the query term is <= 2^-(lambda+1),
+    and require eps_prox + eps_batch <= 2^-(lambda+1): lambda = 100 at rate 1/2 gives
+    t = ceil(101 / 0.41504) = 244 and eps <= 2^-100. (Proximity past unique decoding, e.g.
+    BCIKS20's Johnson-radius gaps, does not lower t for Ligero: the close case then only
+    guarantees a pass rate of rho + theta, and max(1 - theta, rho + theta) is least at
+    theta = (1 - rho) / 2.) At k = 20, m = 64: l = 10, n = 2^17, eps_prox <= 2^-102.3.
+
+    Size: u costs 16 C bytes, each opened column 4 m R bytes, so the proof is about
+    16 C + 4 t m 2^k / C (+ Merkle nodes); ``for_shape`` picks the C minimizing the expected size.
+    """
+
+    k: int
+    m: int
+    log_cols: int
+    num_queries: int
+    log_blowup: int = 1
+    security_bits: int = 100
+
+    def __post_init__(self) -> None:
+        if self.k < 0 or not _is_pow2(self.m):
+            raise ValueError(f"need k >= 0 and m a power of two, got k={self.k}, m={self.m}")
+        if not 0 <= self.log_cols <= self.k:
+            raise ValueError(f"log_cols={self.log_cols} outside 0..k={self.k}")
+        if self.log_blowup < 1 or self.log_cols + self.log_blowup > _MAX_LOG_N:
+            raise ValueError(f"codeword length 2^{self.log_cols + self.log_blowup} unsupported")
+        if self.num_queries < 1:
+            raise ValueError("num_queries must be >= 1")
+
+    # shape
+    @property
+    def log_m(self) -> int:
+        return self.m.bit_length() - 1
+
+    @property
+    def log_rows(self) -> int:
+        return self.k - self.log_cols
+
+    @property
+    def num_cols(self) -> int:
+        """C, the message length of one row."""
+        return 1 << self.log_cols
+
+    @property
+    def num_rows(self) -> int:
+        """R, rows per polynomial."""
+        return 1 << self.log_rows
+
+    @property
+    def total_rows(self) -> int:
+        """m * R, the height of the stacked matrix (= entries per Merkle leaf)."""
+        return self.m << self.log_rows
+
+    @property
+    def codeword_len(self) -> int:
+        """n = C * 2^b, the number of Merkle leaves."""
+        return 1 << (self.log_cols + self.log_blowup)
+
+    # soundness
+    @staticmethod
+    def queries_for(security_bits: int, log_blowup: int = 1) -> int:
+        """t with ((1 + rho) / 2)^t <= 2^-(security_bits + 1)."""
+        per_query = math.log2(2.0 / (1.0 + 2.0**-log_blowup))
+        return math.ceil((security_bits + 1) / per_query)
+
+    def soundness_error_log2(self) -> float:
+        """log2 of eps_prox + eps_batch + ((1 + rho) / 2)^t (see the class docstring)."""
+        ell = self.log_m + self.log_rows
+        prox = 2.0 * max(ell, 1) * self.codeword_len * 2.0**-_LOG2_EXT
+        batch = self.log_m * 2.0**-_LOG2_EXT
+        query = ((1.0 + 2.0**-self.log_blowup) / 2.0) ** self.num_queries
+        return math.log2(prox + batch + query)
+
+    # size
+    def expected_proof_bytes(self) -> int:
+        """Expected encoded opening size (distinct queries and Merkle nodes in expectation)."""
+        n, t = self.codeword_len, self.num_queries
+        distinct = n * (1.0 - (1.0 - 1.0 / n) ** t)
+        nodes, width, known = 0.0, n, distinct
+        while width > 1:
+            width //= 2
+            parents = width * (1.0 - (1.0 - 1.0 / width) ** t)
+            nodes += 2 * parents - known
+            known = parents
+        body = 16 * self.num_cols + 4 * self.total_rows * distinct + DIGEST_LEN * nodes
+        return int(round(12 + body))
+
+    @classmethod
+    def for_shape(
+        cls, k: int, m: int, security_bits: int = 100, log_blowup: int = 1
+    ) -> LigeroParams:
+        """Parameters for a batch of m polys of 2^k entries: t from the soundness target, C by size."""
+        t = cls.queries_for(security_bits, log_blowup)
+        best: LigeroParams | None = None
+        for log_cols in range(0, min(k, _MAX_LOG_N - log_blowup) + 1):
+            cand = cls(k, m, log_cols, t, log_blowup, security_bits)
+            if best is None or cand.expected_proof_bytes() < best.expected_proof_bytes():
+                best = cand
+        if best is None:
+            raise ValueError(f"no parameters for k={k}, m={m}")
+        if best.soundness_error_log2() > -security_bits:
+            raise ValueError(f"k={k}, m={m} is too large for {security_bits}-bit soundness")
+        return best
+
+
+# ----------------------------------------------------------------------------------- commitment
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """The Merkle root of a batch and its shape. Encoding: root (32) | u32 k | u32 m."""
+
+    root: bytes
+    k: int
+    m: int
+
+    def encode(self) -> bytes:
+        return bytes(self.root) + struct.pack("<II", self.k, self.m)
+
+    @classmethod
+    def decode(cls, buf: bytes) -> Commitment:
+        if len(buf) != DIGEST_LEN + 8:
+            raise PCSError("format", f"commitment is {len(buf)} bytes, expected {DIGEST_LEN + 8}")
+        k, m = struct.unpack_from("<II", buf, DIGEST_LEN)
+        if k > _MAX_LOG_N or not _is_pow2(m) or m > 1 << 24:
+            raise PCSError("format", f"commitment shape k={k}, m={m} is not supported")
+        return cls(bytes(buf[:DIGEST_LEN]), k, m)
+
+
+def absorb_commitment(transcript: Transcript, commitment: Commitment) -> None:
+    """Bind a commitment into the transcript (call once, right after committing, on both sides)."""
+    transcript.absorb_bytes("pcs.commitment", commitment.encode())
+
+
+@dataclass
+class ProverData:
+    """What the prover keeps to open: messages (m R, C) and leaf-major codewords (n, m R), u32."""
+
+    params: LigeroParams
+    commitment: Commitment
+    messages: np.ndarray
+    leaves: np.ndarray
+    tree: merkle.MerkleTree
+
+
+class CommitBuilder:
+    """Commit a batch row by row: ``add_rows`` encodes as it goes, ``finish`` builds the tree.
+
+    Every one of the m * R rows must be added exactly once (in any order). ``workers`` > 1 encodes
+    and hashes in that many threads (numpy and hashlib release the GIL); the result is identical.
+    Memory held: the messages as u32 (4 m 2^k bytes) and the codewords as u32 (4 m 2^k 2^b bytes).
+    """
+
+    def __init__(self, k: int, m: int, params: LigeroParams | None = None, workers: int = 1) -> None:
+        self.params = params if params is not None else LigeroParams.for_shape(k, m)
+        if (self.params.k, self.params.m) != (k, m):
+            raise ValueError(f"params are for k={self.params.k}, m={self.params.m}, not k={k}, m={m}")
+        p = self.params
+        self.workers = max(1, workers)
+        self._messages = np.empty((p.total_rows, p.num_cols), dtype=np.uint32)
+        self._leaves = np.empty((p.codeword_len, p.total_rows), dtype="<u4")
+        self._filled = np.zeros(p.total_rows, dtype=bool)
+        self._done = False
+
+    def add_rows(self, poly_index: int, row_start: int, rows: np.ndarray) -> None:
+        """Add rows [row_start, row_start + r) of polynomial ``poly_index``: reduced ints (r, C)."""
+        p = self.params
+        if self._done:
+            raise ValueError("builder already finished")
+        arr = np.asarray(rows)
+        if arr.ndim != 2 or arr.shape[1] != p.num_cols or arr.dtype.kind not in "ui":
+            raise ValueError(f"rows must be integers of shape (r, {p.num_cols}), got {arr.shape} {arr.dtype}")
+        r = arr.shape[0]
+        if not 0 <= poly_index < p.m or not 0 <= row_start <= p.num_rows - r:
+            raise ValueError(f"rows {row_start}..{row_start + r} of poly {poly_index} out of range")
+        if arr.size and (int(arr.max()) >= field.P or (arr.dtype.kind == "i" and int(arr.min()) < 0)):
+            raise ValueError("row entries must be reduced field elements in [0, P)")
+        g0 = poly_index * p.num_rows + row_start
+        if self._filled[g0 : g0 + r].any():
+            raise ValueError(f"row {g0 + int(np.argmax(self._filled[g0 : g0 + r]))} added twice")
+        u64 = np.ascontiguousarray(arr, dtype=np.uint64)
+        self._messages[g0 : g0 + r] = u64
+        _encode_into(u64, self._leaves, g0, p.log_blowup, self.workers)
+        self._filled[g0 : g0 + r] = True
+
+    def finish(self) -> tuple[Commitment, ProverData]:
+        """Hash the leaves and build the tree; every row must have been added."""
+        if self._done:
+            raise ValueError("builder already finished")
+        if not self._filled.all():
+            row = int(np.argmin(self._filled))
+            p = self.params
+            raise ValueError(f"row {row % p.num_rows} of poly {row // p.num_rows} was never added")
+        self._done = True
+        tree = merkle.MerkleTree(merkle.hash_leaves(self._leaves, self.workers))
+        p = self.params
+        commitment = Commitment(tree.root, p.k, p.m)
+        return commitment, ProverData(p, commitment, self._messages, self._leaves, tree)
+
+
+def _encode_into(rows: U64, leaves: np.ndarray, col0: int, log_blowup: int, workers: int) -> None:
+    """RS-encode rows into leaf-major storage, splitting the rows over threads if asked.
+
+    numpy releases the GIL inside its ufunc loops, so disjoint row ranges encode in parallel.
+    """
+    r = rows.shape[0]
+    if workers <= 1 or r < 2:
+        ntt.rs_encode_columns(rows, leaves, col0, log_blowup)
+        return
+    step = -(-r // workers)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(ntt.rs_encode_columns, rows[s : s + step], leaves, col0 + s, log_blowup)
+            for s in range(0, r, step)
+        ]
+        for f in futures:
+            f.result()
+
+
+def commit(
+    polys: np.ndarray, params: LigeroParams | None = None, workers: int = 1
+) -> tuple[Commitment, ProverData]:
+    """Commit m polynomials given as reduced ints of shape (m, 2^k) (m a power of two)."""
+    arr = np.asarray(polys)
+    if arr.ndim != 2 or not _is_pow2(arr.shape[0]) or not _is_pow2(arr.shape[1]):
+        raise ValueError(f"polys must have shape (m, 2^k) with m a power of two, got {arr.shape}")
+    m, size = arr.shape
+    builder = CommitBuilder(size.bit_length() - 1, m, params, workers)
+    p = builder.params
+    for j in range(m):
+        builder.add_rows(j, 0, arr[j].reshape(p.num_rows, p.num_cols))
+    return builder.finish()
+
+
+# -------------------------------------------------------------------------------------- opening
+
+
+@dataclass
+class OpeningProof:
+    """u (4, C) ext; opened columns (Q, m R) base, ascending codeword position; Merkle nodes.
+
+    Encoding: u32 C | C ext | u32 Q | u32 m R | Q columns of m R base | u32 N | N digests.
+    """
+
+    u: U64
+    columns: U64
+    nodes: list[bytes] = dc_field(default_factory=list)
+
+    def encode(self) -> bytes:
+        c = self.u.shape[1]
+        q, w = self.columns.shape
+        parts = [
+            struct.pack("<I", c),
+            field.encode_ext(self.u),
+            struct.pack("<II", q, w),
+            field.encode_base(self.columns.reshape(-1)),
+            struct.pack("<I", len(self.nodes)),
+        ]
+        parts.extend(self.nodes)
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, buf: bytes) -> OpeningProof:
+        r = _Reader(buf)
+        c = r.u32()
+        u = r.ext(c)
+        q, w = r.u32(), r.u32()
+        columns = r.base(q * w).reshape(q, w)
+        n = r.u32()
+        nodes = [r.raw(DIGEST_LEN) for _ in range(r.count(n, DIGEST_LEN))]
+        r.end()
+        return cls(u, columns, nodes)
+
+
+class _Reader:
+    """Bounds-checked reads for ``OpeningProof.decode``: every failure is a PCSError(format)."""
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = memoryview(bytes(buf))
+        self.pos = 0
+
+    def raw(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.buf):
+            raise PCSError("format", f"proof ends at byte {len(self.buf)}, needed {self.pos + n}")
+        out = bytes(self.buf[self.pos : self.pos + n])
+        self.pos += n
+        return out
+
+    def u32(self) -> int:
+        return int(struct.unpack("<I", self.raw(4))[0])
+
+    def count(self, n: int, size: int) -> int:
+        """n items of ``size`` bytes must fit in what is left (checked before any allocation)."""
+        if n * size > len(self.buf) - self.pos:
+            raise PCSError("format", f"{n} items of {size} bytes exceed the {len(self.buf) - self.pos} left")
+        return n
+
+    def base(self, n: int) -> U64:
+        data = self.raw(4 * self.count(n, 4))
+        try:
+            return field.decode_base(data, n)
+        except ValueError as exc:
+            raise PCSError("format", str(exc)) from None
+
+    def ext(self, n: int) -> U64:
+        data = self.raw(16 * self.count(n, 16))
+        try:
+            return field.decode_ext(data, n)
+        except ValueError as exc:
+            raise PCSError("format", str(exc)) from None
+
+    def end(self) -> None:
+        if self.pos != len(self.buf):
+            raise PCSError("format", f"{len(self.buf) - self.pos} trailing bytes")
+
+
+def _check_point(point: Sequence[U64], k: int) -> list[U64]:
+    pts = [np.asarray(x, dtype=np.uint64).reshape(-1) for x in point]
+    if len(pts) != k or any(x.shape != (4,) for x in pts):
+        raise PCSError("shape", f"point has {len(pts)} coordinates, the batch has k={k} variables")
+    if any(int(x.max()) >= field.P for x in pts):
+        raise PCSError("shape", "point coordinate is not a reduced ext element")
+    return pts
+
+
+def _check_values(values: U64, m: int) -> U64:
+    vals = np.asarray(values, dtype=np.uint64)
+    if vals.shape != (4, m):
+        raise PCSError("shape", f"values of shape {vals.shape}, expected (4, {m})")
+    if vals.size and int(vals.max()) >= field.P:
+        raise PCSError("shape", "claimed value is not a reduced ext element")
+    return vals
+
+
+def _absorb_claim(transcript: Transcript, params: LigeroParams, z: list[U64], values: U64) -> None:
+    pt = field.encode_ext(np.stack(z, axis=1)) if z else b""
+    transcript.absorb_bytes(
+        "pcs.claim", struct.pack("<II", params.k, params.m) + pt + field.encode_ext(values)
+    )
+
+
+def _row_coeffs(params: LigeroParams, z: list[U64], beta: list[U64]) -> U64:
+    """eq((z_row, beta), .) over the stacked rows: row index j * R + i has bits (i, j)."""
+    return eq_table(z[params.log_cols :] + beta)
+
+
+def _eq_cols(params: LigeroParams, z: list[U64]) -> U64:
+    return eq_table(z[: params.log_cols])
+
+
+def evaluate(data: ProverData, point: Sequence[U64]) -> U64:
+    """The batch's values at a point, (4, m): v_j = poly_j(point), from the prover's messages.
+
+    y[row] = <row, eq(z_col)> for all m R rows in one pass (``field.edot_base_many``), then
+    v_j = sum_i eq(z_row, i) y[j R + i].
+    """
+    p = data.params
+    z = _check_point(point, p.k)
+    y = field.edot_base_many(_eq_cols(p, z), data.messages)
+    eq_row = eq_table(z[p.log_cols :])
+    out = np.empty((4, p.m), dtype=np.uint64)
+    for j in range(p.m):
+        out[:, j] = field.edot(y[:, j * p.num_rows : (j + 1) * p.num_rows], eq_row)
+    return out
+
+
+def _queries(transcript: Transcript, params: LigeroParams) -> list[int]:
+    idx = transcript.challenge_indices("pcs.queries", params.num_queries, params.codeword_len)
+    return sorted(set(idx))
+
+
+def open(  # noqa: A001 - the protocol's name for it
+    data: ProverData,
+    point: Sequence[U64],
+    transcript: Transcript,
+    values: U64 | None = None,
+) -> OpeningProof:
+    """Open the batch at ``point`` (k ext coordinates). ``values`` (4, m) defaults to ``evaluate``.
+
+    The commitment must already be in the transcript (``absorb_commitment``); this absorbs the
+    point and the values, then follows the module docstring's steps 1-5.
+    """
+    p = data.params
+    z = _check_point(point, p.k)
+    vals = evaluate(data, z) if values is None else _check_values(values, p.m)
+    _absorb_claim(transcript, p, z, vals)
+    beta = transcript.challenge_exts("pcs.beta", p.log_m)
+    u = field.lincomb_base(data.messages, _row_coeffs(p, z, beta))
+    transcript.absorb_ext("pcs.u", u)
+    idx = _queries(transcript, p)
+    columns = data.leaves[idx].astype(np.uint64)
+    return OpeningProof(u, columns, data.tree.open(idx))
+
+
+def verify(
+    commitment: Commitment,
+    point: Sequence[U64],
+    values: U64,
+    proof: OpeningProof,
+    transcript: Transcript,
+    params: LigeroParams | None = None,
+) -> None:
+    """Check an opening of ``commitment`` at ``point`` to ``values`` (4, m); raise PCSError if not.
+
+    ``params`` defaults to ``LigeroParams.for_shape(k, m)``, as the prover's ``commit`` does.
+    """
+    if params is None:
+        try:
+            params = LigeroParams.for_shape(commitment.k, commitment.m)
+        except ValueError as exc:
+            raise PCSError("shape", str(exc)) from None
+    p = params
+    if (p.k, p.m) != (commitment.k, commitment.m):
+        raise PCSError("shape", f"params for k={p.k}, m={p.m} but commitment k={commitment.k}, m={commitment.m}")
+    z = _check_point(point, p.k)
+    vals = _check_values(values, p.m)
+    u = np.asarray(proof.u, dtype=np.uint64)
+    if u.shape != (4, p.num_cols) or (u.size and int(u.max()) >= field.P):
+        raise PCSError("shape", f"u of shape {u.shape}, expected (4, {p.num_cols}) reduced")
+
+    _absorb_claim(transcript, p, z, vals)
+    beta = transcript.challenge_exts("pcs.beta", p.log_m)
+    claimed = field.edot(eq_table(beta), vals)
+    combined = field.edot(u, _eq_cols(p, z))
+    if not np.array_equal(claimed, combined):
+        raise PCSError(
+            "eval",
+            f"sum_j eq(beta, j) v_j = {field.ext_to_ints(claimed)} but <u, eq(z_col)> = "
+            f"{field.ext_to_ints(combined)}",
+        )
+
+    transcript.absorb_ext("pcs.u", u)
+    idx = _queries(transcript, p)
+    cols = np.asarray(proof.columns, dtype=np.uint64)
+    if cols.shape != (len(idx), p.total_rows) or (cols.size and int(cols.max()) >= field.P):
+        raise PCSError(
+            "shape", f"columns of shape {cols.shape}, expected ({len(idx)}, {p.total_rows}) reduced"
+        )
+
+    leaf_bytes = np.ascontiguousarray(cols, dtype="<u4")
+    digests = merkle.hash_leaves(leaf_bytes)
+    leaf_list = [digests[i * DIGEST_LEN : (i + 1) * DIGEST_LEN] for i in range(len(idx))]
+    try:
+        merkle.verify_batch(commitment.root, p.codeword_len, idx, leaf_list, proof.nodes)
+    except merkle.MerkleError as exc:
+        raise PCSError("merkle", str(exc)) from None
+
+    expected = ntt.rs_encode(u, p.log_blowup)[:, idx]
+    got = field.edot_base_many(_row_coeffs(p, z, beta), cols)
+    bad = np.flatnonzero((expected != got).any(axis=0))
+    if bad.size:
+        i = int(bad[0])
+        raise PCSError(
+            "column",
+            f"query {i} (codeword position {idx[i]}): combined column "
+            f"{field.ext_to_ints(got[:, i])} != Enc(u) {field.ext_to_ints(expected[:, i])}",
+            query=idx[i],
+        )
