@@ -1,0 +1,324 @@
+"""The probe's child: runs one subject entry point in a fresh process and writes a JSON result.
+
+Started by gates/probe.py as ``python -P -m gates._probe_child REQUEST.json`` with cwd = the
+tree's subject root. ``-P`` keeps the cwd off sys.path so this engine module (found through
+PYTHONPATH) is the one that runs even when the tree holds its own ``gates/``; then the engine's
+path entry and any editable-install finder are dropped and the subject root becomes
+``sys.path[0]``, so ``import prover`` resolves inside the given tree only (the baseline
+worktree's code for the baseline, the head's for the candidate).
+
+Only the standard library (and memray, in memory mode) is imported here: nothing of the engine
+runs inside the subject's process, so what the probe measures there is the subject's own work.
+
+Protocol v1 (request and result are JSON files; the request path is argv[1]):
+request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"capabilities", "root": str,
+          "entries": {"prove"|"verify"|"sections"|"capabilities": "module:function"},
+          "params": {...}, "variant": {"0": "materialized", ...}, "stages": [0, 1, ...],
+          "track": null | "whole" | <stage id>, "capture": str | null, "proof": str | null,
+          "result": str, "parent": <engine pid>}
+result   {"protocol": 1, "ok": bool, "mode": str, "error": null | {"kind", "message", "traceback"},
+          "events": [["enter"|"exit", stage, t], ...], "subject_file": str,
+          time:   "stage_seconds": {"0": s, ...}, "total_seconds": s, "proof_sha256", "proof_size"
+          memory: "tracked": "whole" | k, "stopped_after": k | null
+          proof:  "proof_sha256", "proof_size", "verify": {"ok", "message"}, "sections": [[s, o, n]]
+          capabilities: "capabilities": {"0": [...], ...}}
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+from typing import NoReturn
+
+PROTOCOL = 1
+
+
+class BoundaryViolation(BaseException):
+    """A stage boundary missing, repeated or out of order.
+
+    A BaseException so that a subject's ``except Exception`` cannot swallow it; the observer
+    also remembers the violation, so swallowing it anyway still fails the run.
+    """
+
+
+class _StopRun(BaseException):
+    """Raised from exit(k) in a per-stage memory run: the stages after k are not needed."""
+
+
+Hook = Callable[[int], None]
+
+
+def _no_hook(stage: int) -> None:
+    del stage
+
+
+class BoundaryCheck:
+    """The probe's observer: the subject calls ``enter(k)`` / ``exit(k)`` around stage k.
+
+    Stages must come in the spec's order, each entered and exited exactly once, never nested.
+    Used as-is in this child for python subjects and by gates/probe.py for command subjects.
+    """
+
+    def __init__(
+            self,
+            stages: Sequence[int],
+            on_enter: Hook = _no_hook,
+            on_exit: Hook = _no_hook,
+            clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.stages = tuple(stages)
+        self.on_enter = on_enter
+        self.on_exit = on_exit
+        self.clock = clock
+        self.events: list[tuple[str, int, float]] = []
+        self.violation: str | None = None
+        self._next = 0              # index in self.stages of the next stage to enter
+        self._open: int | None = None
+
+    def enter(self, stage: int) -> None:
+        self.mark('enter', stage, self.clock())
+        self.on_enter(stage)
+
+    def exit(self, stage: int) -> None:
+        self.mark('exit', stage, self.clock())
+        self.on_exit(stage)
+
+    def mark(self, event: str, stage: object, when: float) -> None:
+        """Record one boundary at time ``when``; raise BoundaryViolation if it is wrong."""
+        if self.violation is not None:
+            raise BoundaryViolation(self.violation)
+        if not isinstance(stage, int) or isinstance(stage, bool):
+            self._fail(f'{event}({stage!r}): a stage id must be an int')
+        self.events.append((event, stage, when))
+        if event == 'enter':
+            self._check_enter(stage)
+            self._open = stage
+        else:
+            self._check_exit(stage)
+            self._open = None
+            self._next += 1
+
+    def _check_enter(self, stage: int) -> None:
+        if self._open is not None:
+            self._fail(f'enter({stage}) while stage {self._open} is open (exit({self._open}) missing)')
+        if stage in self.stages[:self._next]:
+            self._fail(f'enter({stage}) repeated: stage {stage} already ran')
+        if self._next >= len(self.stages):
+            self._fail(f'enter({stage}) after the last stage; the spec has stages {list(self.stages)}')
+        if stage != self.stages[self._next]:
+            self._fail(f'enter({stage}) out of order: expected enter({self.stages[self._next]})')
+
+    def _check_exit(self, stage: int) -> None:
+        if self._open is None:
+            self._fail(f'exit({stage}) without a matching enter({stage})')
+        if stage != self._open:
+            self._fail(f'exit({stage}) while stage {self._open} is open')
+
+    def _fail(self, message: str) -> NoReturn:
+        self.violation = message
+        raise BoundaryViolation(message)
+
+    def finish(self, stopped: bool = False) -> str | None:
+        """After the run: the first violation, or the first missing boundary (None if complete)."""
+        if self.violation is not None:
+            return self.violation
+        if self._open is not None:
+            return f'exit({self._open}) missing: the run ended inside stage {self._open}'
+        if not stopped and self._next < len(self.stages):
+            return f'enter({self.stages[self._next]}) missing: stage {self.stages[self._next]} never ran'
+        return None
+
+    def stage_seconds(self) -> dict[str, float]:
+        opened: dict[int, float] = {}
+        out: dict[str, float] = {}
+        for event, stage, when in self.events:
+            if event == 'enter':
+                opened[stage] = when
+            else:
+                out[str(stage)] = when - opened[stage]
+        return out
+
+
+def _entry(spec: str) -> Callable[..., Any]:
+    module, _, name = spec.partition(':')
+    fn = getattr(importlib.import_module(module), name)
+    if not callable(fn):
+        raise TypeError(f'{spec} is not callable')
+    return fn  # type: ignore[no-any-return]
+
+
+def _isolate(root: str) -> None:
+    """Make the subject root the only place the subject's code can come from."""
+    engine_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:] = [
+        p for p in sys.path
+        if p and os.path.abspath(p) != engine_root and not p.startswith('__editable__')
+    ]
+    sys.path.insert(0, root)
+    # An editable install of this checkout maps 'gates' and 'prover' to the engine's tree
+    # through a meta-path finder (a class) and a path hook; without dropping them, a module
+    # missing from the given tree would silently be imported from the engine's checkout.
+    sys.meta_path[:] = [f for f in sys.meta_path if not _editable(f)]
+    sys.path_hooks[:] = [h for h in sys.path_hooks if not _editable(h)]
+    sys.path_importer_cache.clear()
+
+
+def _editable(hook: object) -> bool:
+    owner = hook if isinstance(hook, type) else getattr(hook, '__self__', hook)
+    module = owner.__module__ if isinstance(owner, type) else type(owner).__module__
+    return module.startswith('__editable__')
+
+
+def _digest(proof: object) -> tuple[bytes, dict[str, Any]]:
+    if not isinstance(proof, (bytes, bytearray, memoryview)):
+        raise TypeError(f'prove returned {type(proof).__name__}, expected bytes')
+    data = bytes(proof)
+    return data, {'proof_sha256': hashlib.sha256(data).hexdigest(), 'proof_size': len(data)}
+
+
+def _run_time(req: dict[str, Any], prove: Callable[..., Any], out: dict[str, Any]) -> None:
+    check = BoundaryCheck(req['stages'])
+    try:
+        start = time.perf_counter()
+        proof = prove(req['params'], req['variant'], check)
+        total = time.perf_counter() - start
+    finally:
+        out['events'] = check.events
+    _finish(check, False)
+    out['stage_seconds'] = check.stage_seconds()
+    out['total_seconds'] = total
+    out.update(_digest(proof)[1])
+
+
+def _run_memory(req: dict[str, Any], prove: Callable[..., Any], out: dict[str, Any]) -> None:
+    import memray  # only here: time and proof runs must not carry memray in the process
+
+    track = req['track']
+
+    def make() -> Any:
+        # Aggregated captures keep the high-water mark and the flamegraph, at a fraction of
+        # the size of a full capture (no temporal view, which the gate does not need).
+        return memray.Tracker(req['capture'], file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
+
+    state: dict[str, Any] = {'tracker': None}
+
+    def on_enter(stage: int) -> None:
+        if stage == track:
+            state['tracker'] = make()
+            state['tracker'].__enter__()
+
+    def on_exit(stage: int) -> None:
+        if stage == track:
+            tracker, state['tracker'] = state['tracker'], None
+            tracker.__exit__(None, None, None)
+            raise _StopRun
+
+    check = BoundaryCheck(req['stages'], on_enter, on_exit)
+    stopped = False
+    try:
+        if track == 'whole':
+            state['tracker'] = make()
+            state['tracker'].__enter__()
+        prove(req['params'], req['variant'], check)
+    except _StopRun:
+        stopped = True
+    finally:
+        if state['tracker'] is not None:
+            state['tracker'].__exit__(None, None, None)
+        out['events'] = check.events
+    if track != 'whole' and not stopped:
+        # The subject swallowed the stop (or never reached exit(track)): the capture is suspect.
+        why = check.finish() or f'the run did not stop after exit({track}) (the subject caught it)'
+        raise BoundaryViolation(why)
+    _finish(check, stopped)
+    out['tracked'] = track
+    out['stopped_after'] = track if stopped else None
+
+
+def _run_proof(req: dict[str, Any], prove: Callable[..., Any], out: dict[str, Any]) -> None:
+    check = BoundaryCheck(req['stages'])
+    try:
+        proof = prove(req['params'], req['variant'], check)
+    finally:
+        out['events'] = check.events
+    _finish(check, False)
+    data, digest = _digest(proof)
+    out.update(digest)
+    with open(req['proof'], 'wb') as fh:
+        fh.write(data)
+    ok, message = _entry(req['entries']['verify'])(req['params'], data)
+    out['verify'] = {'ok': bool(ok), 'message': str(message)}
+    out['sections'] = [
+        [int(s), int(o), int(n)] for s, o, n in _entry(req['entries']['sections'])(data)
+    ]
+
+
+def _finish(check: BoundaryCheck, stopped: bool) -> None:
+    problem = check.finish(stopped)
+    if problem is not None:
+        raise BoundaryViolation(problem)
+
+
+def run(req: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {'protocol': PROTOCOL, 'ok': False, 'mode': req['mode'], 'error': None}
+    try:
+        _isolate(req['root'])
+        if req['mode'] == 'capabilities':
+            caps = _entry(req['entries']['capabilities'])()
+            out['capabilities'] = {str(k): [str(b) for b in v] for k, v in dict(caps).items()}
+        else:
+            prove = _entry(req['entries']['prove'])
+            out['subject_file'] = getattr(sys.modules.get(prove.__module__), '__file__', None)
+            runner = {'time': _run_time, 'memory': _run_memory, 'proof': _run_proof}[req['mode']]
+            runner(req, prove, out)
+        out['ok'] = True
+    except BoundaryViolation as e:
+        out['error'] = {'kind': 'boundary', 'message': str(e), 'traceback': traceback.format_exc()}
+    except Exception as e:  # the subject's failure is the result we report, not our crash
+        out['error'] = {
+            'kind': 'subject', 'message': f'{type(e).__name__}: {e}', 'traceback': traceback.format_exc(),
+        }
+    return out
+
+
+def _die_with_parent(parent: object) -> None:
+    """Best effort, Linux only: the child leads its own session (so the terminal's Ctrl-C goes
+    to the engine, which then kills the child's group), but that also means a SIGKILL of the
+    engine, e.g. a cancelled CI job, would leave a prover running. PR_SET_PDEATHSIG makes the
+    kernel kill this process when the thread that started it goes away."""
+    if not sys.platform.startswith('linux'):
+        return
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if isinstance(parent, int) and os.getppid() != parent:
+        os._exit(3)   # the engine died before prctl took effect
+
+
+def main(argv: Sequence[str]) -> int:
+    with open(argv[1], encoding='utf-8') as fh:
+        req = json.load(fh)
+    _die_with_parent(req.get('parent'))
+    if req.get('protocol') != PROTOCOL:
+        print(f'stagegate probe: protocol {req.get("protocol")} unsupported', file=sys.stderr)
+        return 2
+    out = run(req)
+    tmp = req['result'] + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as fh:
+        json.dump(out, fh)
+    os.replace(tmp, req['result'])
+    return 0 if out['ok'] else 1
+
+
+if __name__ == '__main__':
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,140 @@
+"""``gates``: the only module that knows argparse; the one place that maps outcomes to exit codes.
+
+0 all gates passed, 1 a gate failed, 2 unusable input (GateError), 3 internal crash (a short
+report with versions; the traceback goes to a file), 130 Ctrl-C (after temporary trees are
+removed by their context managers).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import platform
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from gates.commands.check import GATES
+from gates.model import GateError
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='gates', description='Judge each step of a materialized -> streaming conversion.',
+    )
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    def with_spec(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument('--spec', help='the machine spec (default: specs/streaming-prover.yaml)')
+        return p
+
+    check = with_spec(sub.add_parser('check', help='run the gates on the working tree'))
+    check.add_argument('--tier', default='ci', help='workload tier from the spec (default: ci)')
+    check.add_argument(
+        '--gate', action='append', choices=GATES, default=[], metavar='NAME',
+        help=f'run only this gate (repeatable; one of {", ".join(GATES)}; default: all)',
+    )
+    check.add_argument('--base', help="base revision (default: the spec's baseline ref)")
+    check.add_argument('--json', action='store_true', help='print a JSON document on stdout')
+    check.add_argument(
+        '--staged', action='store_true',
+        help='judge the staged index instead of the working tree (the pre-commit hook does)',
+    )
+    accept = with_spec(sub.add_parser('accept', help='run the full tier and record the stage'))
+    accept.add_argument('--base', help="base revision (default: the spec's baseline ref)")
+    with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
+    with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
+    audit = with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
+    audit.add_argument('row', nargs='?', type=int, help='row index (default: the last row)')
+    hook = with_spec(sub.add_parser('install-hook', help='install the git pre-commit hook'))
+    hook.add_argument('--force', action='store_true', help='overwrite a foreign pre-commit hook')
+    rep = with_spec(sub.add_parser('report', help='markdown + HTML report with plots'))
+    rep.add_argument('--out', default='out/report', help='output folder (default: out/report)')
+    rep.add_argument(
+        '--bench', action='append', default=[], metavar='JSON',
+        help='benchmark JSON file(s) to plot absolute prove times from (repeatable)',
+    )
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cwd = Path.cwd()
+    # Imported per command so that a broken gate module cannot break `gates status`.
+    if args.command == 'check':
+        from gates.commands.check import check
+        return check(
+            cwd, args.spec, args.tier, args.gate, args.base, args.json, args.staged, sys.stdout,
+        )
+    if args.command == 'accept':
+        from gates.commands.accept import accept
+        return accept(cwd, args.spec, args.base, sys.stdout)
+    if args.command == 'status':
+        from gates.commands.status import status
+        return status(cwd, args.spec, sys.stdout)
+    if args.command == 'next':
+        from gates.commands.status import next_stage
+        return next_stage(cwd, args.spec, sys.stdout)
+    if args.command == 'audit':
+        from gates.commands.audit import audit
+        return audit(cwd, args.spec, args.row, sys.stdout)
+    if args.command == 'install-hook':
+        from gates.commands.install_hook import install_hook
+        return install_hook(cwd, args.spec, args.force, sys.stdout)
+    if args.command == 'report':
+        from gates.commands.report import report
+        return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout)
+    raise AssertionError(f'unhandled command {args.command}')  # argparse guarantees the choice
+
+
+def _versions() -> str:
+    parts = [f'python {platform.python_version()}', platform.platform()]
+    for dist in ('stagegate', 'GitPython', 'PyYAML', 'memray', 'semgrep', 'numpy'):
+        try:
+            parts.append(f'{dist} {importlib.metadata.version(dist)}')
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f'{dist} missing')
+    return ', '.join(parts)
+
+
+def _crash(exc: BaseException) -> int:
+    with tempfile.NamedTemporaryFile(
+            'w', prefix='stagegate-crash-', suffix='.log', delete=False, encoding='utf-8',
+    ) as log:
+        log.write(f'versions: {_versions()}\nargv: {sys.argv}\n\n')
+        log.write(''.join(traceback.format_exception(exc)))
+    frames = traceback.extract_tb(exc.__traceback__)
+    # The innermost frame of our own code says more than importlib's or a library's.
+    ours = [f for f in frames if f'{Path(__file__).parent}' in f.filename] or frames
+    at = f' at {ours[-1].filename}:{ours[-1].lineno}' if ours else ''
+    print(
+        f'gates: internal error (a bug in stagegate, not a gate verdict): '
+        f'{type(exc).__name__}: {exc}{at}\n'
+        f'gates: versions: {_versions()}\n'
+        f'gates: full traceback in {log.name}',
+        file=sys.stderr,
+    )
+    return EXIT_CRASH
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except GateError as e:
+        if args.command == 'check' and args.json:
+            from gates.commands.check import json_error
+            json_error(str(e), sys.stdout)
+        print(f'gates: error: {e}', file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print('gates: interrupted; temporary trees removed', file=sys.stderr)
+        return EXIT_INTERRUPT
+    except Exception as e:
+        return _crash(e)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""``gates audit [ROW]``: re-measure a ledger row at its commit, in a temporary worktree.
+
+The row's stage is put back "under conversion" (the ledger as it was before the row), the proof,
+memory and time gates measure that commit, and the fresh figures are compared with the row
+(``gates.ledger.compare_row``): same proof digest, peaks within the memory tolerance, time
+ratios still under budget.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TextIO
+
+from gates import repo as repo_mod
+from gates.commands.accept import RUNNERS
+from gates.commands.accept import figures
+from gates.commands.check import progress
+from gates.commands.check import run_gates
+from gates.commands.check import spec_relpath
+from gates.context import CheckContext
+from gates.ledger import Ledger
+from gates.ledger import compare_row
+from gates.ledger import read_ledger
+from gates.model import GateError
+from gates.spec import load_spec
+
+MEASURING = ('proof', 'memory', 'time')
+
+
+def audit(cwd: Path, spec: str | None, row_index: int | None, out: TextIO) -> int:
+    repo = repo_mod.open_repo(cwd)
+    root = repo_mod.root(repo)
+    spec_rel = spec_relpath(root, spec)
+    current = load_spec(root / spec_rel, spec_rel)
+    ledger = read_ledger(root / current.ledger, current.ledger)
+    if not ledger.rows:
+        raise GateError(f'{ledger.path} has no rows to audit; accept a stage first.')
+    index = len(ledger.rows) - 1 if row_index is None else row_index
+    if not 0 <= index < len(ledger.rows):
+        raise GateError(f'{ledger.path} has rows 0..{len(ledger.rows) - 1}; there is no row {index}.')
+    row = ledger.rows[index]
+    repo_mod.resolve(repo, row.commit)
+    with contextlib.ExitStack() as stack:
+        head_tree = stack.enter_context(repo_mod.worktree(repo, row.commit))
+        # The spec the row was accepted under, from its own commit.
+        the_spec = load_spec(head_tree / spec_rel, spec_rel)
+        base_rev = repo_mod.merge_base(repo, the_spec.baseline_ref, row.commit)
+        base_tree = stack.enter_context(repo_mod.worktree(repo, base_rev))
+        workloads = tuple(the_spec.workload(wid) for wid in sorted(row.workloads))
+        ctx = CheckContext(
+            spec=the_spec,
+            repo_root=root,
+            base_rev=base_rev,
+            head_tree=head_tree,
+            base_tree=base_tree,
+            tier='audit',
+            workloads=workloads,
+            stage_under_conversion=the_spec.stage(row.stage),
+            ledger=Ledger(ledger.path, ledger.rows[:index]),
+            changed=repo_mod.changed_paths(repo, base_rev, row.commit),
+            progress=progress,
+        )
+        out.write(f'gates: auditing row {index} (stage {row.stage}, {row.stage_name}) at {row.commit[:12]}\n')
+        verdicts, _ = run_gates(ctx, MEASURING, RUNNERS)
+        failed = [v for v in verdicts if not v.passed]
+        for v in failed:
+            for f in v.findings:
+                out.write(f'  {v.gate}: {f.render()}\n')
+        if failed:
+            out.write(f'gates: row {index} does not reproduce: {", ".join(v.gate for v in failed)} failed.\n')
+            return 1
+        findings = compare_row(the_spec, row, figures(verdicts, [w.id for w in workloads]))
+    for f in findings:
+        out.write(f'  {f.render()}\n')
+    if findings:
+        out.write(f'gates: row {index} does not reproduce.\n')
+        return 1
+    out.write(f'gates: row {index} reproduces (proof digests identical, peaks within tolerance).\n')
+    return 0

@@ -1,0 +1,163 @@
+"""``gates check``: build the context once, run the gates in order, report."""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+import git
+
+from gates import repo as repo_mod
+from gates import report
+from gates.context import CheckContext
+from gates.ledger import read_ledger
+from gates.ledger import stage_under_conversion
+from gates.model import GateError
+from gates.model import Verdict
+from gates.spec import load_spec
+
+# Cheap, structural gates first; the measuring gates share the run's Measurements cache.
+GATES = ('api', 'scope', 'integrity', 'proof', 'memory', 'time')
+DEFAULT_SPEC = 'specs/streaming-prover.yaml'
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def spec_relpath(root: Path, spec: str | None) -> str:
+    """The spec's path relative to the repo root (how messages and the staged tree name it)."""
+    if spec is None:
+        return DEFAULT_SPEC
+    path = Path(spec).resolve()
+    try:
+        return path.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise GateError(f'--spec {spec}: the spec must live inside the repository {root}.') from None
+
+
+@contextlib.contextmanager
+def prepared(
+        repo: git.Repo,
+        spec: str | None,
+        tier: str,
+        base: str | None,
+        staged: bool,
+        log: Callable[[str], None] = progress,
+) -> Iterator[tuple[CheckContext, report.RunInfo]]:
+    """The CheckContext of one run; its temporary trees are removed when the block exits."""
+    root = repo_mod.root(repo)
+    spec_rel = spec_relpath(root, spec)
+    head = repo_mod.head_commit(repo)
+    with contextlib.ExitStack() as stack:
+        head_tree = stack.enter_context(repo_mod.staged_tree(repo)) if staged else root
+        # The spec and ledger come from the tree under judgement (the staged one in the hook).
+        the_spec = load_spec(head_tree / spec_rel, spec_rel)
+        ledger = read_ledger(head_tree / the_spec.ledger, the_spec.ledger)
+        stage = stage_under_conversion(the_spec, ledger)
+        workloads = the_spec.tier_workloads(tier)
+        base_rev = repo_mod.merge_base(repo, base or the_spec.baseline_ref, 'HEAD')
+        changed = repo_mod.changed_paths(
+            repo, base_rev, repo_mod.INDEX if staged else repo_mod.WORKTREE,
+        )
+        log(f'gates: base {base_rev[:12]}; checking out a temporary worktree')
+        base_tree = stack.enter_context(repo_mod.worktree(repo, base_rev))
+        ctx = CheckContext(
+            spec=the_spec,
+            repo_root=root,
+            base_rev=base_rev,
+            head_tree=head_tree,
+            base_tree=base_tree,
+            tier=tier,
+            workloads=workloads,
+            stage_under_conversion=stage,
+            ledger=ledger,
+            changed=changed,
+            progress=log,
+        )
+        info = report.RunInfo(
+            spec=spec_rel,
+            tier=tier,
+            base=base_rev,
+            head=head,
+            head_tree='staged' if staged else 'worktree',
+            dirty=repo_mod.is_dirty(repo),
+            stage_under_conversion=None if stage is None else (stage.id, stage.name),
+            accepted_stages=ledger.accepted_stages(),
+            workloads=tuple(w.id for w in workloads),
+        )
+        yield ctx, info
+
+
+def run_gates(
+        ctx: CheckContext,
+        names: Sequence[str],
+        runners: Mapping[str, Callable[[CheckContext], Verdict]] | None = None,
+) -> tuple[list[Verdict], dict[str, float]]:
+    """Run each named gate's ``run(ctx)`` (or ``runners[name]``, which accept uses for stricter
+    modes); a missing gate module is a crash, never a skip."""
+    verdicts = []
+    seconds = {}
+    for name in names:
+        gate_run = (runners or {}).get(name) or _gate(name)
+        ctx.progress(f'gates: {name} ...')
+        start = time.perf_counter()
+        verdict = gate_run(ctx)
+        seconds[name] = time.perf_counter() - start
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f'gates.{name}.run returned {type(verdict).__name__}, not a Verdict')
+        ctx.progress(f'gates: {name} {"passed" if verdict.passed else "FAILED"} ({seconds[name]:.1f}s)')
+        verdicts.append(verdict)
+    return verdicts, seconds
+
+
+def _gate(name: str) -> Callable[[CheckContext], Verdict]:
+    module = importlib.import_module(f'gates.{name}')
+    gate_run: Callable[[CheckContext], Verdict] = getattr(module, 'run')
+    return gate_run
+
+
+def emit(
+        info: report.RunInfo,
+        verdicts: Sequence[Verdict],
+        seconds: dict[str, float],
+        as_json: bool,
+        out: TextIO,
+) -> None:
+    if as_json:
+        out.write(report.dumps(report.document(info, verdicts, seconds)))
+    else:
+        out.write(report.table(info, verdicts, seconds))
+    # With --json, stdout is the document alone; the runner reads workflow commands on stderr too.
+    report.emit_github(info, verdicts, seconds, sys.stderr if as_json else out, os.environ)
+
+
+def check(
+        cwd: Path,
+        spec: str | None,
+        tier: str,
+        gate_names: Sequence[str],
+        base: str | None,
+        as_json: bool,
+        staged: bool,
+        out: TextIO,
+) -> int:
+    repo = repo_mod.open_repo(cwd)
+    names = [g for g in GATES if g in gate_names] if gate_names else list(GATES)
+    with prepared(repo, spec, tier, base, staged) as (ctx, info):
+        verdicts, seconds = run_gates(ctx, names)
+        emit(info, verdicts, seconds, as_json, out)
+    return report.exit_code(verdicts)
+
+
+def json_error(message: str, out: TextIO) -> None:
+    out.write(json.dumps(report.error_document(message), indent=2, sort_keys=True) + '\n')

@@ -1,0 +1,109 @@
+"""What a gate receives: ``CheckContext`` (built once per run by the CLI) and its parts."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Literal
+from typing import TypeVar
+from typing import cast
+
+from gates.ledger import Ledger
+from gates.spec import Spec
+from gates.spec import Stage
+from gates.spec import Workload
+
+T = TypeVar('T')
+Status = Literal['A', 'M', 'D', 'R']
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangedPath:
+    """One path changed between the base and the head (repo-relative, posix).
+
+    ``R`` (rename) carries the old path in ``old_path``; a rename touches both paths.
+    """
+
+    path: str
+    status: Status
+    old_path: str | None = None
+
+    def paths(self) -> tuple[str, ...]:
+        """Every path this change touches (both sides of a rename)."""
+        if self.old_path is not None and self.old_path != self.path:
+            return (self.old_path, self.path)
+        return (self.path,)
+
+
+class Measurements:
+    """Per-run cache shared by the gates, so a workload is measured once per run.
+
+    Keys are any hashable tuple chosen by the measuring module (gates/probe.py), e.g.
+    ``('memory', str(tree), workload_id, tuple(sorted(variant.items())))``.
+    """
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, object] = {}
+
+    def get(self, key: Hashable, measure: Callable[[], T]) -> T:
+        """The cached value for ``key``, measuring (once) on a miss."""
+        if key not in self._values:
+            self._values[key] = measure()
+        return cast(T, self._values[key])
+
+    def peek(self, key: Hashable) -> object | None:
+        return self._values.get(key)
+
+    def put(self, key: Hashable, value: object) -> None:
+        self._values[key] = value
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclasses.dataclass
+class CheckContext:
+    """Everything a gate's ``run(ctx)`` may read. Gates never write to it, except ``measurements``.
+
+    ``head_tree`` is the tree under judgement (the working tree, or a temporary export of the
+    index in the pre-commit hook); ``base_tree`` is a temporary worktree of ``base_rev`` (the
+    merge-base of the baseline ref and HEAD). Both are removed by the CLI on exit, error and Ctrl-C.
+    """
+
+    spec: Spec
+    repo_root: Path
+    base_rev: str
+    head_tree: Path
+    base_tree: Path
+    tier: str
+    workloads: tuple[Workload, ...]
+    stage_under_conversion: Stage | None      # None when every stage is accepted
+    ledger: Ledger
+    changed: list[ChangedPath]
+    measurements: Measurements = dataclasses.field(default_factory=Measurements)
+    progress: Callable[[str], None] = _stderr
+
+    def accepted_stages(self) -> tuple[int, ...]:
+        return self.ledger.accepted_stages()
+
+    def baseline_variant(self) -> dict[str, str]:
+        """Every stage materialized: the oracle's variant."""
+        return self.spec.variant(())
+
+    def reference_variant(self) -> dict[str, str]:
+        """The accepted stages converted, nothing else: what the ratchet compares against."""
+        return self.spec.variant(self.accepted_stages())
+
+    def candidate_variant(self) -> dict[str, str]:
+        """The accepted stages plus the stage under conversion converted."""
+        converting = () if self.stage_under_conversion is None else (self.stage_under_conversion.id,)
+        return self.spec.variant(self.accepted_stages() + converting)

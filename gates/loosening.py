@@ -1,0 +1,160 @@
+"""Which edits of the spec and the golden digests loosen a gate (for the integrity gate).
+
+A ratchet only turns one way: every key is compared base -> head with the direction in which it
+is stricter; a change the other way is a loosening. Where no direction exists (the subject's
+entry points, the baseline ref, a workload's params, a golden digest) any change counts, since
+it changes what the gates measure. Pure additions that only add checks (a new workload in a tier,
+a new protected path, a new golden digest) pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+
+from gates.spec import Spec
+
+NOTHING = 'nothing can loosen a gate: not with subject code, not on its own'
+
+
+@dataclasses.dataclass(frozen=True)
+class Loosening:
+    key: str            # dotted spec key ('budgets.time.ratio_lt') or 'golden:<workload>'
+    old: str
+    new: str
+    why: str            # why this direction is looser
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f'{value:g}'
+    if isinstance(value, (list, tuple)):
+        return '[' + ', '.join(str(v) for v in value) + ']'
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), sort_keys=True)
+    return str(value)
+
+
+def _number(out: list[Loosening], key: str, old: float, new: float, looser_if_higher: bool, why: str) -> None:
+    if (new > old) if looser_if_higher else (new < old):
+        out.append(Loosening(key, _show(old), _show(new), why))
+
+
+def _removed(out: list[Loosening], key: str, old: Iterable[str], new: Iterable[str], why: str) -> None:
+    gone = [x for x in old if x not in set(new)]
+    if gone:
+        out.append(Loosening(key, _show(list(old)), _show(list(new)), f'{why} (removed: {", ".join(gone)})'))
+
+
+def _added(out: list[Loosening], key: str, old: Iterable[str], new: Iterable[str], why: str) -> None:
+    more = [x for x in new if x not in set(old)]
+    if more:
+        out.append(Loosening(key, _show(list(old)), _show(list(new)), f'{why} (added: {", ".join(more)})'))
+
+
+def _changed(out: list[Loosening], key: str, old: Any, new: Any, why: str) -> None:
+    if old != new:
+        out.append(Loosening(key, _show(old), _show(new), why))
+
+
+def budgets(base: Spec, head: Spec) -> list[Loosening]:
+    out: list[Loosening] = []
+    bt, ht = base.budgets.time, head.budgets.time
+    bm, hm = base.budgets.memory, head.budgets.memory
+    _number(out, 'budgets.time.ratio_lt', bt.ratio_lt, ht.ratio_lt, True,
+            'a higher ratio lets a slower candidate pass')
+    _number(out, 'budgets.time.min_pairs', bt.min_pairs, ht.min_pairs, False,
+            'fewer pairs decide on less evidence')
+    _number(out, 'budgets.time.max_pairs', bt.max_pairs, ht.max_pairs, False,
+            'fewer pairs leave more runs inconclusive, decided by the median alone')
+    _number(out, 'budgets.memory.margin', bm.margin, hm.margin, False,
+            'a smaller margin accepts a smaller drop of the converted stage\'s peak')
+    _number(out, 'budgets.memory.tolerance', bm.tolerance, hm.tolerance, True,
+            'a larger tolerance lets the other stages\' peaks grow more')
+    return out
+
+
+def coverage(base: Spec, head: Spec) -> list[Loosening]:
+    """Workloads, tiers, protected paths, scope and assets."""
+    out: list[Loosening] = []
+    head_workloads = {w.id: w for w in head.workloads}
+    for w in base.workloads:
+        new = head_workloads.get(w.id)
+        if new is None:
+            out.append(Loosening(f'workloads.{w.id}', _show(w.params), 'removed',
+                                 'a removed workload is no longer measured'))
+        else:
+            _changed(out, f'workloads.{w.id}.params', w.params, new.params,
+                     'changed params measure something else than the ledger and golden digests recorded')
+    for tier, ids in base.tiers.items():
+        if tier not in head.tiers:
+            out.append(Loosening(f'tiers.{tier}', _show(ids), 'removed', 'a removed tier runs nothing'))
+        else:
+            _removed(out, f'tiers.{tier}', ids, head.tiers[tier], 'a shrunk tier measures fewer workloads')
+    _removed(out, 'protected.paths', base.protected_paths, head.protected_paths,
+             'an unprotected path may then be edited')
+    _removed(out, 'protected.forbid_in_converted', base.forbid_in_converted, head.forbid_in_converted,
+             'converted stages may then use the materialized view')
+    _added(out, 'shared_paths', base.shared_paths, head.shared_paths,
+           'every stage may then touch more paths')
+    _removed(out, 'assets', base.assets, head.assets,
+             'a path that stops being a gate asset may then be edited with subject code')
+    head_stages = {s.id: s for s in head.stages}
+    for s in base.stages:
+        new_stage = head_stages.get(s.id)
+        if new_stage is None:
+            out.append(Loosening(f'stages[{s.id}]', s.name, 'removed', 'a removed stage is never judged'))
+            continue
+        _changed(out, f'stages[{s.id}].name', s.name, new_stage.name,
+                 'the ledger records stages by id and name')
+        _added(out, f'stages[{s.id}].paths', s.paths, new_stage.paths,
+               'the stage may then touch more paths')
+    return out
+
+
+def identity(base: Spec, head: Spec) -> list[Loosening]:
+    """What the gates measure and compare against: any change is a loosening."""
+    why = 'it changes what the gates run or compare against'
+    out: list[Loosening] = []
+    _changed(out, 'subject', dataclasses.asdict(base.subject), dataclasses.asdict(head.subject), why)
+    _changed(out, 'baseline.ref', base.baseline_ref, head.baseline_ref, 'the oracle must stay the frozen baseline')
+    _changed(out, 'variants.baseline', base.baseline_variant, head.baseline_variant, why)
+    _changed(out, 'variants.candidate', base.candidate_variant, head.candidate_variant, why)
+    _changed(out, 'golden', base.golden, head.golden, 'the golden digests must stay where the base keeps them')
+    _changed(out, 'ledger', base.ledger, head.ledger, 'the ratchet must stay where the base keeps it')
+    _changed(out, 'schema', base.schema, head.schema, why)
+    return out
+
+
+def spec(base: Spec, head: Spec) -> list[Loosening]:
+    return budgets(base, head) + coverage(base, head) + identity(base, head)
+
+
+def golden(base_text: str | None, head_text: str | None) -> list[Loosening]:
+    """Golden digests: every base digest must stay byte-for-byte; new workloads may be added."""
+    if base_text is None:
+        return []
+    if head_text is None:
+        return [Loosening('golden.file', 'present', 'deleted', 'without golden digests the proof gate has no oracle')]
+    try:
+        old, new = json.loads(base_text), json.loads(head_text)
+    except json.JSONDecodeError as e:
+        return [Loosening('golden.file', 'valid JSON', f'invalid JSON ({e.msg}, line {e.lineno})',
+                          'the proof gate cannot read its oracle')]
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return [Loosening('golden.file', 'an object', 'not an object', 'the proof gate cannot read its oracle')]
+    out: list[Loosening] = []
+    _changed(out, 'golden.baseline_commit', old.get('baseline_commit'), new.get('baseline_commit'),
+             'the digests must come from the frozen baseline')
+    old_w, new_w = old.get('workloads') or {}, new.get('workloads') or {}
+    for wid, digest in sorted(old_w.items()) if isinstance(old_w, dict) else []:
+        now = new_w.get(wid) if isinstance(new_w, dict) else None
+        if now is None:
+            out.append(Loosening(f'golden.workloads.{wid}', _show(digest), 'removed',
+                                 'a workload without a golden digest is not checked'))
+        else:
+            _changed(out, f'golden.workloads.{wid}', digest, now,
+                     'a golden digest is the baseline\'s proof; changing it accepts a different proof')
+    return out

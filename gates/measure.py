@@ -1,0 +1,95 @@
+"""What the proof, memory and time gates share: which variant really runs, which tree is the
+baseline, and probe runs cached for the length of one ``gates check`` (``ctx.measurements``).
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from collections.abc import Mapping
+from pathlib import Path
+
+from gates import probe
+from gates import repo as gitrepo
+from gates.context import CheckContext
+from gates.spec import Spec
+from gates.spec import Workload
+
+
+OUTPUT = '.stagegate'
+
+
+def output_dir(repo_root: Path, name: str) -> Path:
+    """``<repo>/.stagegate/<name>``, created, with a ``.gitignore`` of ``*`` in ``.stagegate``:
+    the gates' own outputs must never show up as untracked changes that the scope gate would
+    then judge, whatever the project's .gitignore says."""
+    top = repo_root / OUTPUT
+    path = top / name
+    path.mkdir(parents=True, exist_ok=True)
+    ignore = top / '.gitignore'
+    if not ignore.is_file():
+        ignore.write_text('*\n', encoding='utf-8')
+    return path
+
+
+def stage_ids(spec: Spec) -> list[int]:
+    return [s.id for s in spec.stages]
+
+
+def variant_key(variant: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(variant.items()))
+
+
+def capabilities(ctx: CheckContext, tree: Path) -> dict[str, list[str]] | None:
+    return ctx.measurements.get(
+        ('capabilities', str(tree)), lambda: probe.capabilities(ctx.spec.subject, tree),
+    )
+
+
+def effective(ctx: CheckContext, tree: Path, wanted: Mapping[str, str]) -> dict[str, str]:
+    """``wanted`` as the tree's subject can run it (unsupported backends fall back to the
+    baseline backend): a stage "converted" in the ledger but not offered runs materialized."""
+    return probe.effective_variant(wanted, capabilities(ctx, tree), ctx.spec.baseline_variant)
+
+
+def candidate_variant(ctx: CheckContext) -> dict[str, str]:
+    return effective(ctx, ctx.head_tree, ctx.candidate_variant())
+
+
+@contextlib.contextmanager
+def baseline_tree(ctx: CheckContext) -> Iterator[Path]:
+    """A tree of the baseline ref (the oracle): ``ctx.base_tree`` when it is that commit
+    (the usual case: HEAD descends from the baseline ref), else a temporary worktree of it."""
+    repo = gitrepo.open_repo(ctx.repo_root)
+    wanted = gitrepo.resolve(repo, ctx.spec.baseline_ref)
+    if gitrepo.resolve(repo, ctx.base_rev) == wanted:
+        yield ctx.base_tree
+        return
+    with gitrepo.worktree(repo, wanted) as tree:
+        yield tree
+
+
+def proof(ctx: CheckContext, tree: Path, workload: Workload, variant: Mapping[str, str]) -> probe.ProofRun:
+    key = ('proof', str(tree), workload.id, variant_key(variant))
+
+    def measure() -> probe.ProofRun:
+        ctx.progress(f'proof {workload.id}: prove in {tree}')
+        return probe.proof_run(
+            ctx.spec.subject, tree, workload.id, workload.params, variant, stage_ids(ctx.spec),
+        )
+
+    return ctx.measurements.get(key, measure)
+
+
+def memory(
+        ctx: CheckContext,
+        tree: Path,
+        workload: Workload,
+        variant: Mapping[str, str],
+        capture_dir: Path,
+        label: str,
+) -> probe.MemoryRun:
+    key = ('memory', str(tree), workload.id, variant_key(variant))
+    return ctx.measurements.get(key, lambda: probe.memory_run(
+        ctx.spec.subject, tree, workload.id, workload.params, variant, stage_ids(ctx.spec),
+        capture_dir, label=label, progress=ctx.progress,
+    ))

@@ -1,0 +1,326 @@
+"""Runs one subject prove in a fresh subprocess, from a given tree, and measures it.
+
+Every measurement is a new process: memray allows one Tracker per process, imports and caches
+of one run must not help the next, and a crash or a leak stays in the child. The observer the
+subject reports its stage boundaries to is the engine's (``BoundaryCheck``), so the figures are
+the probe's, never the subject's. A python subject runs in ``gates._probe_child`` (see its
+docstring for the JSON protocol); a ``command`` subject runs its argv and announces boundaries
+as ``STAGEGATE enter N`` / ``STAGEGATE exit N`` lines on stderr.
+
+Modes: ``time_run`` (perf_counter at the boundaries), ``memory_run`` (one process per stage k
+with a memray Tracker from enter(k) to exit(k), then the run stops; plus one process tracking
+the whole run; command subjects are not supported: memray follows a Python process only),
+``proof_run`` (proof bytes, the subject's verify verdict and section layout) and
+``capabilities``. A failing run raises ``ProbeFailed`` with a one-sentence reason; the gates
+turn it into a finding.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gates import probe_command
+from gates import proc
+from gates._probe_child import PROTOCOL
+from gates.model import GateError
+from gates.proc import ProbeFailed as ProbeFailed   # re-exported: the gates catch probe.ProbeFailed
+from gates.spec import Subject
+
+Progress = Callable[[str], None]
+DEFAULT_TIMEOUT = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeRun:
+    stage_seconds: Mapping[int, float]
+    total_seconds: float
+    proof_sha256: str
+    proof_size: int
+    subject_file: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryRun:
+    """In-stage peaks (bytes allocated inside stage k and live at once, at most) and the
+    whole run's peak; ``captures`` maps ``'whole'`` / ``str(k)`` to the memray capture file."""
+
+    stage_peaks: Mapping[int, int]
+    whole_run_peak: int
+    captures: Mapping[str, Path]
+
+
+@dataclasses.dataclass(frozen=True)
+class ProofRun:
+    proof: bytes
+    sha256: str
+    size: int
+    verify_ok: bool | None                            # None: the subject has no verifier entry
+    verify_message: str
+    sections: tuple[tuple[int, int, int], ...] | None  # (stage, offset, length); None: unknown
+    subject_file: str | None
+
+
+def quiet(message: str) -> None:
+    del message
+
+
+def stderr_progress(message: str) -> None:
+    print(f'stagegate: {message}', file=sys.stderr, flush=True)
+
+
+def engine_root() -> Path:
+    """The folder holding the engine's ``gates`` package (put on the child's PYTHONPATH)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def subject_root(subject: Subject, tree: Path) -> Path:
+    root = (tree / subject.root).resolve()
+    if not root.is_dir():
+        raise GateError(f'subject.root {subject.root!r} is not a folder in {tree}; fix the spec.')
+    return root
+
+
+def _python_child(
+        subject: Subject,
+        tree: Path,
+        request: dict[str, Any],
+        workdir: Path,
+        timeout: float,
+) -> dict[str, Any]:
+    """Run ``gates._probe_child`` on ``request``; return its result (raise ProbeFailed if not ok)."""
+    root = subject_root(subject, tree)
+    entries = {
+        name: value for name, value in (
+            ('prove', subject.prove), ('verify', subject.verify),
+            ('sections', subject.sections), ('capabilities', subject.capabilities),
+        ) if value
+    }
+    result_path = workdir / 'result.json'
+    req = {
+        'protocol': PROTOCOL, 'root': str(root), 'entries': entries, 'params': {},
+        'variant': {}, 'stages': [], 'track': None, 'capture': None, 'proof': None,
+        **request, 'result': str(result_path), 'parent': os.getpid(),
+    }
+    req_path = workdir / 'request.json'
+    req_path.write_text(json.dumps(req), encoding='utf-8')
+    log = workdir / 'child.log'
+    argv = (sys.executable, '-P', '-m', 'gates._probe_child', str(req_path))
+    env = proc.child_env({'PYTHONPATH': str(engine_root())})
+    with proc.started(argv, root, env, log, stderr_pipe=False) as child:
+        code = proc.wait(child, timeout, f'the {request["mode"]} run in {tree}', log)
+    if not result_path.is_file():
+        raise ProbeFailed(f'the probe child in {tree} exited with {code} and wrote no result', proc.tail(log))
+    result: dict[str, Any] = json.loads(result_path.read_text(encoding='utf-8'))
+    if not result.get('ok'):
+        error = result.get('error') or {}
+        kind = 'stage boundary' if error.get('kind') == 'boundary' else 'subject'
+        raise ProbeFailed(
+            f'{kind} failure in {tree}: {error.get("message", "unknown")}',
+            str(error.get('traceback', '')) + proc.tail(log),
+        )
+    return result
+
+
+def capabilities(
+        subject: Subject, tree: Path, *, timeout: float = DEFAULT_TIMEOUT,
+) -> dict[str, list[str]] | None:
+    """Backends per stage id the tree's subject offers; None when the subject cannot say
+    (a command subject, or no ``capabilities`` entry): then the wanted variant is used as is."""
+    if subject.kind != 'python' or not subject.capabilities:
+        return None
+    with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
+        result = _python_child(subject, tree, {'mode': 'capabilities'}, Path(tmp), timeout)
+    caps: dict[str, list[str]] = result['capabilities']
+    return caps
+
+
+def effective_variant(
+        wanted: Mapping[str, str], caps: Mapping[str, Sequence[str]] | None, fallback: str,
+) -> dict[str, str]:
+    """What actually runs: each stage's wanted backend where the subject offers it, else
+    ``fallback`` (the baseline backend)."""
+    if caps is None:
+        return dict(wanted)
+    return {sid: b if b in caps.get(sid, ()) else fallback for sid, b in wanted.items()}
+
+
+def time_run(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+) -> TimeRun:
+    """One timed prove. Python subjects: ``total`` is the prove call (imports excluded);
+    command subjects: the process's wall time (startup included, the same for both trees)."""
+    with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
+        if subject.kind == 'command':
+            check, total, proof = probe_command.run(
+                subject, subject_root(subject, tree), workload, params, variant, stages,
+                Path(tmp), timeout,
+            )
+            return TimeRun(
+                {int(k): v for k, v in check.stage_seconds().items()}, total,
+                hashlib.sha256(proof).hexdigest(), len(proof), None,
+            )
+        result = _python_child(subject, tree, {
+            'mode': 'time', 'params': dict(params), 'variant': dict(variant), 'stages': list(stages),
+        }, Path(tmp), timeout)
+    return TimeRun(
+        {int(k): float(v) for k, v in result['stage_seconds'].items()},
+        float(result['total_seconds']), result['proof_sha256'], int(result['proof_size']),
+        result.get('subject_file'),
+    )
+
+
+def proof_run(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+) -> ProofRun:
+    """The proof bytes, the subject's own verify verdict and its section layout."""
+    with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
+        if subject.kind == 'command':
+            _, _, proof = probe_command.run(
+                subject, subject_root(subject, tree), workload, params, variant, stages,
+                Path(tmp), timeout,
+            )
+            return ProofRun(
+                proof, hashlib.sha256(proof).hexdigest(), len(proof), None,
+                'command subjects declare no verifier', None, None,
+            )
+        if not (subject.verify and subject.sections):
+            raise GateError('subject.verify and subject.sections are required for python subjects.')
+        proof_path = Path(tmp) / 'proof.bin'
+        result = _python_child(subject, tree, {
+            'mode': 'proof', 'params': dict(params), 'variant': dict(variant),
+            'stages': list(stages), 'proof': str(proof_path),
+        }, Path(tmp), timeout)
+        proof = proof_path.read_bytes()
+    return ProofRun(
+        proof, result['proof_sha256'], int(result['proof_size']), bool(result['verify']['ok']),
+        str(result['verify']['message']),
+        tuple((int(s), int(o), int(n)) for s, o, n in result['sections']),
+        result.get('subject_file'),
+    )
+
+
+def peak_bytes(capture: Path) -> int:
+    """memray's heap high-water mark of a capture file."""
+    import memray   # the parent only reads captures; it never tracks itself
+
+    reader = memray.FileReader(str(capture))
+    try:
+        return int(reader.metadata.peak_memory)
+    finally:
+        reader.close()
+
+
+def memory_unsupported(subject: Subject) -> str | None:
+    """Why memory cannot be measured for ``subject`` (None when it can)."""
+    if subject.kind == 'python':
+        return None
+    return (
+        f'memory is not measured for subject kind {subject.kind!r}: memray tracks a Python '
+        f'process only, so per-stage heap peaks need a python subject (prove/verify/sections '
+        f'entry points); the memory gate cannot pass for this subject'
+    )
+
+
+def memory_run(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        capture_dir: Path,
+        *,
+        label: str = 'run',
+        progress: Progress = quiet,
+        timeout: float = DEFAULT_TIMEOUT,
+) -> MemoryRun:
+    """In-stage peaks, one fresh process per stage, plus one for the whole run.
+
+    The captures are written to ``capture_dir`` (the caller deletes it, after making any
+    flamegraph it needs). Never combine with timing: memray slows allocation-heavy code down.
+    """
+    unsupported = memory_unsupported(subject)
+    if unsupported is not None:
+        raise GateError(unsupported)
+    captures: dict[str, Path] = {}
+    tracks: list[int | str] = [*stages, 'whole']
+    for track in tracks:
+        progress(f'memory {label} {workload}: {_track_name(track)} ({len(captures) + 1}/{len(tracks)})')
+        capture = memory_capture(
+            subject, tree, workload, params, variant, stages, track, capture_dir,
+            label=label, timeout=timeout,
+        )
+        captures[str(track)] = capture
+    peaks = {int(k): peak_bytes(path) for k, path in captures.items() if k != 'whole'}
+    return MemoryRun(peaks, peak_bytes(captures['whole']), captures)
+
+
+def _track_name(track: int | str) -> str:
+    return 'whole' if track == 'whole' else f'stage{track}'
+
+
+def memory_capture(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        track: int | str,
+        capture_dir: Path,
+        *,
+        label: str = 'run',
+        timeout: float = DEFAULT_TIMEOUT,
+) -> Path:
+    """One process with a memray Tracker on stage ``track`` (or ``'whole'``); the capture file."""
+    unsupported = memory_unsupported(subject)
+    if unsupported is not None:
+        raise GateError(unsupported)
+    capture_dir.mkdir(parents=True, exist_ok=True)
+    capture = capture_dir / f'{label}-{workload}-{_track_name(track)}.bin'
+    capture.unlink(missing_ok=True)   # memray refuses to overwrite a capture
+    with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
+        _python_child(subject, tree, {
+            'mode': 'memory', 'params': dict(params), 'variant': dict(variant),
+            'stages': list(stages), 'track': track, 'capture': str(capture),
+        }, Path(tmp), timeout)
+    return capture
+
+
+def flamegraph(capture: Path, out_html: Path, *, timeout: float = 600.0) -> Path:
+    """Render ``capture`` (high-water mark view) to ``out_html`` with ``memray flamegraph``."""
+    if not capture.is_file():
+        raise ProbeFailed(f'capture {capture} is gone; rerun the gate to get a flamegraph')
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    argv = (sys.executable, '-m', 'memray', 'flamegraph', '--force', '-o', str(out_html), str(capture))
+    log = out_html.with_suffix('.log')
+    with proc.started(argv, out_html.parent, proc.child_env(), log, stderr_pipe=False) as child:
+        code = proc.wait(child, timeout, 'memray flamegraph', log)
+    tail = proc.tail(log)
+    log.unlink(missing_ok=True)
+    if code != 0 or not out_html.is_file():
+        raise ProbeFailed(f'memray flamegraph failed with {code} for {capture}', tail)
+    return out_html

@@ -1,0 +1,91 @@
+"""Subjects of kind ``command`` (any language): run the spec's argv from the tree's subject root.
+
+Contract (docs/gates.md): ``{workload}`` and ``{<param>}`` placeholders in the argv are filled in;
+the environment carries STAGEGATE_PROOF (where to write the proof bytes), STAGEGATE_WORKLOAD,
+STAGEGATE_PARAMS and STAGEGATE_VARIANT (JSON); the command prints ``STAGEGATE enter N`` and
+``STAGEGATE exit N`` lines on stderr around stage N. The engine stamps each line with
+perf_counter as it arrives (pipe latency is microseconds, far below the time gate's 5 ms floor)
+and checks them with the same observer as python subjects. Memory is not measured: memray
+tracks a Python process only.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gates import proc
+from gates._probe_child import BoundaryCheck
+from gates._probe_child import BoundaryViolation
+from gates.model import GateError
+from gates.proc import ProbeFailed
+from gates.spec import Subject
+
+BOUNDARY_LINE = re.compile(r'^STAGEGATE (enter|exit) (\d+)\s*$')
+
+
+def format_argv(argv: Sequence[str], workload: str, params: Mapping[str, Any]) -> list[str]:
+    values = {**{str(k): v for k, v in params.items()}, 'workload': workload}
+    try:
+        return [part.format_map(values) for part in argv]
+    except (KeyError, IndexError, ValueError) as e:
+        raise GateError(f'subject.argv: cannot fill placeholder {e}; use {{workload}} or a param name.') from None
+
+
+def run(
+        subject: Subject,
+        root: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        workdir: Path,
+        timeout: float,
+) -> tuple[BoundaryCheck, float, bytes]:
+    """One run: the checked boundaries, the wall time of the process, the proof bytes."""
+    proof_path = workdir / 'proof.bin'
+    env = proc.child_env({
+        'STAGEGATE_PROOF': str(proof_path), 'STAGEGATE_WORKLOAD': workload,
+        'STAGEGATE_PARAMS': json.dumps(dict(params), sort_keys=True),
+        'STAGEGATE_VARIANT': json.dumps(dict(variant), sort_keys=True),
+    })
+    lines: list[tuple[float, str]] = []
+    log = workdir / 'child.log'
+    argv = format_argv(subject.argv, workload, params)
+    with proc.started(argv, root, env, log, stderr_pipe=True) as child:
+        pipe = child.stderr
+        if pipe is None:
+            raise ProbeFailed('internal: no stderr pipe')   # Popen always gives one here
+
+        def read() -> None:
+            for raw in pipe:
+                lines.append((time.perf_counter(), raw.decode('utf-8', 'replace').rstrip('\n')))
+
+        start = time.perf_counter()
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        code = proc.wait(child, timeout, f'{argv[0]} in {root}', log)
+        total = time.perf_counter() - start
+        reader.join(timeout=5.0)
+    tail = '\n'.join(text for _, text in lines[-20:])
+    if code != 0:
+        raise ProbeFailed(f'subject failure in {root}: {argv[0]} exited with {code}', tail)
+    check = BoundaryCheck(stages)
+    try:
+        for when, text in lines:
+            match = BOUNDARY_LINE.match(text)
+            if match:
+                check.mark(match.group(1), int(match.group(2)), when)
+    except BoundaryViolation:
+        pass   # recorded in check.violation; finish() reports it
+    problem = check.finish()
+    if problem is not None:
+        raise ProbeFailed(f'stage boundary failure in {root}: {problem}', tail)
+    if not proof_path.is_file():
+        raise ProbeFailed(f'subject failure in {root}: no proof written to $STAGEGATE_PROOF', tail)
+    return check, total, proof_path.read_bytes()

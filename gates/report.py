@@ -1,0 +1,203 @@
+"""How ``gates check`` reports: a readable table, a JSON document, GitHub annotations.
+
+JSON document (``gates check --json``, schema 1; also described in docs/gates-json.md)::
+
+    {
+      "schema": 1,
+      "exit_code": 0 | 1 | 2,            # 2: unusable input, then only "error" is meaningful
+      "passed": true | false,
+      "error": null | "<one sentence>",
+      "spec": "specs/streaming-prover.yaml",
+      "tier": "ci",
+      "base": "<merge-base sha>",
+      "head": "<HEAD sha>",
+      "head_tree": "worktree" | "staged",
+      "dirty": false,
+      "stage_under_conversion": {"id": 0, "name": "commit"} | null,
+      "accepted_stages": [0, ...],
+      "workloads": ["sha2-16", ...],
+      "verdicts": [
+        {"gate": "api" | "scope" | "integrity" | "proof" | "memory" | "time",
+         "passed": true | false,
+         "findings": [{"gate": str, "message": str, "file": str | null, "line": int | null,
+                       "workload": str | null, "stage": int | null, "figure": float | null}],
+         "details": {...gate-specific figures...},
+         "seconds": float}
+      ],
+      "machine": {"platform": str, "cpu_count": int, "python": str},
+      "tools": {"python": str, "numpy": str | null, "memray": str | null, "semgrep": str | null}
+    }
+
+Under GitHub Actions (``GITHUB_ACTIONS=true``) every finding also becomes a workflow command
+(``::error file=F,line=L,title=gates/GATE::message``; on stderr with ``--json`` so that stdout
+is the document alone) and a markdown summary is appended to ``$GITHUB_STEP_SUMMARY``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import TextIO
+
+from gates.ledger import machine_info
+from gates.ledger import tool_versions
+from gates.model import Finding
+from gates.model import Verdict
+
+SCHEMA = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What the report says about the run besides the verdicts."""
+
+    spec: str
+    tier: str
+    base: str
+    head: str
+    head_tree: str                    # 'worktree' | 'staged'
+    dirty: bool
+    stage_under_conversion: tuple[int, str] | None
+    accepted_stages: tuple[int, ...]
+    workloads: tuple[str, ...]
+
+
+def exit_code(verdicts: Sequence[Verdict]) -> int:
+    return 0 if all(v.passed for v in verdicts) else 1
+
+
+def table(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, float]) -> str:
+    stage = (
+        'all stages accepted' if info.stage_under_conversion is None
+        else f'stage {info.stage_under_conversion[0]} ({info.stage_under_conversion[1]})'
+    )
+    lines = [
+        f'gates check: {stage}, tier {info.tier} [{", ".join(info.workloads)}], '
+        f'base {info.base[:12]}, head {info.head[:12]} ({info.head_tree}'
+        f'{", dirty" if info.dirty else ""})',
+        '',
+    ]
+    width = max((len(v.gate) for v in verdicts), default=4)
+    for v in verdicts:
+        mark = 'Passed' if v.passed else 'Failed'
+        took = seconds.get(v.gate)
+        took_s = f'  ({took:.1f}s)' if took is not None else ''
+        lines.append(f'{v.gate:.<{width + 3}}{mark}{took_s}')
+        for f in v.findings:
+            lines.append(f'    - {f.render()}')
+    lines.append('')
+    failed = [v.gate for v in verdicts if not v.passed]
+    lines.append(f'FAILED: {", ".join(failed)}' if failed else 'All gates passed.')
+    return '\n'.join(lines) + '\n'
+
+
+def document(
+        info: RunInfo,
+        verdicts: Sequence[Verdict],
+        seconds: Mapping[str, float],
+) -> dict[str, Any]:
+    code = exit_code(verdicts)
+    return {
+        'schema': SCHEMA,
+        'exit_code': code,
+        'passed': code == 0,
+        'error': None,
+        'spec': info.spec,
+        'tier': info.tier,
+        'base': info.base,
+        'head': info.head,
+        'head_tree': info.head_tree,
+        'dirty': info.dirty,
+        'stage_under_conversion': (
+            None if info.stage_under_conversion is None
+            else {'id': info.stage_under_conversion[0], 'name': info.stage_under_conversion[1]}
+        ),
+        'accepted_stages': list(info.accepted_stages),
+        'workloads': list(info.workloads),
+        'verdicts': [
+            {**v.to_dict(), 'seconds': round(seconds.get(v.gate, 0.0), 3)} for v in verdicts
+        ],
+        'machine': machine_info(),
+        'tools': tool_versions(),
+    }
+
+
+def error_document(message: str) -> dict[str, Any]:
+    return {'schema': SCHEMA, 'exit_code': 2, 'passed': False, 'error': message, 'verdicts': []}
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True, default=str) + '\n'
+
+
+def _escape_data(text: str) -> str:
+    # GitHub workflow commands: %, CR and LF must be escaped in the message...
+    return text.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+
+
+def _escape_property(text: str) -> str:
+    # ...and additionally ':' and ',' in properties.
+    return _escape_data(text).replace(':', '%3A').replace(',', '%2C')
+
+
+def annotation(finding: Finding) -> str:
+    props = []
+    if finding.file is not None:
+        props.append(f'file={_escape_property(finding.file)}')
+        if finding.line is not None:
+            props.append(f'line={finding.line}')
+    props.append(f'title={_escape_property("gates/" + finding.gate)}')
+    message = finding.render() if finding.file is None else finding.message
+    extra = []
+    if finding.stage is not None:
+        extra.append(f'stage {finding.stage}')
+    if finding.workload is not None:
+        extra.append(f'workload {finding.workload}')
+    if finding.file is not None and extra:
+        message += f' [{", ".join(extra)}]'
+    return f'::error {",".join(props)}::{_escape_data(message)}'
+
+
+def summary_markdown(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, float]) -> str:
+    stage = (
+        'all stages accepted' if info.stage_under_conversion is None
+        else f'stage {info.stage_under_conversion[0]} ({info.stage_under_conversion[1]})'
+    )
+    out = [
+        f'## gates check: {"passed" if exit_code(verdicts) == 0 else "FAILED"}',
+        '',
+        f'{stage}; tier `{info.tier}` ({", ".join(info.workloads)}); base `{info.base[:12]}`, '
+        f'head `{info.head[:12]}`',
+        '',
+        '| gate | result | findings | seconds |',
+        '|---|---|---|---|',
+    ]
+    for v in verdicts:
+        found = '<br>'.join(f.render().replace('|', '\\|') for f in v.findings) or ''
+        out.append(
+            f'| {v.gate} | {"✅ passed" if v.passed else "❌ failed"} | {found} | '
+            f'{seconds.get(v.gate, 0.0):.1f} |',
+        )
+    return '\n'.join(out) + '\n'
+
+
+def emit_github(
+        info: RunInfo,
+        verdicts: Sequence[Verdict],
+        seconds: Mapping[str, float],
+        out: TextIO,
+        environ: Mapping[str, str],
+) -> None:
+    """Annotations on ``out`` and the job summary, when running under GitHub Actions."""
+    if environ.get('GITHUB_ACTIONS') != 'true':
+        return
+    for v in verdicts:
+        for f in v.findings:
+            out.write(annotation(f) + '\n')
+    summary = environ.get('GITHUB_STEP_SUMMARY')
+    if summary:
+        with open(summary, 'a', encoding='utf-8') as fh:
+            fh.write(summary_markdown(info, verdicts, seconds))

@@ -1,0 +1,106 @@
+"""The api gate's semgrep rules: where they come from, and the rule generated from the spec.
+
+``rules/no-materialized-in-converted-stage.yaml`` is a template: its ``$NAME`` regex is replaced
+with the spec's ``protected.forbid_in_converted`` names, and its path filter is dropped (the gate
+keeps its matches to the converted stages' paths itself, and drops those inside a branch only
+the baseline variant takes, which a semgrep pattern cannot tell apart from its ``else``).
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gates import trees
+from gates.context import CheckContext
+from gates.model import GateError
+
+TEMPLATE_ID = 'no-materialized-in-converted-stage'
+
+
+def rules_dir(ctx: CheckContext) -> Path:
+    """The base revision's rules (the base judges the head); the engine's own as a fallback."""
+    for candidate in (ctx.base_tree / 'rules', Path(__file__).resolve().parents[1] / 'rules'):
+        if any(candidate.glob('*.yaml')):
+            return candidate
+    raise GateError(
+        f'no semgrep rules found in {ctx.base_tree / "rules"} (the base revision); '
+        f'restore rules/ from the engine, the api gate cannot run without them.',
+    )
+
+
+def load_rules(path: Path) -> list[dict[str, Any]]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except yaml.YAMLError as e:
+        raise GateError(f'{path}: not valid YAML ({e}); fix the rule file.') from None
+    rules = doc.get('rules') if isinstance(doc, dict) else None
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        raise GateError(f'{path}: expected a mapping with a `rules:` list (semgrep rule syntax).')
+    return rules
+
+
+def _set_name_regex(node: Any, regex: str) -> int:
+    """Replace the regex of every ``metavariable-regex`` on ``$NAME``; returns how many."""
+    count = 0
+    if isinstance(node, dict):
+        mv = node.get('metavariable-regex')
+        if isinstance(mv, dict) and mv.get('metavariable') == '$NAME':
+            mv['regex'] = regex
+            count += 1
+        for value in node.values():
+            count += _set_name_regex(value, regex)
+    elif isinstance(node, list):
+        for item in node:
+            count += _set_name_regex(item, regex)
+    return count
+
+
+def generated_rule(template: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The template with the spec's forbidden names and no path filter (the gate filters)."""
+    rule: dict[str, Any] = copy.deepcopy(template)
+    wanted = sorted(set(names))
+    # With no names the name branch must match nothing; the chunk patterns still apply.
+    regex = f'^(?:{"|".join(re.escape(n) for n in wanted)})$' if wanted else '(?!x)x'
+    if _set_name_regex(rule, regex) == 0:
+        raise GateError(
+            f'rules/{TEMPLATE_ID}.yaml has no metavariable-regex on $NAME; the api gate '
+            f'cannot put the spec\'s forbid_in_converted names into it.',
+        )
+    rule.pop('paths', None)
+    return rule
+
+
+def _branch_lines(branch: list[ast.stmt]) -> range:
+    return range(branch[0].lineno, (branch[-1].end_lineno or branch[-1].lineno) + 1)
+
+
+def baseline_branches(tree: Path, rel: str, baseline: str) -> set[int]:
+    """Lines only the baseline variant runs: the body of ``if <x> == "<baseline>":`` and the
+    ``else`` of ``if <x> != "<baseline>":``. A converted stage keeps its dense path there (the
+    baseline variant must still prove), and the memory gate never runs it for the candidate."""
+    text = trees.read_text(tree, rel)
+    try:
+        module = ast.parse(text or '', rel)
+    except (SyntaxError, ValueError):
+        return set()
+    lines: set[int] = set()
+    for node in ast.walk(module):
+        if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+            continue
+        test = node.test
+        if len(test.ops) != 1:
+            continue
+        sides = (test.left, test.comparators[0])
+        if not any(isinstance(x, ast.Constant) and x.value == baseline for x in sides):
+            continue
+        if isinstance(test.ops[0], ast.Eq):
+            lines.update(_branch_lines(node.body))
+        elif isinstance(test.ops[0], ast.NotEq) and node.orelse:
+            lines.update(_branch_lines(node.orelse))
+    return lines

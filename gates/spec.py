@@ -1,0 +1,312 @@
+"""Load and validate the machine spec (``specs/streaming-prover.yaml``, schema 1, docs/gates.md).
+
+Every error is one line: ``file:line: key: what is wrong; what to do`` (see gates/located.py);
+a missing key points at its parent mapping. Unknown keys fail too: a typo must not silently drop
+a budget.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gates.located import Checker
+from gates.located import KeyPath
+from gates.located import compose
+from gates.located import dotted
+from gates.located import show
+from gates.model import GateError
+from gates.model import NotHigher
+from gates.model import RatioBelow
+from gates.model import StrictlyLower
+
+TOP_KEYS = (
+    'schema', 'name', 'subject', 'baseline', 'variants', 'stages', 'protected',
+    'shared_paths', 'workloads', 'tiers', 'budgets', 'assets', 'golden', 'ledger',
+)
+PYTHON_ENTRIES = ('prove', 'verify', 'sections', 'capabilities')
+
+
+@dataclasses.dataclass(frozen=True)
+class Subject:
+    kind: str                      # 'python' | 'command'
+    root: str                      # the subject's import root, relative to the tree
+    prove: str | None              # 'module:function' entry points (kind python)
+    verify: str | None
+    sections: str | None
+    capabilities: str | None
+    argv: tuple[str, ...]          # kind command
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    id: int
+    name: str
+    brief: str
+    paths: tuple[str, ...]
+    line: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    id: str
+    params: Mapping[str, Any]
+    line: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TimeBudget:
+    ratio_lt: float
+    min_pairs: int
+    max_pairs: int
+
+    def threshold(self) -> RatioBelow:
+        return RatioBelow(self.ratio_lt)
+
+
+@dataclasses.dataclass(frozen=True)
+class MemoryBudget:
+    margin: float
+    tolerance: float
+
+    def converted(self) -> StrictlyLower:
+        """The stage under conversion must drop below the reference."""
+        return StrictlyLower(self.margin)
+
+    def others(self) -> NotHigher:
+        """Every other stage may not grow beyond the reference."""
+        return NotHigher(self.tolerance)
+
+
+@dataclasses.dataclass(frozen=True)
+class Budgets:
+    time: TimeBudget
+    memory: MemoryBudget
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    path: str                      # as shown in messages (relative to the repo root when known)
+    schema: int
+    name: str
+    subject: Subject
+    baseline_ref: str
+    baseline_variant: str          # backend name every stage uses in the baseline
+    candidate_variant: str         # backend of accepted stages and of the stage under conversion
+    stages: tuple[Stage, ...]
+    protected_paths: tuple[str, ...]
+    forbid_in_converted: tuple[str, ...]
+    shared_paths: tuple[str, ...]
+    workloads: tuple[Workload, ...]
+    tiers: Mapping[str, tuple[str, ...]]
+    budgets: Budgets
+    assets: tuple[str, ...]
+    golden: str
+    ledger: str
+    lines: Mapping[str, int]       # dotted key ('budgets.time.ratio_lt', 'stages[0].paths') -> line
+
+    def line_of(self, key: str) -> int | None:
+        return self.lines.get(key)
+
+    def stage(self, stage_id: int) -> Stage:
+        for stage in self.stages:
+            if stage.id == stage_id:
+                return stage
+        raise GateError(f'{self.path}: stages: no stage with id {stage_id}.')
+
+    def workload(self, workload_id: str) -> Workload:
+        for workload in self.workloads:
+            if workload.id == workload_id:
+                return workload
+        raise GateError(f'{self.path}: workloads: no workload with id {workload_id!r}.')
+
+    def tier_workloads(self, tier: str) -> tuple[Workload, ...]:
+        if tier not in self.tiers:
+            raise GateError(
+                f'{self.path}: tiers: no tier {tier!r}; '
+                f'use one of {", ".join(sorted(self.tiers))}.',
+            )
+        return tuple(self.workload(w) for w in self.tiers[tier])
+
+    def variant(self, converted: Iterable[int]) -> dict[str, str]:
+        """The stage -> backend mapping the subject's ``prove`` takes (keys are str(stage id))."""
+        done = set(converted)
+        return {
+            str(s.id): self.candidate_variant if s.id in done else self.baseline_variant
+            for s in self.stages
+        }
+
+
+def _glob_regex(glob: str) -> str:
+    out = []
+    parts = glob.split('/')
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part == '**':
+            # '**' spans any number of whole segments, including none.
+            out.append('.*' if last else '(?:[^/]+/)*')
+            continue
+        seg = re.sub(
+            r'\*|\?|\[[^\]]*\]|[^*?\[]+|\[',
+            lambda m: {'*': '[^/]*', '?': '[^/]', '[': r'\['}.get(
+                m.group(), m.group() if m.group().startswith('[') else re.escape(m.group()),
+            ),
+            part,
+        )
+        out.append(seg if last else seg + '/')
+    return ''.join(out)
+
+
+def match_glob(path: str, glob: str) -> bool:
+    """gitignore-like: ``*``/``?`` stay within a segment, ``**`` spans segments."""
+    if path.startswith('./'):
+        path = path[2:]
+    return re.fullmatch(_glob_regex(glob), path) is not None
+
+
+def matches(path: str, globs: Iterable[str]) -> bool:
+    """True if the repo-relative posix ``path`` matches any of ``globs``."""
+    return any(match_glob(path, g) for g in globs)
+
+
+def parse_spec(text: str, display: str) -> Spec:
+    """Parse and validate spec text; ``display`` is the file name errors show."""
+    return _build(compose(text, display))
+
+
+def load_spec(path: Path, display: str | None = None) -> Spec:
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding='utf-8')
+    except FileNotFoundError:
+        raise GateError(f'{shown}: spec not found; pass --spec PATH or create it (see docs/gates.md).') from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise GateError(f'{shown}: cannot read the spec ({e}).') from None
+    return parse_spec(text, shown)
+
+
+def _build(c: Checker) -> Spec:
+    c.mapping((), TOP_KEYS)
+    schema = c.required(('schema',))
+    if schema != 1 or isinstance(schema, bool):
+        c.fail(('schema',), f'expected 1 (the only schema this engine reads), got {show(schema)}.')
+
+    c.mapping(('subject',), ('kind', 'root', 'argv') + PYTHON_ENTRIES)
+    kind = c.string(('subject', 'kind'))
+    if kind not in ('python', 'command'):
+        c.fail(('subject', 'kind'), f'expected python or command, got {show(kind)}.')
+    entries: dict[str, str | None] = {}
+    for name in PYTHON_ENTRIES:
+        key = ('subject', name)
+        if kind == 'python' or c.has(key):
+            entries[name] = c.string(key)
+            if not re.fullmatch(r'[A-Za-z_][\w.]*:[A-Za-z_]\w*', entries[name] or ''):
+                c.fail(key, f'expected "module:function", got {show(entries[name])}.')
+        else:
+            entries[name] = None
+    argv: tuple[str, ...] = ()
+    if kind == 'command':
+        argv = c.strings(('subject', 'argv'))
+        if not argv:
+            c.fail(('subject', 'argv'), 'expected a non-empty command line.')
+    subject = Subject(kind, c.string(('subject', 'root'), '.'), argv=argv, **entries)
+
+    c.mapping(('baseline',), ('ref',))
+    c.mapping(('variants',), ('baseline', 'candidate'))
+    base_variant = c.string(('variants', 'baseline'))
+    cand_variant = c.string(('variants', 'candidate'))
+    if base_variant == cand_variant:
+        c.fail(('variants', 'candidate'), 'must differ from variants.baseline.')
+
+    raw_stages = c.required(('stages',))
+    if not isinstance(raw_stages, list) or not raw_stages:
+        c.fail(('stages',), f'expected a non-empty list of stages, got {show(raw_stages)}.')
+    stages: list[Stage] = []
+    names: set[str] = set()
+    for i in range(len(raw_stages)):
+        k: KeyPath = ('stages', i)
+        c.mapping(k, ('id', 'name', 'brief', 'paths'))
+        sid = c.required(k + ('id',))
+        if sid != i or isinstance(sid, bool):
+            c.fail(k + ('id',), f'expected {i} (ids are 0..n-1 in order), got {show(sid)}.')
+        name = c.string(k + ('name',))
+        if name in names:
+            c.fail(k + ('name',), f'duplicate stage name {show(name)}; names must be unique.')
+        names.add(name)
+        brief = c.get(k + ('brief',)) if c.has(k + ('brief',)) else ''
+        if not isinstance(brief, str):
+            c.fail(k + ('brief',), f'expected a string, got {show(brief)}.')
+        stages.append(Stage(i, name, brief, c.globs(k + ('paths',)), c.line(k)))
+
+    c.mapping(('protected',), ('paths', 'forbid_in_converted'))
+    raw_workloads = c.required(('workloads',))
+    if not isinstance(raw_workloads, list) or not raw_workloads:
+        c.fail(('workloads',), f'expected a non-empty list of workloads, got {show(raw_workloads)}.')
+    workloads: list[Workload] = []
+    for i in range(len(raw_workloads)):
+        k = ('workloads', i)
+        c.mapping(k, ('id', 'params'))
+        wid = c.string(k + ('id',))
+        if any(w.id == wid for w in workloads):
+            c.fail(k + ('id',), f'duplicate workload id {show(wid)}; ids must be unique.')
+        params = c.get(k + ('params',)) if c.has(k + ('params',)) else {}
+        if not isinstance(params, dict) or not all(isinstance(p, str) for p in params):
+            c.fail(k + ('params',), f'expected a mapping of names to values, got {show(params)}.')
+        workloads.append(Workload(wid, params, c.line(k)))
+
+    tiers: dict[str, tuple[str, ...]] = {}
+    raw_tiers = c.required(('tiers',))
+    if not isinstance(raw_tiers, dict):
+        c.fail(('tiers',), f'expected a mapping of tier names to workload ids, got {show(raw_tiers)}.')
+    for tier in raw_tiers:
+        ids = c.strings(('tiers', tier))
+        if not ids:
+            c.fail(('tiers', tier), 'expected at least one workload id.')
+        for j, wid in enumerate(ids):
+            if not any(w.id == wid for w in workloads):
+                c.fail(('tiers', tier, j), f'unknown workload {show(wid)}; declare it under workloads.')
+        tiers[str(tier)] = ids
+    if not tiers:
+        c.fail(('tiers',), 'expected at least one tier (e.g. pre-commit, ci, full).')
+
+    c.mapping(('budgets',), ('time', 'memory'))
+    c.mapping(('budgets', 'time'), ('ratio_lt', 'min_pairs', 'max_pairs'))
+    c.mapping(('budgets', 'memory'), ('margin', 'tolerance'))
+    time_key: KeyPath = ('budgets', 'time')
+    mem_key: KeyPath = ('budgets', 'memory')
+    ratio = c.number(time_key + ('ratio_lt',), 'a number > 1', lambda v: v > 1)
+    min_pairs = int(c.number(
+        time_key + ('min_pairs',), 'an integer >= 1', lambda v: v >= 1, integer=True,
+    ))
+    max_pairs = int(c.number(
+        time_key + ('max_pairs',), f'an integer >= min_pairs ({min_pairs})',
+        lambda v: v >= min_pairs, integer=True,
+    ))
+    margin = c.number(mem_key + ('margin',), 'a number in (0, 1), e.g. 0.02', lambda v: 0 < v < 1)
+    tolerance = c.number(
+        mem_key + ('tolerance',), 'a number in [0, 1), e.g. 0.01', lambda v: 0 <= v < 1,
+    )
+
+    return Spec(
+        path=c.display,
+        schema=1,
+        name=c.string(('name',), 'unnamed'),
+        subject=subject,
+        baseline_ref=c.string(('baseline', 'ref')),
+        baseline_variant=base_variant,
+        candidate_variant=cand_variant,
+        stages=tuple(stages),
+        protected_paths=c.globs(('protected', 'paths')),
+        forbid_in_converted=c.strings(('protected', 'forbid_in_converted'), ()),
+        shared_paths=c.globs(('shared_paths',), ()),
+        workloads=tuple(workloads),
+        tiers=tiers,
+        budgets=Budgets(TimeBudget(ratio, min_pairs, max_pairs), MemoryBudget(margin, tolerance)),
+        assets=c.globs(('assets',)),
+        golden=c.string(('golden',), 'specs/golden.json'),
+        ledger=c.string(('ledger',), 'specs/ledger.json'),
+        lines={dotted(k): v for k, v in c.lines.items()},
+    )

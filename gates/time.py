@@ -1,0 +1,265 @@
+"""The time gate: the candidate proves in less than ``ratio_lt`` x the baseline's time,
+end to end and per stage, judged only by ratios measured side by side in this run.
+
+Protocol, per workload: one untimed warm-up run of each tree (both must work, and their proofs
+are compared), then pairs of fresh processes, baseline and candidate, the order alternating
+(A B, B A, A B, ...) so that drift in the machine's load hits both sides alike. Each pair gives
+one ratio per metric (total and every stage): candidate seconds / baseline seconds. A metric's
+figure is the median of its per-pair ratios, with the exact sign-test interval (gates/stats.py).
+
+Decision (``decide``): after ``min_pairs`` pairs and each pair after that, a metric is decided
+when its interval lies entirely below ``ratio_lt`` (pass) or at/above it (fail). Pairs are added
+until every judged metric is decided, one has failed, or ``max_pairs`` is reached; then an
+undecided metric fails if its median >= ratio_lt and passes otherwise, flagged inconclusive.
+A stage under NOISE_FLOOR seconds (median) in both trees is reported but not judged: a single
+scheduler preemption on a shared machine (a few ms) could double it.
+
+Never compare with an absolute time from another run: machines and their load differ.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gates import benchjson
+from gates import measure
+from gates import probe
+from gates import stats
+from gates.context import CheckContext
+from gates.model import Finding
+from gates.model import Verdict
+from gates.spec import TimeBudget
+from gates.spec import Workload
+
+GATE = 'time'
+NOISE_FLOOR = 0.005      # seconds; see the module docstring and benchmarks/README.md
+CONFIDENCE = 0.95        # two-sided; the sign test needs >= 6 pairs to reach it
+TOTAL = 'total'
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    metric: str                  # 'total' or the stage id as a string
+    ratios: tuple[float, ...]    # candidate / baseline, one per pair
+    median: float
+    interval: stats.Interval
+    side: stats.Side
+    judged: bool                 # False: under the noise floor in both trees
+    passed: bool
+    conclusive: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            'metric': self.metric, 'ratios': list(self.ratios), 'median': self.median,
+            'ci': [self.interval.low, self.interval.high], 'ci_coverage': self.interval.coverage,
+            'side': self.side, 'judged': self.judged, 'passed': self.passed,
+            'conclusive': self.conclusive,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    baseline: probe.TimeRun
+    candidate: probe.TimeRun
+    baseline_first: bool
+
+
+def seconds(run: probe.TimeRun, metric: str) -> float:
+    return run.total_seconds if metric == TOTAL else run.stage_seconds[int(metric)]
+
+
+def decide(
+        metric: str,
+        pairs: Sequence[Pair],
+        limit: float,
+        floor: float = NOISE_FLOOR,
+        confidence: float = CONFIDENCE,
+) -> Decision:
+    """The verdict on one metric from the pairs so far; an undecided metric gets the
+    max_pairs rule (median < limit passes), which only counts once no more pairs will come."""
+    ratios = tuple(seconds(p.candidate, metric) / max(seconds(p.baseline, metric), 1e-9) for p in pairs)
+    mid = stats.median(ratios)
+    interval = stats.median_interval(ratios, confidence)
+    side = stats.side_of(interval, limit)
+    judged = metric == TOTAL or max(
+        stats.median([seconds(p.baseline, metric) for p in pairs]),
+        stats.median([seconds(p.candidate, metric) for p in pairs]),
+    ) >= floor
+    conclusive = side != 'inconclusive'
+    passed = not judged or (side == 'below' if conclusive else mid < limit)
+    return Decision(metric, ratios, mid, interval, side, judged, passed, conclusive)
+
+
+def _settled(decisions: Sequence[Decision]) -> bool:
+    judged = [d for d in decisions if d.judged]
+    return all(d.side != 'inconclusive' for d in judged) or any(d.side == 'above' for d in judged)
+
+
+def compare(
+        run_baseline: Callable[[], probe.TimeRun],
+        run_candidate: Callable[[], probe.TimeRun],
+        metrics: Sequence[str],
+        budget: TimeBudget,
+        progress: Callable[[str], None] = probe.quiet,
+        floor: float = NOISE_FLOOR,
+        confidence: float = CONFIDENCE,
+) -> tuple[list[Pair], list[Decision]]:
+    """Interleaved pairs until every judged metric is decided, one fails, or max_pairs."""
+    pairs: list[Pair] = []
+    while len(pairs) < budget.max_pairs:
+        baseline_first = len(pairs) % 2 == 0
+        if baseline_first:
+            base, cand = run_baseline(), run_candidate()
+        else:
+            cand, base = run_candidate(), run_baseline()
+        pairs.append(Pair(base, cand, baseline_first))
+        progress(
+            f'pair {len(pairs)}/{budget.max_pairs}: candidate/baseline '
+            f'{cand.total_seconds / max(base.total_seconds, 1e-9):.3f}',
+        )
+        if len(pairs) < budget.min_pairs:
+            continue
+        if _settled([decide(m, pairs, budget.ratio_lt, floor, confidence) for m in metrics]):
+            break
+    return pairs, [decide(m, pairs, budget.ratio_lt, floor, confidence) for m in metrics]
+
+
+def findings_for(workload: str, decisions: Sequence[Decision], limit: float) -> tuple[list[Finding], list[str]]:
+    findings, notes = [], []
+    for d in decisions:
+        what = 'end to end' if d.metric == TOTAL else f'stage {d.metric}'
+        stage = None if d.metric == TOTAL else int(d.metric)
+        ci = f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}]'
+        figures = f'median ratio {d.median:.3f} over {len(d.ratios)} pairs, {ci}'
+        if not d.judged:
+            notes.append(f'{workload} {what}: under the {NOISE_FLOOR * 1e3:g} ms noise floor, not judged ({figures})')
+        elif not d.passed:
+            tail = '' if d.side == 'above' else ' (inconclusive after max_pairs: the median decides)'
+            findings.append(Finding(
+                GATE, f'{what}: {figures} is not below {limit:g}{tail}',
+                workload=workload, stage=stage, figure=d.median,
+            ))
+        elif d.side != 'below':
+            notes.append(f'{workload} {what}: inconclusive after max_pairs; passed on the median ({figures})')
+    return findings, notes
+
+
+def check_workload(
+        ctx: CheckContext, workload: Workload, base: Path, base_variant: Mapping[str, str],
+        cand_variant: Mapping[str, str], warmup: bool,
+) -> tuple[list[Pair], list[Decision], list[str]]:
+    stages = measure.stage_ids(ctx.spec)
+    subject = ctx.spec.subject
+
+    def run_baseline() -> probe.TimeRun:
+        return probe.time_run(subject, base, workload.id, workload.params, base_variant, stages)
+
+    def run_candidate() -> probe.TimeRun:
+        return probe.time_run(subject, ctx.head_tree, workload.id, workload.params, cand_variant, stages)
+
+    notes = []
+    if warmup:
+        ctx.progress(f'time {workload.id}: warm-up runs')
+        first_base, first_cand = run_baseline(), run_candidate()
+        if first_base.proof_sha256 != first_cand.proof_sha256:
+            notes.append(
+                f'{workload.id}: the candidate proof differs from the baseline proof, so the times '
+                f'compare different outputs (the proof gate judges the bytes)',
+            )
+    ctx.progress(f'time {workload.id}: interleaved pairs')
+    metrics = [TOTAL] + [str(s) for s in stages]
+    pairs, decisions = compare(
+        run_baseline, run_candidate, metrics, ctx.spec.budgets.time,
+        lambda message: ctx.progress(f'time {workload.id}: {message}'),
+    )
+    return pairs, decisions, notes
+
+
+def benchmarks(
+        measured: Mapping[str, tuple[list[Pair], list[Decision]]],
+        base_variant: Mapping[str, str],
+        cand_variant: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """One pytest-benchmark record per workload x side x metric (rounds = pairs); the
+    candidate's record carries the per-pair ratios and the decision in ``extra_info``."""
+    out = []
+    for wid, (pairs, decisions) in sorted(measured.items()):
+        for decision in decisions:
+            for side in ('baseline', 'candidate'):
+                times = [seconds(getattr(p, side), decision.metric) for p in pairs]
+                extra: dict[str, Any] = {
+                    'variant': dict(base_variant if side == 'baseline' else cand_variant),
+                    'order': ['baseline first' if p.baseline_first else 'candidate first' for p in pairs],
+                }
+                if side == 'candidate':
+                    extra['decision'] = decision.to_dict()
+                out.append({
+                    'group': f'{wid} {decision.metric}',
+                    'name': f'{side}[{wid}-{decision.metric}]',
+                    'fullname': f'stagegate/time::{side}[{wid}-{decision.metric}]',
+                    'params': {'workload': wid, 'metric': decision.metric, 'side': side},
+                    'param': f'{wid}-{decision.metric}',
+                    'extra_info': extra,
+                    'options': {
+                        'timer': 'perf_counter', 'fresh_process': True, 'interleaved': True,
+                        'min_rounds': len(pairs), 'warmup': False, 'disable_gc': False,
+                        'max_time': None, 'min_time': None,
+                    },
+                    'stats': {**stats.summary(times), 'data': times},
+                })
+    return out
+
+
+def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) -> Verdict:
+    """Judge every workload of the tier; write pytest-benchmark JSON to ``out_dir``
+    (default ``<repo>/.stagegate/time``) and name it in the verdict's details."""
+    limit = ctx.spec.budgets.time.ratio_lt
+    findings: list[Finding] = []
+    notes: list[str] = []
+    details: dict[str, Any] = {}
+    measured: dict[str, tuple[list[Pair], list[Decision]]] = {}
+    budget = ctx.spec.budgets.time
+    if budget.max_pairs < stats.samples_needed(CONFIDENCE):
+        notes.append(
+            f'budgets.time.max_pairs is {budget.max_pairs}: a {CONFIDENCE:.0%} interval needs '
+            f'{stats.samples_needed(CONFIDENCE)} pairs, so every metric is decided by its median',
+        )
+    cand_variant: dict[str, str] = {}
+    base_variant: dict[str, str] = {}
+    with measure.baseline_tree(ctx) as base:
+        for workload in ctx.workloads:
+            try:
+                cand_variant = measure.candidate_variant(ctx)
+                base_variant = measure.effective(ctx, base, ctx.baseline_variant())
+                pairs, decisions, noted = check_workload(
+                    ctx, workload, base, base_variant, cand_variant, warmup,
+                )
+            except probe.ProbeFailed as e:
+                findings.append(Finding(GATE, f'time run failed: {e.message}', workload=workload.id))
+                details[workload.id] = {'error': e.message, 'log': e.log}
+                continue
+            measured[workload.id] = (pairs, decisions)
+            found, more = findings_for(workload.id, decisions, limit)
+            findings += found
+            notes += noted + more
+            details[workload.id] = {
+                'pairs': len(pairs),
+                'ratio_total': decisions[0].median,
+                'ratio_stages': {d.metric: d.median for d in decisions[1:]},
+                'metrics': [d.to_dict() for d in decisions],
+                'variant': {'baseline': dict(base_variant), 'candidate': dict(cand_variant)},
+            }
+    path = benchjson.write(
+        out_dir or measure.output_dir(ctx.repo_root, 'time'), ctx.repo_root,
+        benchmarks(measured, base_variant, cand_variant),
+        {'gate': GATE, 'passed': not findings, 'ratio_lt': limit, 'noise_floor_s': NOISE_FLOOR,
+         'confidence': CONFIDENCE, 'workloads': details, 'notes': notes},
+    )
+    return Verdict.from_findings(GATE, findings, {
+        'workloads': details, 'notes': notes, 'json': str(path), 'noise_floor_s': NOISE_FLOOR,
+        'confidence': CONFIDENCE,
+    })

@@ -1,0 +1,44 @@
+"""The base revision's side of a check, for the structural gates (api, scope, integrity).
+
+The tree under judgement may edit its own spec; the base's copy is what the change is judged
+against (docs/gates.md: in CI the base revision's engine and assets judge the head).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gates.context import CheckContext
+from gates.ledger import Ledger
+from gates.ledger import parse_ledger
+from gates.spec import Spec
+from gates.spec import load_spec
+
+
+def read_text(tree: Path, rel: str) -> str | None:
+    """The file's text, or None when the tree does not have it."""
+    path = tree / rel
+    if not path.is_file():
+        return None
+    return path.read_text(encoding='utf-8', errors='surrogateescape')
+
+
+def base_spec(ctx: CheckContext) -> Spec | None:
+    """The spec as the base revision has it; None when the base has no spec yet."""
+    path = ctx.base_tree / ctx.spec.path
+    if not path.is_file():
+        return None
+    return load_spec(path, ctx.spec.path)
+
+
+def base_ledger(ctx: CheckContext, spec: Spec) -> Ledger:
+    """The base revision's ledger (empty when the base has none yet)."""
+    text = read_text(ctx.base_tree, spec.ledger)
+    if text is None:
+        return Ledger(spec.ledger, ())
+    return parse_ledger(text, f'{spec.ledger} (base)')
+
+
+def newly_accepted(ctx: CheckContext, spec: Spec) -> tuple[int, ...]:
+    """Stages whose ledger rows this change adds (converted within the change itself)."""
+    before = set(base_ledger(ctx, spec).accepted_stages())
+    return tuple(s for s in ctx.accepted_stages() if s not in before)

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import TinyRepo
+from conftest import commit_all
+from conftest import toy_spec_yaml
+from gates.ledger import SCHEMA
+from gates.ledger import WorkloadFigures
+from gates.ledger import append_row
+from gates.ledger import compare_row
+from gates.ledger import make_row
+from gates.ledger import parse_ledger
+from gates.ledger import read_ledger
+from gates.ledger import reference_peaks
+from gates.ledger import stage_under_conversion
+from gates.model import GateError
+from gates.spec import Spec
+from gates.spec import Stage
+from gates.spec import parse_spec
+
+LEDGER = 'specs/ledger.json'
+
+
+def figures(scale: int = 1, digest: str = 'ab' * 32) -> WorkloadFigures:
+    return WorkloadFigures(
+        stage_peaks={'0': 65536 * scale, '1': 4 << 20, '2': 4 << 20},
+        whole_run_peak=5 << 20,
+        time_ratio_total=1.05,
+        time_ratio_stages={'0': 1.1, '1': 1.0, '2': 1.0},
+        proof_sha256=digest,
+    )
+
+
+@pytest.fixture
+def spec_and_path(tmp_path: Path) -> tuple[Spec, Path]:
+    path = tmp_path / 'ledger.json'
+    path.write_text('{"schema": 1, "rows": []}\n')
+    return parse_spec(toy_spec_yaml(), 'specs/streaming-prover.yaml'), path
+
+
+def test_append_and_read_back(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, path = spec_and_path
+    ledger = read_ledger(path, LEDGER)
+    assert ledger.rows == () and stage_under_conversion(spec, ledger) == spec.stages[0]
+    row = make_row(spec.stages[0], 'c0ffee' * 6 + 'c0ff', False, {'toy-12': figures(), 'toy-13': figures(2)})
+    new = append_row(path, ledger, row)
+    again = read_ledger(path, LEDGER)
+    assert again == new
+    assert again.rows[0] == row
+    assert stage_under_conversion(spec, again) == spec.stages[1]
+    doc = json.loads(path.read_text())
+    assert doc['schema'] == SCHEMA
+    stored = doc['rows'][0]
+    assert set(stored) >= {'stage', 'commit', 'dirty', 'machine', 'tools', 'workloads', 'row_digest'}
+    assert set(stored['tools']) == {'python', 'numpy', 'memray', 'semgrep'}
+    assert set(stored['machine']) == {'platform', 'cpu_count', 'python'}
+    assert stored['workloads']['toy-13']['stage_peaks']['0'] == 2 * 65536
+    assert reference_peaks(again, 'toy-13') == {0: 2 * 65536, 1: 4 << 20, 2: 4 << 20}
+    assert reference_peaks(again, 'toy-99') is None
+
+    row1 = make_row(spec.stages[1], 'd' * 40, True, {'toy-12': figures(3)})
+    latest = append_row(path, again, row1)
+    assert reference_peaks(latest, 'toy-12') == {0: 3 * 65536, 1: 4 << 20, 2: 4 << 20}
+    assert reference_peaks(latest, 'toy-13') == {0: 2 * 65536, 1: 4 << 20, 2: 4 << 20}
+    with pytest.raises(GateError, match='cannot append stage 0; the next stage to accept is 2'):
+        append_row(path, latest, row)
+
+
+def _written(path: Path, stage: Stage) -> Any:
+    ledger = read_ledger(path, LEDGER)
+    append_row(path, ledger, make_row(stage, 'e' * 40, False, {'toy-12': figures()}))
+    return json.loads(path.read_text())
+
+
+def test_hand_edited_row_is_detected(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, path = spec_and_path
+    doc = _written(path, spec.stages[0])
+    doc['rows'][0]['workloads']['toy-12']['stage_peaks']['0'] = 1
+    path.write_text(json.dumps(doc, indent=2))
+    with pytest.raises(GateError) as info:
+        read_ledger(path, LEDGER)
+    assert str(info.value).startswith(f'{LEDGER}: rows[0] (stage 0): row_digest does not match')
+
+
+@pytest.mark.parametrize(('text', 'expected'), [
+    ('{"schema": 1, "rows": [', f'{LEDGER}:1: the ledger is not valid JSON'),
+    ('', f'{LEDGER}:1: the ledger is not valid JSON'),
+    ('{"schema": 2, "rows": []}', f'{LEDGER}: expected {{"schema": 1, "rows": [...]}}'),
+    ('{"schema": 1}', f'{LEDGER}: expected {{"schema": 1, "rows": [...]}}'),
+    ('[]', f'{LEDGER}: expected {{"schema": 1, "rows": [...]}}'),
+    ('{"schema": 1, "rows": [3]}', f'{LEDGER}: rows[0].expected an object'),
+])
+def test_corrupt_ledger_is_an_error(text: str, expected: str) -> None:
+    with pytest.raises(GateError) as info:
+        parse_ledger(text, LEDGER)
+    assert str(info.value).startswith(expected)
+
+
+def test_malformed_row_fields(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, path = spec_and_path
+    doc = _written(path, spec.stages[0])
+    del doc['rows'][0]['workloads']['toy-12']['whole_run_peak']
+    with pytest.raises(GateError, match=r'rows\[0\]\.workloads\.toy-12\.whole_run_peak: missing'):
+        parse_ledger(json.dumps(doc), LEDGER)
+    doc = _written(path, spec.stages[1])
+    doc['rows'][0]['dirty'] = 'no'
+    with pytest.raises(GateError, match=r'rows\[0\]\.dirty: expected bool, got str'):
+        parse_ledger(json.dumps(doc), LEDGER)
+
+
+def test_rows_out_of_order(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, path = spec_and_path
+    row = make_row(spec.stages[1], 'f' * 40, False, {'toy-12': figures()})
+    path.write_text(json.dumps({'schema': 1, 'rows': [row.to_dict()]}))
+    with pytest.raises(GateError, match=r'rows\[0\]: stage 1 out of order'):
+        read_ledger(path, LEDGER)
+
+
+def test_ledger_and_spec_disagree(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, path = spec_and_path
+    _written(path, spec.stages[0])
+    renamed = parse_spec(toy_spec_yaml().replace('name: commit', 'name: commitment'), 'specs/s.yaml')
+    with pytest.raises(GateError, match=r'rows\[0\]: stage 0 \(commit\) is not a stage of specs/s.yaml'):
+        stage_under_conversion(renamed, read_ledger(path, LEDGER))
+
+
+def test_missing_ledger(tmp_path: Path) -> None:
+    with pytest.raises(GateError, match='ledger not found; restore it from git'):
+        read_ledger(tmp_path / 'nope.json', LEDGER)
+
+
+def test_all_stages_accepted(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, path = spec_and_path
+    ledger = read_ledger(path, LEDGER)
+    for stage in spec.stages:
+        ledger = append_row(path, ledger, make_row(stage, 'a' * 40, False, {'toy-12': figures()}))
+    assert stage_under_conversion(spec, ledger) is None
+    assert ledger.accepted_stages() == (0, 1, 2)
+
+
+def test_compare_row(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, _ = spec_and_path
+    row = make_row(spec.stages[0], 'a' * 40, False, {'toy-12': figures()})
+    assert compare_row(spec, row, {'toy-12': figures()}) == []
+    drift = figures()
+    drift = WorkloadFigures({**drift.stage_peaks, '1': int((4 << 20) * 1.005)}, drift.whole_run_peak,
+                            1.9, drift.time_ratio_stages, drift.proof_sha256)
+    assert compare_row(spec, row, {'toy-12': drift}) == []
+    messages = [f.message for f in compare_row(spec, row, {'toy-12': figures(2, 'cd' * 32)})]
+    assert any(m.startswith('proof sha256 cdcdcdcdcdcd != recorded abababababab') for m in messages)
+    assert any(m.startswith('stage 0 in-stage peak 131072 B vs recorded 65536 B') for m in messages)
+    slow = WorkloadFigures(drift.stage_peaks, drift.whole_run_peak, 2.5, {}, 'ab' * 32)
+    assert [f.message[:14] for f in compare_row(spec, row, {'toy-12': slow})] == ['time ratio now']
+    assert [f.message for f in compare_row(spec, row, {})] == ['not re-measured']
+
+
+def test_cli_refuses_a_hand_edited_ledger(tiny_subject: TinyRepo) -> None:
+    spec = parse_spec(tiny_subject.spec_path.read_text(), 'specs/streaming-prover.yaml')
+    path = tiny_subject.path / LEDGER
+    doc = _written(path, spec.stages[0])
+    doc['rows'][0]['workloads']['toy-12']['time_ratio']['total'] = 0.5
+    path.write_text(json.dumps(doc, indent=2))
+    commit_all(tiny_subject.path, 'sneaky')
+    proc = subprocess.run(
+        (sys.executable, '-m', 'gates', 'status'), cwd=tiny_subject.path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert 'row_digest does not match the row (edited by hand?)' in proc.stderr
