@@ -1,0 +1,104 @@
+"""Stage 0: commit to the trace and the multiplicities (docs/protocol.md, stage 0).
+
+Transcript: absorb the statement bytes ("s0/statement"); commit the 64 trace columns as one
+Ligero batch (poly j = column ``COLUMNS[j]``, T entries) and absorb it (``pcs.absorb_commitment``);
+then commit and absorb each multiplicity polynomial, in ``MULT_ORDER``: m_instr (2^19, lookup
+keys a_j + 256 b_j over 4 slots), m_rangeB (2^11, register timestamp limbs), m_rangeM (2^11, RAM
+timestamp limbs), m_bc (2^log_n, pc). Section: the five Merkle roots (32 bytes each), same order;
+the shapes are public, so the verifier rebuilds the commitments from the roots.
+
+Keeps for later stages: the PCS prover data (stage 8 opens it) and the multiplicity tables
+(stages 3-6). The trace columns themselves are dropped at the end of the stage.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from prover import pcs
+from prover.field import U64
+from prover.relations import fingerprints, lookup_table
+from prover.relations.columns import COLUMNS
+from prover.relations.commitments import MULT_ORDER, mult_log_sizes
+from prover.relations.layout import BytecodeTable
+from prover.stages.common import MultPoly, ProverContext
+
+def _clipped_counts(keys: Sequence[U64], size: int) -> U64:
+    """Counts of in-range keys only: what a (faulty) prover commits when a key is off the table.
+
+    Honest traces never get here; a tampered one must still yield a proof, to be rejected later.
+    """
+    counts = np.zeros(size, dtype=np.uint64)
+    for k in keys:
+        k = np.asarray(k, dtype=np.uint64)
+        k = k[k < np.uint64(size)]
+        counts += np.bincount(k.astype(np.int64), minlength=size).astype(np.uint64)
+    return counts
+
+
+def _instr_index(cols: dict[str, U64], j: int) -> U64:
+    """a_j + 256 b_j, with off-table keys mapped past the end (dropped by ``_clipped_counts``)."""
+    a, b = cols[f"a{j}"], cols[f"b{j}"]
+    ok = (a < np.uint64(1 << lookup_table.LOG_A)) & (b < np.uint64(1 << lookup_table.LOG_B))
+    return np.where(ok, a + (b << np.uint64(lookup_table.LOG_A)), np.uint64(lookup_table.SIZE))
+
+
+def _multiplicities(cols: dict[str, U64], bytecode: BytecodeTable) -> dict[str, U64]:
+    src = fingerprints.MULT_SOURCES
+    makers: dict[str, tuple[Callable[[], U64], Callable[[], list[U64]]]] = {
+        "m_instr": (
+            lambda: lookup_table.multiplicities([cols[f"a{j}"] for j in range(4)], [cols[f"b{j}"] for j in range(4)]),
+            lambda: [_instr_index(cols, j) for j in range(4)],
+        ),
+        "m_rangeB": (
+            lambda: fingerprints.range_multiplicities([cols[n] for n in src["m_rangeB"]]),
+            lambda: [cols[n] for n in src["m_rangeB"]],
+        ),
+        "m_rangeM": (
+            lambda: fingerprints.range_multiplicities([cols[n] for n in src["m_rangeM"]]),
+            lambda: [cols[n] for n in src["m_rangeM"]],
+        ),
+        "m_bc": (
+            lambda: fingerprints.bytecode_multiplicities(cols["pc"], bytecode),
+            lambda: [np.where(cols["pc"] < np.uint64(bytecode.length), cols["pc"], np.uint64(1 << bytecode.log_n))],
+        ),
+    }
+    sizes = mult_log_sizes(bytecode)
+    out: dict[str, U64] = {}
+    for name in MULT_ORDER:
+        exact, keys = makers[name]
+        try:
+            out[name] = exact()
+        except ValueError:
+            out[name] = _clipped_counts(keys(), 1 << sizes[name])
+    return out
+
+
+def prove(ctx: ProverContext) -> None:
+    if ctx.backend != "materialized":
+        raise NotImplementedError(f"stage 0 has no {ctx.backend!r} backend")
+    t = ctx.transcript
+    t.absorb_bytes("s0/statement", ctx.statement.encode())
+
+    cols = ctx.witness.materialized(COLUMNS)
+    builder = pcs.CommitBuilder(ctx.log_t, len(COLUMNS))
+    p = builder.params
+    for j, name in enumerate(COLUMNS):
+        builder.add_rows(j, 0, cols[name].reshape(p.num_rows, p.num_cols))
+    commitment, data = builder.finish()
+    del builder
+    ctx.trace_commitment, ctx.trace_prover_data = commitment, data
+    ctx.section.put_digest(commitment.root)
+    pcs.absorb_commitment(t, commitment)
+
+    mults = _multiplicities(cols, ctx.bytecode)
+    del cols
+    sizes = mult_log_sizes(ctx.bytecode)
+    for name in MULT_ORDER:
+        values = mults[name]
+        c, d = pcs.commit(values.reshape(1, -1))
+        ctx.mult[name] = MultPoly(name, sizes[name], values, c, d)
+        ctx.section.put_digest(c.root)
+        pcs.absorb_commitment(t, c)

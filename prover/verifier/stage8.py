@@ -1,0 +1,50 @@
+"""Stage 8 verifier: check the Ligero openings (docs/protocol.md, stage 8).
+
+The trace batch at stage 7's point to stage 7's 64 values, then each multiplicity poly (in
+``MULT_ORDER``) at its claim point to its claimed value. A malformed opening is a
+``ProofFormatError``; a failed check a ``VerificationError(8, "opening <name>: <check>")``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prover import pcs
+from prover.field import U64
+from prover.proof import ProofFormatError
+from prover.relations.columns import COLUMNS
+from prover.relations.commitments import MULT_ORDER
+from prover.verifier.context import VerifierContext
+from prover.verifier.errors import VerificationError
+
+STAGE = 8
+_MAX_OPENING = 1 << 26
+
+
+def _opening(vctx: VerifierContext, what: str) -> pcs.OpeningProof:
+    blob = vctx.reader.get_blob(_MAX_OPENING, f"{what} opening")
+    try:
+        return pcs.OpeningProof.decode(blob)
+    except pcs.PCSError as exc:
+        raise ProofFormatError(f"section {STAGE}", f"{what} opening: {exc}") from None
+
+
+def _check(vctx: VerifierContext, what: str, commitment: pcs.Commitment, point: list[U64], values: U64) -> None:
+    proof = _opening(vctx, what)
+    try:
+        pcs.verify(commitment, point, values, proof, vctx.transcript)
+    except pcs.PCSError as exc:
+        raise VerificationError(STAGE, f"opening {what}: {exc.check}", str(exc)) from None
+
+
+def verify(vctx: VerifierContext) -> None:
+    if vctx.reduced is None:
+        raise VerificationError(STAGE, "reduced claim", "stage 7 produced no reduced claim")
+    vals = np.stack([vctx.reduced.values[n] for n in COLUMNS], axis=1)
+    _check(vctx, "trace batch", vctx.commitments.trace, vctx.reduced.point, vals)
+    for name in MULT_ORDER:
+        if name not in vctx.mult_claims:
+            raise VerificationError(STAGE, f"opening {name}", "no claim on it from stages 3-6")
+        point, value = vctx.mult_claims[name]
+        _check(vctx, name, vctx.commitments.mult[name], point, np.asarray(value).reshape(4, 1))
+    vctx.reader.expect_end()

@@ -1,0 +1,25 @@
+"""The verifier stands alone: verifying a proof loads no stage, backend, witness or tracer code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from prover import workloads
+from prover.pipeline import prove
+
+_CHILD = """
+import sys
+from prover.verifier import verify
+verify(sys.stdin.buffer.read())
+forbidden = ("prover.stages", "prover.backends", "prover.witness", "prover.tracer",
+             "prover.pipeline", "prover.workloads", "prover.probe", "prover.cli")
+print(" ".join(sorted(m for m in sys.modules if m.startswith(forbidden))))
+"""
+
+
+def test_verifier_loads_no_prover_side_module() -> None:
+    proof = prove(workloads.build("fib", 8))
+    r = subprocess.run([sys.executable, "-c", _CHILD], input=proof, capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().strip() == ""
