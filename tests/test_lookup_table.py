@@ -21,7 +21,7 @@ def reference_entry(i: int) -> tuple[int, int, int, int]:
     if b < 1280:
         op, v = b >> 8, b & 255
         o1 = [a & v, a | v, a ^ v, a & (~v & 255), v][op]
-        return a, b, o1, 0
+        return a, b, o1, (1 << 16) + v
     if b < 1664:
         k = b - 1280
         shcode, j = k >> 2, k & 3

@@ -98,6 +98,6 @@ def test_chunked_and_filtered_builds_match_the_full_build(name: str, log_t: int)
             assert np.array_equal(v, cols[k][start : start + size]), (k, start)
 
 
-def test_stage1_reads_53_columns_and_32_products() -> None:
+def test_stage1_reads_53_columns_and_36_products() -> None:
     assert len(stage1_columns()) == 53
-    assert sum(len(c.products) for c in constraints()) == 32
+    assert sum(len(c.products) for c in constraints()) == 36

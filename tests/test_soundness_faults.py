@@ -105,6 +105,35 @@ def test_flipped_branch_outcome_rejected() -> None:
     assert rejected_at(c, edits).stage == 1
 
 
+def test_operand_byte_moved_into_another_op_region_rejected() -> None:
+    """MOV rd, rs with 256 moved from y_1 into y_0 (y_lo, so the register read, unchanged).
+
+    The key b_0 = y_0 + lcode then lands past the MOV region, in the shift region, and the
+    looked-up outputs (a genuine table entry) replace the moved byte. Every constraint but the
+    per-byte y check holds on the forged row; it is stage 1's to reject (found in review: an
+    earlier limb-only check could be met by a shift entry whose o2 happened to fit).
+    """
+    from prover.relations import lookup_table as lt
+
+    _, cols = honest()
+    c = next(i for i in np.flatnonzero(cols["f_bitwise"] == 1)
+             if cols["use_imm"][i] == 0 and cols["y1"][i] >= 1)
+    y0, y1 = col("y0", c), col("y1", c)
+    b0, b1 = col("b0", c) + 256, col("b1", c) - 1
+    _, _, t_o1, t_o2 = lt.table_columns()
+    o1 = [int(t_o1[col(f"a{j}", c) + 256 * b]) for j, b in ((0, b0), (1, b1))]
+    o2 = [int(t_o2[col(f"a{j}", c) + 256 * b]) for j, b in ((0, b0), (1, b1))]
+    z_lo = o1[0] + 256 * o1[1]
+    edits = {"y0": y0 + 256, "y1": y1 - 1, "b0": b0, "b1": b1,
+             "o1_0": o1[0], "o1_1": o1[1], "o2_0": o2[0], "o2_1": o2[1],
+             "z0": z_lo % 256, "z1": z_lo // 256, "w_lo": z_lo}
+    zs = z_lo + col("z2", c) + 256 * col("z3", c)
+    edits |= {"e": int(zs == 0), "inv": int(inv(np.uint64(zs))) if zs else 0}
+    bad = set(check_rows(forged(c, edits)))
+    assert bad and all(name.startswith("bitwise y") for name in bad), bad
+    assert rejected_at(c, edits).stage == 1
+
+
 # ------------------------------------------------------------------------------ stage 2
 
 

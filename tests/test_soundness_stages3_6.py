@@ -202,6 +202,7 @@ def test_wrong_register_read_rejected() -> None:
         "y0": int(cols["y0"][c]) + 1,
         "b0": int(cols["b0"][c]) + 1,
         "o1_0": int(cols["o1_0"][c]) + 1,
+        "o2_0": int(cols["o2_0"][c]) + 1,  # bitwise entries carry o2 = 2^16 + v
         "z0": int(cols["z0"][c]) + 1,
         "w_lo": int(cols["w_lo"][c]) + 1,
         **z_changed(cols, c, 1),

@@ -169,6 +169,12 @@ def constraints() -> tuple[Constraint, ...]:
         ))
     out.append(_prod("bitwise lo", "f_bitwise", _lo("z") - "o1_0" - 256 * _a("o1_1")))
     out.append(_prod("bitwise hi", "f_bitwise", _hi("z") - "o1_2" - 256 * _a("o1_3")))
+    # y_j is a byte in this row's op region: bitwise entries carry o2 = 2^16 + v and no other
+    # entry reaches 2^16, so o2_j = y_j + 2^16 forces a bitwise entry with v = y_j; with the key
+    # b_j = y_j + lcode that entry is in the row's own op region. Without it a prover could move
+    # 256 between y_0 and y_1 (y_lo unchanged) and land a byte in the next op's region.
+    for j in range(4):
+        out.append(_prod(f"bitwise y{j} byte", "f_bitwise", _a(f"o2_{j}") - f"y{j}" - two16))
     out.append(_prod("shift lo", "f_shift", _lo("z") - _sum([f"o1_{j}" for j in range(4)])))
     out.append(_prod("shift hi", "f_shift", _hi("z") - _sum([f"o2_{j}" for j in range(4)])))
     out.append(_prod("load lo", "f_load", _lo("z") - "mold_lo"))

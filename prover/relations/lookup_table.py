@@ -1,7 +1,9 @@
 """The instruction lookup table of docs/protocol.md ("The instruction lookup table").
 
 2^19 entries indexed by i = a + 256 b (a < 256, b < 2048), each a tuple (a, b, o1, o2):
-- b < 1280: op = b >> 8 in AND, OR, XOR, ANDN, MOV and v = b & 255; o1 = op(a, v), o2 = 0;
+- b < 1280: op = b >> 8 in AND, OR, XOR, ANDN, MOV and v = b & 255; o1 = op(a, v),
+  o2 = 2^16 + v (a tag no shift entry can carry, since shift outputs are < 2^16: stage 1's
+  f_bitwise (o2_j - y_j - 2^16) = 0 then pins y_j = v, a byte in the row's own op region);
 - 1280 <= b < 1664: k = b - 1280, shcode = k >> 2, j = k & 3, kind = shcode >> 5 (SHL, SHR,
   ROTR), amt = shcode & 31; r = shift(a << 8j, amt) on 32 bits; o1 = r & 0xffff, o2 = r >> 16;
 - b >= 1664: o1 = o2 = 0.
@@ -33,6 +35,7 @@ LOG_SIZE = LOG_A + LOG_B
 SIZE = 1 << LOG_SIZE
 
 SHIFT_BASE = 1280  # first b of the shift region (5 bitwise ops x 256 values)
+BITWISE_TAG = np.uint64(1 << 16)  # o2 of every bitwise entry is BITWISE_TAG + v
 SHIFT_END = SHIFT_BASE + 4 * 3 * 32  # 3 kinds x 32 amounts x 4 byte positions = 1664
 
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -71,6 +74,7 @@ def table_columns() -> tuple[U64, U64, U64, U64]:
     o2 = np.zeros(SIZE, dtype=np.uint64)
     bw = slice(0, SHIFT_BASE << LOG_A)  # entries are b-major, so each region is a slice
     o1[bw] = _bitwise(a[bw], b[bw])
+    o2[bw] = BITWISE_TAG + (b[bw] & np.uint64(255))
     sh = slice(SHIFT_BASE << LOG_A, SHIFT_END << LOG_A)
     r = _shift(a[sh], b[sh])
     o1[sh] = r & np.uint64(0xFFFF)
