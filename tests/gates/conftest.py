@@ -339,9 +339,9 @@ _SPEC_BLOCKS: dict[str, str] = {
     'workloads': textwrap.dedent('''\
         workloads:
           - id: toy-12
-            params: {workload: toy, log_t: 12, sleep_ms: 25}
+            params: {workload: toy, log_t: 12}
           - id: toy-13
-            params: {workload: toy, log_t: 13, sleep_ms: 25}
+            params: {workload: toy, log_t: 13}
     '''),
     'tiers': textwrap.dedent('''\
         tiers:
@@ -354,7 +354,7 @@ _SPEC_BLOCKS: dict[str, str] = {
           time:
             ratio_lt: 2.0
             min_pairs: 3
-            max_pairs: 7
+            max_pairs: 5
           memory:
             margin: 0.02
             tolerance: 0.01
@@ -378,11 +378,18 @@ def toy_spec_yaml(**overrides: str) -> str:
     return ''.join(overrides.get(k, v) for k, v in _SPEC_BLOCKS.items())
 
 
-def _toy_workloads() -> dict[str, dict[str, Any]]:
-    # Each toy stage sleeps 25 ms so that stage times sit well above the time gate's 5 ms noise
-    # floor: a few-ms stage measured self-vs-self on this shared machine reached ratios of 2.2.
-    return {'toy-12': {'workload': 'toy', 'log_t': 12, 'sleep_ms': 25},
-            'toy-13': {'workload': 'toy', 'log_t': 13, 'sleep_ms': 25}}
+def _toy_workloads(sleep_ms: float = 0.0) -> dict[str, dict[str, Any]]:
+    extra: dict[str, Any] = {'sleep_ms': sleep_ms} if sleep_ms else {}
+    return {'toy-12': {'workload': 'toy', 'log_t': 12, **extra},
+            'toy-13': {'workload': 'toy', 'log_t': 13, **extra}}
+
+
+def _workloads_block(sleep_ms: float) -> str:
+    lines = ['workloads:\n']
+    for wid, params in _toy_workloads(sleep_ms).items():
+        shown = ', '.join(f'{k}: {v}' for k, v in params.items())
+        lines.append(f'  - id: {wid}\n    params: {{{shown}}}\n')
+    return ''.join(lines)
 
 
 _PROVE_SCRIPT = '''\
@@ -418,10 +425,16 @@ class TinyRepo:
     golden: dict[str, Any]
 
 
-def build_tiny_subject(tmp_path: Path, *, name: str = 'repo') -> TinyRepo:
+def build_tiny_subject(
+        tmp_path: Path, *, name: str = 'repo', sleep_ms: float = 0.0, **spec_blocks: str,
+) -> TinyRepo:
+    """``sleep_ms`` makes every toy stage sleep that long (for end-to-end runs of the time gate,
+    whose 5 ms noise floor few-ms toy stages sit right at); ``spec_blocks`` override spec blocks."""
     import hashlib
     files = dict(TOY_FILES)
-    files['specs/streaming-prover.yaml'] = toy_spec_yaml()
+    if sleep_ms:
+        spec_blocks.setdefault('workloads', _workloads_block(sleep_ms))
+    files['specs/streaming-prover.yaml'] = toy_spec_yaml(**spec_blocks)
     repo = make_repo(tmp_path, {}, name=name)
     write_files(repo, files)
     rules = ENGINE_ROOT / 'rules'
@@ -430,14 +443,14 @@ def build_tiny_subject(tmp_path: Path, *, name: str = 'repo') -> TinyRepo:
     first = commit_all(repo, 'toy prover: materialized baseline')
     materialized = {'0': 'materialized', '1': 'materialized', '2': 'materialized'}
     golden: dict[str, Any] = {'schema': 1, 'baseline_commit': first, 'workloads': {}}
-    for wid, params in _toy_workloads().items():
+    for wid, params in _toy_workloads(sleep_ms).items():
         proof = run_toy_prove(repo, params, materialized)
         golden['workloads'][wid] = {'sha256': hashlib.sha256(proof).hexdigest(), 'size': len(proof)}
     write_files(repo, {'specs/golden.json': json.dumps(golden, indent=2, sort_keys=True) + '\n'})
     baseline = commit_all(repo, 'specs: golden digests of the baseline')
     git(repo, 'tag', 'stagegate-baseline')
     return TinyRepo(
-        repo, repo / 'specs/streaming-prover.yaml', baseline, tuple(_toy_workloads()), golden,
+        repo, repo / 'specs/streaming-prover.yaml', baseline, tuple(_toy_workloads(sleep_ms)), golden,
     )
 
 

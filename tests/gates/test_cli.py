@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 import gates
+from conftest import _SPEC_BLOCKS
 from conftest import TinyRepo
+from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
@@ -321,8 +323,13 @@ def gates_cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_end_to_end_with_the_real_gates(tiny_subject: TinyRepo) -> None:
-    """check, accept, status, audit with every real gate on the toy subject (real subprocesses)."""
+def test_end_to_end_with_the_real_gates(tmp_path: Path) -> None:
+    """check, accept, status, audit with every real gate on the toy subject (real subprocesses).
+
+    Toy stages sleep 25 ms and the time gate may use 7 pairs: with few-ms stages a self-vs-self
+    stage ratio reached 2.2 on this shared machine, which no budget should have to absorb."""
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
+    tiny_subject = build_tiny_subject(tmp_path, sleep_ms=25, budgets=budgets)
     repo = tiny_subject.path
     convert_stage(repo, 0)
     converted = commit_all(repo, 'stage 0: streaming')
