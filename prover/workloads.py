@@ -1,9 +1,9 @@
 """Workloads: a program, its input and the trace length T = 2^log_t it is sized to fill.
 
 - ``sha2-chain``: SHA-256 applied N times to sha256(b"stagegate sha2-chain input"); N is the
-  largest with cycles(N) <= T (cycles include the final HALT). log_t in 12..22: one hash takes
+  largest with cycles(N) <= T (cycles include the final HALT). log_t in 12..21: one hash takes
   about 2.6k cycles, so 2^12 already holds N = 1.
-- ``fib``: fib(n) mod 2^32 with the largest n that fits; log_t in 8..22.
+- ``fib``: fib(n) mod 2^32 with the largest n that fits; log_t in 8..21.
 
 cycles(n) = a + b n exactly (control flow depends on n only); a and b are measured once per
 process by running n = 1 and n = 2 on the reference interpreter.
@@ -79,8 +79,8 @@ def _make_fib(n: int) -> tuple[Program, dict[int, int], bytes, bytes]:
 
 
 WORKLOADS: Mapping[str, WorkloadSpec] = {
-    "sha2-chain": WorkloadSpec("sha2-chain", 12, 22, "SHA-256 applied N times to a 32-byte message", _make_sha2),
-    "fib": WorkloadSpec("fib", 8, 22, "fib(n) mod 2^32", _make_fib),
+    "sha2-chain": WorkloadSpec("sha2-chain", 12, 21, "SHA-256 applied N times to a 32-byte message", _make_sha2),
+    "fib": WorkloadSpec("fib", 8, 21, "fib(n) mod 2^32", _make_fib),
 }
 
 

@@ -51,7 +51,7 @@ def test_fib_traces_to_expected_output() -> None:
     assert final.halt_cycles == w.real_cycles
 
 
-@pytest.mark.parametrize("name, k", [("sha2-chain", 11), ("sha2-chain", 23), ("fib", 7), ("fib", 23),
+@pytest.mark.parametrize("name, k", [("sha2-chain", 11), ("sha2-chain", 22), ("fib", 7), ("fib", 22),
                                      ("fib", "16"), ("nope", 16)])
 def test_bad_log_t_or_name_rejected(name: str, k: object) -> None:
     with pytest.raises(WorkloadError) as err:

@@ -155,6 +155,12 @@ def initial_ram(statement: Statement, program: Program) -> U64:
     for addr, word in program.ram_init.items():
         ram[addr] = word
     words = bytes_to_words(statement.input)
+    # The statement's params must say what the input says (both programs read N from input word
+    # 0); otherwise a proof about n = 50 could carry a statement claiming n = 10^6 (review).
+    if statement.params != {"n": words[0]}:
+        raise StatementError(
+            f"statement params {statement.params} disagree with the input, whose word 0 is n = {words[0]}"
+        )
     ram[region.base : region.end] = np.array(words, dtype=np.uint64)
     return ram
 
@@ -184,6 +190,9 @@ class BytecodeTable:
 def bytecode_table(program: Program) -> BytecodeTable:
     tab = program.table()
     n = len(tab)
+    if n >= 1 << 16:
+        # JAL writes pc + 1 as a 16-bit limb without a range check: pc + 1 must stay < 2^16.
+        raise StatementError(f"program of {n} instructions: at most 2^16 - 1 are supported")
     log_n = max(1, (n - 1).bit_length())
     size = 1 << log_n
     op = tab.op.astype(np.int64)

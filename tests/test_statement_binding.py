@@ -1,0 +1,35 @@
+"""The statement a proof carries must describe the run it proves (found in review).
+
+A proof for fib with n = 50 re-wrapped under a statement claiming n = 10^6 (same input and
+output bytes) must not verify: the params are bound to the input region, not free text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from prover import workloads
+from prover.pipeline import prove, statement_of
+from prover.proof import ProofFormatError, decode_proof, encode_proof
+from prover.relations.layout import Statement
+from prover.verifier import verify
+
+
+def test_statement_with_params_that_disagree_with_the_input_rejected() -> None:
+    w = workloads.build("fib", 8)
+    proof = prove(w)
+    pf = decode_proof(proof)
+    honest = Statement.decode(pf.statement)
+    assert verify(proof).statement == honest
+    lying = dataclasses.replace(honest, params={"n": 1_000_000})
+    forged = encode_proof(lying.encode(), list(pf.sections))
+    with pytest.raises(ProofFormatError, match="disagree with the input"):
+        verify(forged)
+
+
+def test_honest_statement_params_match_the_input() -> None:
+    w = workloads.build("sha2-chain", 12)
+    st = statement_of(w)
+    assert st.params == {"n": w.n}
