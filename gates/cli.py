@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import platform
+import signal
 import sys
 import tempfile
 import traceback
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument('row', nargs='?', type=int, help='row index (default: the last row)')
     hook = with_spec(sub.add_parser('install-hook', help='install the git pre-commit hook'))
     hook.add_argument('--force', action='store_true', help='overwrite a foreign pre-commit hook')
+    fr = with_spec(sub.add_parser('freeze', help='write the golden digests from the baseline ref'))
+    fr.add_argument('--ref', default=None, help='the baseline revision (default: the spec\'s baseline.ref)')
+    fr.add_argument('--force', action='store_true', help='overwrite digests that differ (a new baseline)')
     rep = with_spec(sub.add_parser('report', help='markdown + HTML report with plots'))
     rep.add_argument('--out', default='out/report', help='output folder (default: out/report)')
     rep.add_argument(
@@ -83,6 +87,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == 'install-hook':
         from gates.commands.install_hook import install_hook
         return install_hook(cwd, args.spec, args.force, sys.stdout)
+    if args.command == 'freeze':
+        from gates.commands.freeze import freeze
+        return freeze(cwd, args.spec, args.ref, args.force, sys.stdout)
     if args.command == 'report':
         from gates.commands.report import report
         return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout)
@@ -119,8 +126,15 @@ def _crash(exc: BaseException) -> int:
     return EXIT_CRASH
 
 
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    # A cancelled CI job sends SIGTERM: turn it into the KeyboardInterrupt path so worktrees are
+    # removed and probe process groups killed exactly as on Ctrl-C.
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return _dispatch(args)
     except GateError as e:
@@ -134,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPT
     except Exception as e:
         return _crash(e)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == '__main__':

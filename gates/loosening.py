@@ -93,6 +93,8 @@ def coverage(base: Spec, head: Spec) -> list[Loosening]:
             out.append(Loosening(f'tiers.{tier}', _show(ids), 'removed', 'a removed tier runs nothing'))
         else:
             _removed(out, f'tiers.{tier}', ids, head.tiers[tier], 'a shrunk tier measures fewer workloads')
+            _removed(out, f'tier_gates.{tier}', base.tier_gate_names(tier), head.tier_gate_names(tier),
+                     'a tier that runs fewer gates checks less')
     _removed(out, 'protected.paths', base.protected_paths, head.protected_paths,
              'an unprotected path may then be edited')
     _removed(out, 'protected.forbid_in_converted', base.forbid_in_converted, head.forbid_in_converted,

@@ -12,6 +12,10 @@ class GateError(Exception):
     """Unusable input or configuration; the message is one sentence for the user (exit 2)."""
 
 
+# The gates, in the order `gates check` runs them. The `ci` and `full` tiers always run all.
+GATE_NAMES = ('api', 'scope', 'integrity', 'proof', 'memory', 'time')
+ALWAYS_ALL_GATES = ('ci', 'full')
+
 @dataclasses.dataclass(frozen=True)
 class Finding:
     """One reason a gate failed (or a note it wants shown), with the evidence located."""

@@ -18,6 +18,8 @@ from gates.located import KeyPath
 from gates.located import compose
 from gates.located import dotted
 from gates.located import show
+from gates.model import ALWAYS_ALL_GATES
+from gates.model import GATE_NAMES
 from gates.model import GateError
 from gates.model import NotHigher
 from gates.model import RatioBelow
@@ -25,7 +27,7 @@ from gates.model import StrictlyLower
 
 TOP_KEYS = (
     'schema', 'name', 'subject', 'baseline', 'variants', 'stages', 'protected',
-    'shared_paths', 'workloads', 'tiers', 'budgets', 'assets', 'golden', 'ledger',
+    'shared_paths', 'workloads', 'tiers', 'tier_gates', 'budgets', 'assets', 'golden', 'ledger',
 )
 PYTHON_ENTRIES = ('prove', 'verify', 'sections', 'capabilities')
 
@@ -102,6 +104,7 @@ class Spec:
     shared_paths: tuple[str, ...]
     workloads: tuple[Workload, ...]
     tiers: Mapping[str, tuple[str, ...]]
+    tier_gates: Mapping[str, tuple[str, ...]]  # tier -> gates it runs, when narrower than all
     budgets: Budgets
     assets: tuple[str, ...]
     golden: str
@@ -122,6 +125,11 @@ class Spec:
             if workload.id == workload_id:
                 return workload
         raise GateError(f'{self.path}: workloads: no workload with id {workload_id!r}.')
+
+    def tier_gate_names(self, tier: str) -> tuple[str, ...]:
+        """The gates a tier runs: all of them unless the spec's ``tier_gates`` narrows a tier
+        (never ``ci`` or ``full``, which the loader refuses to narrow)."""
+        return self.tier_gates.get(tier, GATE_NAMES)
 
     def tier_workloads(self, tier: str) -> tuple[Workload, ...]:
         if tier not in self.tiers:
@@ -272,6 +280,27 @@ def _build(c: Checker) -> Spec:
     if not tiers:
         c.fail(('tiers',), 'expected at least one tier (e.g. pre-commit, ci, full).')
 
+    tier_gates: dict[str, tuple[str, ...]] = {}
+    if c.has(('tier_gates',)):
+        raw_tg = c.get(('tier_gates',))
+        if not isinstance(raw_tg, dict):
+            c.fail(('tier_gates',), f'expected a mapping of tier names to gate names, got {show(raw_tg)}.')
+        for tier in raw_tg:
+            if tier not in tiers:
+                c.fail(('tier_gates', tier), f'unknown tier {show(tier)}; declare it under tiers.')
+            if tier in ALWAYS_ALL_GATES:
+                c.fail(('tier_gates', tier),
+                       f'the {tier} tier always runs every gate; only other tiers (e.g. pre-commit) '
+                       'may run a subset.')
+            gate_list = c.strings(('tier_gates', tier))
+            for j, gate in enumerate(gate_list):
+                if gate not in GATE_NAMES:
+                    c.fail(('tier_gates', tier, j),
+                           f'unknown gate {show(gate)}; use some of {", ".join(GATE_NAMES)}.')
+            if not gate_list:
+                c.fail(('tier_gates', tier), 'expected at least one gate name.')
+            tier_gates[str(tier)] = tuple(g for g in GATE_NAMES if g in gate_list)
+
     c.mapping(('budgets',), ('time', 'memory'))
     c.mapping(('budgets', 'time'), ('ratio_lt', 'min_pairs', 'max_pairs'))
     c.mapping(('budgets', 'memory'), ('margin', 'tolerance'))
@@ -304,6 +333,7 @@ def _build(c: Checker) -> Spec:
         shared_paths=c.globs(('shared_paths',), ()),
         workloads=tuple(workloads),
         tiers=tiers,
+        tier_gates=tier_gates,
         budgets=Budgets(TimeBudget(ratio, min_pairs, max_pairs), MemoryBudget(margin, tolerance)),
         assets=c.globs(('assets',)),
         golden=c.string(('golden',), 'specs/golden.json'),

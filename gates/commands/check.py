@@ -21,12 +21,13 @@ from gates import report
 from gates.context import CheckContext
 from gates.ledger import read_ledger
 from gates.ledger import stage_under_conversion
+from gates.model import GATE_NAMES
 from gates.model import GateError
 from gates.model import Verdict
 from gates.spec import load_spec
 
 # Cheap, structural gates first; the measuring gates share the run's Measurements cache.
-GATES = ('api', 'scope', 'integrity', 'proof', 'memory', 'time')
+GATES = GATE_NAMES
 DEFAULT_SPEC = 'specs/streaming-prover.yaml'
 
 
@@ -152,8 +153,18 @@ def check(
         out: TextIO,
 ) -> int:
     repo = repo_mod.open_repo(cwd)
-    names = [g for g in GATES if g in gate_names] if gate_names else list(GATES)
     with prepared(repo, spec, tier, base, staged) as (ctx, info):
+        if gate_names:
+            names = [g for g in GATES if g in gate_names]
+        else:
+            # The spec may narrow a fast local tier (never ci or full, which the loader refuses).
+            names = list(ctx.spec.tier_gate_names(tier))
+            skipped = [g for g in GATES if g not in names]
+            if skipped:
+                ctx.progress(
+                    f'gates: tier {tier} runs {", ".join(names)} (spec tier_gates); '
+                    f'{", ".join(skipped)} run in the ci and full tiers',
+                )
         verdicts, seconds = run_gates(ctx, names)
         emit(info, verdicts, seconds, as_json, out)
     return report.exit_code(verdicts)

@@ -359,3 +359,48 @@ def test_end_to_end_with_the_real_gates(tmp_path: Path) -> None:
     proc = gates_cli(repo, 'check', '--tier', 'pre-commit', '--gate', 'proof')
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(r'^proof\.+Failed', proc.stdout, re.M)
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_check_cleans_up_like_ctrl_c(tiny_subject: TinyRepo) -> None:
+    """A cancelled CI job sends SIGTERM mid-run: exit 130, no worktree or probe left, tree intact."""
+    import signal
+    repo = tiny_subject.path
+    convert_stage(repo, 0)                       # an uncommitted change to judge
+    before = git(repo, 'status', '--porcelain')
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('GIT_', 'GITHUB_'))}
+    proc = subprocess.Popen(
+        (sys.executable, '-m', 'gates', 'check', '--tier', 'ci'), cwd=repo, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:                     # wait until the memory gate's probes run
+        if line.startswith('memory '):
+            break
+    else:
+        pytest.fail('gates check ended before the memory gate started')
+    assert worktree_count(repo) == 2             # the baseline worktree exists right now
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, rest
+    assert worktree_count(repo) == 1
+    assert git(repo, 'status', '--porcelain') == before
+
+
+def test_freeze_writes_the_baselines_digests_and_refuses_to_change_them(tiny_subject: TinyRepo) -> None:
+    """freeze reproduces the fixture's golden digests from the baseline ref, and will not
+    silently replace digests that differ (that would move the oracle)."""
+    repo = tiny_subject.path
+    golden = repo / 'specs/golden.json'
+    original = json.loads(golden.read_text())
+    golden.unlink()
+    proc = gates_cli(repo, 'freeze')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    made = json.loads(golden.read_text())
+    assert made['workloads'] == original['workloads']
+    assert made['baseline_commit'] == tiny_subject.baseline
+    made['workloads']['toy-12']['sha256'] = '0' * 64
+    golden.write_text(json.dumps(made))
+    proc = gates_cli(repo, 'freeze')
+    assert proc.returncode == 2 and 'toy-12' in proc.stderr and '--force' in proc.stderr
+    assert worktree_count(repo) == 1

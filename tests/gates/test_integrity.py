@@ -176,3 +176,13 @@ def test_hand_appended_row_with_valid_digest_fails(tiny_subject: TinyRepo) -> No
     assert not verdict.passed
     (finding,) = verdict.findings
     assert 'changes the ledger but is not a `gates accept` commit' in finding.message
+
+
+def test_narrowing_a_tiers_gates_fails(tiny_subject: TinyRepo) -> None:
+    """Dropping memory and time from pre-commit via tier_gates is a loosening like any other."""
+    repo = tiny_subject.path
+    with tiny_subject.spec_path.open('a') as f:
+        f.write('tier_gates:\n  pre-commit: [api, scope, integrity, proof]\n')
+    verdict = run_gate(repo, 'integrity')
+    keys = sorted(f.message.split(' loosened')[0] for f in verdict.findings)
+    assert keys == ['tier_gates.pre-commit']

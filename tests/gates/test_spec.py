@@ -200,3 +200,16 @@ def test_cli_missing_spec(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert f'{SPEC}: spec not found' in proc.stderr
+
+
+def test_tier_gates_narrow_only_local_tiers(tmp_path: Path) -> None:
+    """pre-commit may run a subset of the gates; ci and full always run every gate."""
+    from conftest import toy_spec_yaml
+    from gates.spec import parse_spec
+    ok = parse_spec(toy_spec_yaml() + 'tier_gates:\n  pre-commit: [proof, api]\n', 'spec.yaml')
+    assert ok.tier_gate_names('pre-commit') == ('api', 'proof')
+    assert ok.tier_gate_names('ci') == ('api', 'scope', 'integrity', 'proof', 'memory', 'time')
+    with pytest.raises(GateError, match=r'spec.yaml:\d+: tier_gates.ci: the ci tier always runs every gate'):
+        parse_spec(toy_spec_yaml() + 'tier_gates:\n  ci: [api]\n', 'spec.yaml')
+    with pytest.raises(GateError, match=r'tier_gates.pre-commit\[0\]: unknown gate "speed"'):
+        parse_spec(toy_spec_yaml() + 'tier_gates:\n  pre-commit: [speed]\n', 'spec.yaml')

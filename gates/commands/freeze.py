@@ -1,0 +1,52 @@
+"""``gates freeze``: make the golden digests from the baseline ref (the oracle), once.
+
+Proves every workload the spec declares with the baseline variant in a temporary worktree of the
+baseline ref, requires the subject's verifier to accept each proof, and writes ``spec.golden``
+(``{"schema": 1, "baseline_commit": sha, "workloads": {id: {"sha256", "size"}}}``). It never
+commits: the golden file is a gate asset and goes in a commit of its own. Writing over existing
+digests that differ is refused unless ``--force`` (the integrity gate would call it a loosening).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TextIO
+
+from gates import probe
+from gates import repo as repo_mod
+from gates.commands.check import spec_relpath
+from gates.model import GateError
+from gates.spec import load_spec
+
+
+def freeze(cwd: Path, spec: str | None, ref: str | None, force: bool, out: TextIO) -> int:
+    repo = repo_mod.open_repo(cwd)
+    root = repo_mod.root(repo)
+    spec_rel = spec_relpath(root, spec)
+    the_spec = load_spec(root / spec_rel, spec_rel)
+    rev = ref or the_spec.baseline_ref
+    commit = repo_mod.resolve(repo, rev)
+    variant = the_spec.variant(())
+    stages = [s.id for s in the_spec.stages]
+    workloads: dict[str, dict[str, object]] = {}
+    with repo_mod.worktree(repo, commit) as tree:
+        for w in the_spec.workloads:
+            out.write(f'freeze {w.id}: proving at {commit[:12]} ...\n')
+            out.flush()
+            run = probe.proof_run(the_spec.subject, tree, w.id, w.params, variant, stages)
+            if run.verify_ok is False:
+                raise GateError(f'{w.id}: the baseline\'s own verifier rejects its proof ({run.verify_message}).')
+            workloads[w.id] = {'sha256': run.sha256, 'size': run.size}
+    path = root / the_spec.golden
+    if path.exists() and not force:
+        old = json.loads(path.read_text()).get('workloads', {})
+        changed = sorted(k for k, v in old.items() if workloads.get(k) != v)
+        if changed:
+            raise GateError(
+                f'{the_spec.golden}: digests of {", ".join(changed)} would change; the golden '
+                'digests are the oracle — pass --force only when re-freezing a new baseline on purpose.',
+            )
+    doc = {'schema': 1, 'baseline_commit': commit, 'workloads': workloads}
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + '\n')
+    out.write(f'wrote {the_spec.golden}: {len(workloads)} workloads from {commit[:12]}; commit it on its own\n')
+    return 0
