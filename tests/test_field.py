@@ -294,3 +294,98 @@ def test_twins_agree_on_large_vectors() -> None:
     idx = [0, 1, n // 2, n - 1]
     ref = field_ref.lincomb_base([[int(c[i]) for i in idx] for c in cols], coeffs.tolist())
     assert got[:, idx].tolist() == ref
+
+
+# ---------------------------------------------------------------------------- fast kernels
+
+
+def _worst_ext(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    e = rng.integers(0, P, (4,) + shape, dtype=np.uint64)
+    flat = e.reshape(4, -1)
+    flat[:, 0] = P - 1  # worst case for lazy reduction
+    flat[:, 1] = 0
+    return e
+
+
+def _ref_ext_cols(e: np.ndarray, idx: list[int]) -> list[list[int]]:
+    flat = e.reshape(4, -1)
+    return [[int(flat[k, i]) for i in idx] for k in range(4)]
+
+
+def test_dif_butterfly_and_mul_into_match_the_twin() -> None:
+    rng = np.random.default_rng(11)
+    n = 3000
+    a = rng.integers(0, P, n, dtype=np.uint64)
+    b = rng.integers(0, P, n, dtype=np.uint64)
+    w = rng.integers(0, P, n, dtype=np.uint64)
+    a[:4], b[:4], w[:4] = [0, P - 1, P - 1, 0], [P - 1, 0, P - 1, 0], [P - 1] * 4
+    want_a = field_ref.add(a.tolist(), b.tolist())
+    want_b = field_ref.mul(field_ref.sub(a.tolist(), b.tolist()), w.tolist())
+    t, q = np.empty(n, dtype=np.uint64), np.empty(n, dtype=np.uint64)
+    aa, bb = a.copy(), b.copy()
+    field.dif_butterfly(aa, bb, w, t, q)
+    assert aa.tolist() == want_a and bb.tolist() == want_b
+    out = np.empty(n, dtype=np.uint64)
+    field.mul_into(a, w, out, q)
+    assert out.tolist() == field_ref.mul(a.tolist(), w.tolist())
+
+
+def test_blocked_ext_ops_match_the_twin_past_one_block() -> None:
+    # lengths past the kernel block (2^14), strided views, and scalar broadcasting
+    rng = np.random.default_rng(12)
+    m = (1 << 15) + 7
+    a = _worst_ext(rng, (2, 2 * m))[..., 0::2]  # (4, 2, m), non-contiguous
+    b = _worst_ext(rng, (2, 2 * m))[..., 1::2]
+    s = np.array([P - 1, 5, P - 1, 7], dtype=np.uint64)
+    idx = [0, 1, 2, (1 << 14) - 1, 1 << 14, m + (1 << 14) + 1, 2 * m - 1]
+    ra, rb = _ref_ext_cols(a, idx), _ref_ext_cols(b, idx)
+    for got, want in (
+        (field.emul(a, b), field_ref.emul(ra, rb)),
+        (field.emul(a, s), field_ref.emul(ra, s.tolist())),
+        (field.emul(s, b), field_ref.emul(s.tolist(), rb)),
+        (field.eadd(a, b), field_ref.eadd(ra, rb)),
+        (field.esub(a, b), field_ref.esub(ra, rb)),
+        (field.eneg(a), field_ref.eneg(ra)),
+    ):
+        assert got.shape == (4, 2, m)
+        assert _ref_ext_cols(got, idx) == want
+    x, y = a[:, 0], b[:, 1]
+    assert field.edot(x, y).tolist() == field.esum(field.emul(x, y)).tolist()
+    assert field.edot(x, y).tolist() == field_ref.edot(_ref_ext_cols(x, list(range(m))), _ref_ext_cols(y, list(range(m))))
+    xs, ys = x[:, :50].tolist(), y[:, :50].tolist()
+    assert field.edot(x[:, :50], y[:, :50]).tolist() == field_ref.edot(xs, ys)
+
+
+def test_blocked_base_ops_match_the_twin() -> None:
+    rng = np.random.default_rng(13)
+    n = (1 << 15) + 11
+    a = rng.integers(0, P, n, dtype=np.uint64)
+    b = rng.integers(0, P, n, dtype=np.uint64)
+    a[:3], b[:3] = [P - 1, 0, P - 1], [P - 1, P - 1, 0]
+    al, bl = a.tolist(), b.tolist()
+    assert field.add(a, b).tolist() == field_ref.add(al, bl)
+    assert field.sub(a, b).tolist() == field_ref.sub(al, bl)
+    assert field.mul(a, b).tolist() == field_ref.mul(al, bl)
+    assert field.mul(a[::2], b[::2]).tolist() == field_ref.mul(al[::2], bl[::2])
+    assert field.neg(a).tolist() == field_ref.neg(al)
+    assert field.emul_base(np.stack([a, b, a, b]), b).tolist() == field_ref.emul_base([al, bl, al, bl], bl)
+
+
+def test_efold_matches_add_of_scaled_slope() -> None:
+    rng = np.random.default_rng(14)
+    m = (1 << 14) + 9
+    even = _worst_ext(rng, (2, 2 * m))[..., 0::2]
+    slope = _worst_ext(rng, (2, m))
+    r = np.array([P - 1, 3, 0, P - 1], dtype=np.uint64)
+    assert np.array_equal(field.efold(even, slope, r), field.eadd(even, field.emul(slope, r)))
+    idx = [0, 1, m - 1]
+    ref = field_ref.eadd(_ref_ext_cols(even[:, 0], idx), field_ref.emul(_ref_ext_cols(slope[:, 0], idx), r.tolist()))
+    assert _ref_ext_cols(field.efold(even, slope, r)[:, 0], idx) == ref
+    be = rng.integers(0, P, 2 * m, dtype=np.uint64)[0::2]
+    bs = rng.integers(0, P, m, dtype=np.uint64)
+    be[0], bs[0] = P - 1, P - 1
+    want = field.eadd(field.ext_from_base(be), field.emul_base(r, bs))
+    assert np.array_equal(field.efold_base(be, bs, r), want)
+    assert _ref_ext_cols(field.efold_base(be, bs, r), idx) == field_ref.eadd(
+        field_ref.ext_from_base([int(be[i]) for i in idx]), field_ref.emul_base(r.tolist(), [int(bs[i]) for i in idx])
+    )

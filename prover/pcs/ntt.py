@@ -7,13 +7,11 @@ order-n subgroup. Position p of a codeword holds the evaluation at w_n^bitrev(p)
 the order is a fixed permutation of the subgroup, which is all a Reed-Solomon code needs.
 
 Public names: ``twiddles``, ``dif_rows``, ``ntt_bitrev``, ``eval_exponents``, ``rs_encode``,
-``rs_encode_columns``, and the two FIELD-CANDIDATE kernels ``dif_butterfly`` and ``mul_into``.
+``rs_encode_columns``, and ``dif_butterfly`` / ``mul_into`` (re-exported from ``prover.field``).
 
-Where it sits: ``prover.pcs`` imports ``prover.field`` (constants, roots of unity, ``mul``), nothing
-above it. The FIELD-CANDIDATE kernels are the only modular arithmetic written here: the fused DIF
-butterfly the encoder spends nearly all its time in, and a multiply into a given buffer. They are
-kept small so that they can move into ``prover.field`` verbatim (field's ``add``/``sub``/``mul``
-reduce with ``%``, ~2.5 ns per element against ~0.5 ns for numpy's libdivide ``//``, and allocate).
+Where it sits: ``prover.pcs`` imports ``prover.field`` (constants, roots of unity, ``mul``, and the
+fused DIF butterfly and multiply-into kernels the encoder spends nearly all its time in), nothing
+above it. No modular arithmetic is written here.
 
 Speed (the prover's biggest fixed cost): every layer is a handful of whole-array numpy calls on
 preallocated buffers. Layers with wide butterflies (half-size h >= ``_SPLIT``) run on the rows as
@@ -46,39 +44,10 @@ _WIDE_ROWS = 4
 _STORE_ROWS = 16
 
 
-# ------------------------------------------------------------------ FIELD-CANDIDATE (move to field)
-
-
-def dif_butterfly(a: U64, b: U64, w: U64, t: U64, q: U64) -> None:
-    """In place (a, b) <- (a + b, (a - b) * w) mod P for reduced inputs; t, q are scratch.
-
-    FIELD-CANDIDATE: modular arithmetic, to be moved into ``prover.field`` as a fused butterfly.
-    All operands are uint64 arrays of one broadcast shape (w may broadcast). The difference is
-    offset by P so it never wraps: a + P - b < 2P < 2^32, times w < 2^31 stays below 2^63; the
-    product is reduced as x - (x // P) * P because numpy divides by a scalar with libdivide
-    (multiply-high and shift) while ``%`` falls back to hardware division.
-    """
-    np.add(a, _P, out=t)
-    np.subtract(t, b, out=t)
-    np.add(a, b, out=a)
-    np.subtract(a, _P, out=b)  # wraps to a huge value when a < P, so the minimum picks a
-    np.minimum(a, b, out=a)
-    np.multiply(t, w, out=t)
-    np.floor_divide(t, _P, out=q)
-    np.multiply(q, _P, out=q)
-    np.subtract(t, q, out=b)
-
-
-def mul_into(a: U64, b: U64, out: U64, q: U64) -> None:
-    """out <- a * b mod P for reduced inputs (b may broadcast); q is scratch of out's shape.
-
-    FIELD-CANDIDATE: modular arithmetic, to be moved into ``prover.field`` (``mul`` with ``out``,
-    reducing with libdivide ``//`` rather than ``%``).
-    """
-    np.multiply(a, b, out=out)
-    np.floor_divide(out, _P, out=q)
-    np.multiply(q, _P, out=q)
-    np.subtract(out, q, out=out)
+# The fused butterfly and multiply-into kernels live in ``prover.field`` (the only module that
+# writes modular arithmetic); re-exported here under their historical names.
+dif_butterfly = field.dif_butterfly
+mul_into = field.mul_into
 
 
 # ----------------------------------------------------------------------------------- twiddles

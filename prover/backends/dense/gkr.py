@@ -10,7 +10,7 @@ layers above the leaves together hold as many entries as the leaves.
 from __future__ import annotations
 
 from prover.backends.dense.sumcheck import SplitEq
-from prover.field import U64, eadd, edot, emul, emul_base, esub, ext_from_base, ext_scalar, sub
+from prover.field import U64, eadd, edot, efold, efold_base, emul, emul_base, esub, ext_from_base, ext_scalar, sub
 from prover.mle import Point
 from prover.sumcheck.gkr import GKRLayerProof, GKRProof, GKRResult, line
 from prover.sumcheck.protocol import SumcheckProof, prove
@@ -77,17 +77,20 @@ class _LayerProver:
     def degree(self) -> int:
         return 3
 
-    def _summand(self, n: Num, d: U64) -> U64:
-        """Nl Dh + Nh Dl + lam Dl Dh for stacked n, d (also used on slopes for X = inf)."""
+    def _weighted(self, eq: U64, n: Num, d: U64) -> U64:
+        """sum_x eq(x) [Nl Dh + Nh Dl + lam Dl Dh](x) for stacked n, d (also on slopes for X = inf).
+
+        lam is applied once to the eq-weighted sum of Dl Dh rather than to every entry.
+        """
         dl, dh = d[:, 0], d[:, 1]
-        quad = emul(emul(dl, dh), self._lam)
+        quad = emul(edot(eq, emul(dl, dh)), self._lam)
         if n is None:  # numerators 1; their slopes are 0, so the caller passes None only at X = 0
-            return eadd(eadd(dl, dh), quad)
+            return eadd(edot(eq, eadd(dl, dh)), quad)
         if n.ndim == 2:
             cross = eadd(emul_base(dh, n[0]), emul_base(dl, n[1]))
         else:
             cross = eadd(emul(n[:, 0], dh), emul(n[:, 1], dl))
-        return eadd(cross, quad)
+        return eadd(edot(eq, cross), quad)
 
     def round_evals(self) -> list[U64]:
         eq = self._eq.table()
@@ -103,11 +106,11 @@ class _LayerProver:
             pn, pd = self._parent
             q0 = eadd(edot(eq, pn[:, 0::2]), emul(edot(eq, pd[:, 0::2]), self._lam))
         else:
-            q0 = edot(eq, self._summand(None if n is None else n[..., 0::2], d_even))
+            q0 = self._weighted(eq, None if n is None else n[..., 0::2], d_even)
         if n_slope is None:
             q_inf = emul(edot(eq, emul(d_slope[:, 0], d_slope[:, 1])), self._lam)
         else:
-            q_inf = edot(eq, self._summand(n_slope, d_slope))
+            q_inf = self._weighted(eq, n_slope, d_slope)
         return self._eq.round_evals(q0, q_inf)
 
     def bind(self, r: U64) -> None:
@@ -115,12 +118,13 @@ class _LayerProver:
             raise ValueError("bind before round_evals")
         d_slope, n_slope = self._slopes
         self._eq.bind(r)
-        self._d = eadd(self._d[..., 0::2], emul(d_slope, r))
+        self._d = efold(self._d[..., 0::2], d_slope, r)
         n = self._n
         if n is not None and n_slope is not None:
-            even = ext_from_base(n[..., 0::2]) if n.ndim == 2 else n[..., 0::2]
-            slope = emul_base(r, n_slope) if n.ndim == 2 else emul(n_slope, r)
-            self._n = eadd(even, slope)
+            if n.ndim == 2:
+                self._n = efold_base(n[..., 0::2], n_slope, r)
+            else:
+                self._n = efold(n[..., 0::2], n_slope, r)
         self._parent = None
         self._slopes = None
 

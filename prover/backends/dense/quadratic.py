@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from prover.backends.dense.sumcheck import SplitEq
+from prover.backends.dense.sumcheck import SplitEq, bind_low_base
 from prover.field import (
     P,
     U64,
@@ -43,7 +43,7 @@ from prover.field import (
     sub,
 )
 from prover.backends.dense.reduction import halves_lincomb
-from prover.mle import Point, bind_low_base
+from prover.mle import Point
 from prover.relations.constraints import Affine, Constraint
 
 _CHUNK = 1 << 13  # x' entries per evaluation chunk: keeps ~40 ext temporaries in cache

@@ -32,7 +32,8 @@ from prover.field import (
     ext_scalar,
     sub,
 )
-from prover.mle import Point, bind_low_base, bind_low_ext, eq_table
+from prover.field import efold, efold_base, esub as _esub, sub as _sub
+from prover.mle import Point, eq_table
 from prover.sumcheck.protocol import interpolate_eval
 
 GFunc = Callable[[U64, list[U64]], U64]
@@ -51,6 +52,18 @@ def _num_vars(n: int) -> int:
     if n != 1 << k:
         raise ValueError(f"table size {n} is not a power of two")
     return k
+
+
+def bind_low_base(table: U64, r: U64) -> U64:
+    """``prover.mle.bind_low_base`` (same values) with the sum formed in the product's buffer."""
+    even, odd = table[0::2], table[1::2]
+    return efold_base(even, _sub(odd, even), r)
+
+
+def bind_low_ext(table: U64, r: U64) -> U64:
+    """``prover.mle.bind_low_ext`` (same values) with the sum formed in the product's buffer."""
+    even, odd = table[:, 0::2], table[:, 1::2]
+    return efold(even, _esub(odd, even), r)
 
 
 def _bind(t: U64, r: U64) -> U64:

@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from prover.backends.dense.sumcheck import SplitEq
+from prover.backends.dense.sumcheck import SplitEq, bind_low_ext
 from prover.field import (
     U64,
     add,
@@ -48,7 +48,7 @@ from prover.field import (
     small_lincomb,
     sub,
 )
-from prover.mle import Point, bind_low_ext, eq_table
+from prover.mle import Point, eq_table
 
 _CHUNK_ROWS = 1 << 16  # rows of the full table per chunk in base rounds
 _CHUNK_EXT = 1 << 14  # x'' entries per chunk in ext rounds
