@@ -2,8 +2,6 @@
 
 - ``sumcheck``: ``EqSumcheckProver`` (generic eq-weighted), ``ProductSumcheckProver``,
   ``SplitEq`` (Gruen's split eq, shared by the fast provers).
-- ``zerocheck``: ``ZeroCheckProver`` for sum_x eq(tau, x) C(x) with C given as ``Linear``/``Term``
-  constraint terms over base columns (first rounds in the base field).
 - ``gkr``: ``prove_fraction_sum`` for ``prover.sumcheck.gkr``.
 - ``quadratic`` (``QuadraticZeroCheck`` over ``relations.constraints``) and ``reduction``
   (``SumOfProductsProver``): stage-side provers kept by the stage engineers.

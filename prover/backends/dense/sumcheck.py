@@ -7,7 +7,7 @@
 Tables are base vectors (n,) or ext vectors (4, n) with n = 2^k; bit 0 is bound first
 (docs/protocol.md). Base tables stay base until their first bind. After the last ``bind`` every
 table has one entry: ``final_values()`` returns them, i.e. t_i(r) at the challenge point r.
-The fast zero-check for stage 1 lives in ``zerocheck``.
+The fast zero-check for stage 1 is ``quadratic.QuadraticZeroCheck``.
 """
 
 from __future__ import annotations
