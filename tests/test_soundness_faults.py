@@ -8,31 +8,17 @@ written-back value and the range-check key), so the named stage is the first tha
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 import pytest
 
-from prover import workloads
-from prover.field import P, U64, inv
-from prover.pipeline import chunk_log_for, prove, statement_of
-from prover.relations.columns import build_columns
+from prover.field import inv
+from prover.pipeline import prove, statement_of
 from prover.relations.constraints import check_rows
-from prover.relations.layout import bytecode_table
-from prover.tracer import Tracer
 from prover.verifier import VerificationError, verify
 from prover.vm.isa import Op
 
-WORKLOAD, LOG_T = "fib", 8
-Edits = dict[str, int]
-
-
-@lru_cache(maxsize=1)
-def honest() -> tuple[workloads.Workload, dict[str, U64]]:
-    w = workloads.build(WORKLOAD, LOG_T)
-    rows = Tracer(w.program, w.ram_init, w.T, chunk_log_for(LOG_T)).rows()
-    return w, build_columns(bytecode_table(w.program), rows, 0)
+from forgery import Edits, forged_columns, honest, point_tamper
 
 
 def cycle_of(op: Op, nth: int = 0) -> int:
@@ -43,26 +29,9 @@ def cycle_of(op: Op, nth: int = 0) -> int:
     return int(hits[nth])
 
 
-def tamper_at(cycle: int, edits: Edits) -> Callable[[dict[str, U64], int], None]:
-    def tamper(cols: dict[str, U64], start: int) -> None:
-        for name, value in edits.items():
-            col = cols.get(name)
-            if col is not None and start <= cycle < start + col.shape[0]:
-                col[cycle - start] = np.uint64(value % P)
-
-    return tamper
-
-
-def forged(cycle: int, edits: Edits) -> dict[str, U64]:
-    _, cols = honest()
-    out = {k: v.copy() for k, v in cols.items()}
-    tamper_at(cycle, edits)(out, 0)
-    return out
-
-
 def rejected_at(cycle: int, edits: Edits) -> VerificationError:
     w, _ = honest()
-    proof = prove(w, tamper=tamper_at(cycle, edits))
+    proof = prove(w, tamper=point_tamper(cycle, edits))
     with pytest.raises(VerificationError) as info:
         verify(proof, statement_of(w).encode())
     return info.value
@@ -83,7 +52,7 @@ def test_wrong_alu_result_rejected() -> None:
     edits = {"z0": new, "a0": new, "w_lo": col("w_lo", c) - z0 + new}
     zs = col("z0", c) + 256 * col("z1", c) + col("z2", c) + 256 * col("z3", c) - z0 + new
     edits |= {"e": int(zs == 0), "inv": int(inv(np.uint64(zs))) if zs else 0}
-    bad = check_rows(forged(c, edits))
+    bad = check_rows(forged_columns(c, edits))
     assert set(bad) == {"add lo"}, bad
     err = rejected_at(c, edits)
     assert err.stage == 1, err
@@ -93,7 +62,7 @@ def test_wrong_write_back_rejected() -> None:
     """A MOV writes back something other than its result."""
     c = cycle_of(Op.MOV, 2)
     edits = {"w_lo": (col("w_lo", c) + 5) % (1 << 16)}
-    assert set(check_rows(forged(c, edits))) == {"write lo"}
+    assert set(check_rows(forged_columns(c, edits))) == {"write lo"}
     assert rejected_at(c, edits).stage == 1
 
 
@@ -101,7 +70,7 @@ def test_flipped_branch_outcome_rejected() -> None:
     """The taken bit of a BNE disagrees with its comparison (the pc still follows the truth)."""
     c = cycle_of(Op.BNE, 1)
     edits = {"taken": 1 - col("taken", c)}
-    assert set(check_rows(forged(c, edits))) == {"taken"}
+    assert set(check_rows(forged_columns(c, edits))) == {"taken"}
     assert rejected_at(c, edits).stage == 1
 
 
@@ -129,7 +98,7 @@ def test_operand_byte_moved_into_another_op_region_rejected() -> None:
              "z0": z_lo % 256, "z1": z_lo // 256, "w_lo": z_lo}
     zs = z_lo + col("z2", c) + 256 * col("z3", c)
     edits |= {"e": int(zs == 0), "inv": int(inv(np.uint64(zs))) if zs else 0}
-    bad = set(check_rows(forged(c, edits)))
+    bad = set(check_rows(forged_columns(c, edits)))
     assert bad and all(name.startswith("bitwise y") for name in bad), bad
     assert rejected_at(c, edits).stage == 1
 
@@ -141,7 +110,7 @@ def test_wrong_next_pc_rejected() -> None:
     """Row c claims a pc that row c-1 does not lead to (no per-row constraint reads pc here)."""
     c = cycle_of(Op.ADD, 2)
     edits = {"pc": col("pc", c) + 1}
-    assert check_rows(forged(c, edits)) == {}
+    assert check_rows(forged_columns(c, edits)) == {}
     assert rejected_at(c, edits).stage == 2
 
 
@@ -150,12 +119,12 @@ def test_last_row_not_halted_rejected() -> None:
     w, _ = honest()
     c = w.T - 1
     edits = {"f_halt": 0, "f_store": 1}
-    assert check_rows(forged(c, edits)) == {}
+    assert check_rows(forged_columns(c, edits)) == {}
     assert rejected_at(c, edits).stage == 2
 
 
 def test_run_starting_at_nonzero_pc_rejected() -> None:
     c = 0
     edits = {"pc": 1}
-    assert check_rows(forged(c, edits)) == {}
+    assert check_rows(forged_columns(c, edits)) == {}
     assert rejected_at(c, edits).stage == 2

@@ -16,30 +16,17 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from prover import workloads
 from prover.field import P, U64, inv
-from prover.pipeline import chunk_log_for, prove
+from prover.pipeline import prove
 from prover.proof import decode_proof
-from prover.relations.columns import build_columns
 from prover.relations.constraints import check_rows, next_pc_base
-from prover.relations.layout import RAM_WORDS, bytecode_table
+from prover.relations.layout import RAM_WORDS
 from prover.tracer import FinalState as TracerFinal
 from prover.tracer import Tracer
 from prover.verifier import VerificationError, verify
 from prover.vm.isa import Op
 
-WORKLOAD, LOG_T = "fib", 8
-
-Edits = dict[str, int]
-
-
-@lru_cache(maxsize=1)
-def honest() -> tuple[workloads.Workload, dict[str, U64]]:
-    """The workload and its honest 64 columns (built the way the pipeline builds them)."""
-    w = workloads.build(WORKLOAD, LOG_T)
-    rows = Tracer(w.program, w.ram_init, w.T, chunk_log_for(LOG_T)).rows()
-    return w, build_columns(bytecode_table(w.program), rows, 0)
-
+from forgery import WORKLOAD, Edits, forged_columns, honest, point_tamper
 
 def first_cycle(op: Op, use_imm: int, ok: Callable[[dict[str, U64], int], bool]) -> int:
     """The first cycle executing ``op`` with ``use_imm`` for which ``ok(cols, c)`` holds."""
@@ -52,30 +39,11 @@ def first_cycle(op: Op, use_imm: int, ok: Callable[[dict[str, U64], int], bool])
     raise LookupError(f"{WORKLOAD} has no suitable {op.name} cycle")
 
 
-def point_tamper(cycle: int, edits: Edits) -> Callable[[dict[str, U64], int], None]:
-    """Set column[cycle] = value for each edit present in the chunk being built."""
-
-    def tamper(cols: dict[str, U64], start: int) -> None:
-        for name, value in edits.items():
-            col = cols.get(name)
-            if col is not None and start <= cycle < start + col.shape[0]:
-                col[cycle - start] = np.uint64(value % P)
-
-    return tamper
-
-
 def z_changed(cols: dict[str, U64], c: int, dz_lo: int) -> Edits:
     """Edits that keep e/inv consistent when z_lo grows by dz_lo (z_lo + z_hi stays non-zero)."""
     s = int(cols["z0"][c]) + 256 * int(cols["z1"][c]) + int(cols["z2"][c]) + 256 * int(cols["z3"][c])
     s += dz_lo
     return {"e": 0, "inv": int(inv(np.uint64(s)))}
-
-
-def forged_columns(cycle: int, edits: Edits) -> dict[str, U64]:
-    _, cols = honest()
-    out = {k: v.copy() for k, v in cols.items()}
-    point_tamper(cycle, edits)(out, 0)
-    return out
 
 
 def assert_stages_1_2_hold(cols: dict[str, U64]) -> None:
