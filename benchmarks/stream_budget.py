@@ -172,7 +172,8 @@ def _run_child(mode: str, log_t: int, repeat: int) -> dict[str, Any]:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if proc.returncode != 0:
         raise RuntimeError(f"{mode} child for log T = {log_t} failed ({proc.returncode}): {proc.stderr[-800:]}")
-    return json.loads(proc.stdout)
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
 
 
 def _commit() -> tuple[str, bool]:
@@ -180,6 +181,68 @@ def _commit() -> tuple[str, bool]:
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, cwd=REPO).stdout.strip())
     return head, dirty
+
+
+# ------------------------------------------------------------------------------ the budget
+
+# Passes over the trace of the v2 design in specs/streaming-prover.md ("Per-stage design"), per
+# stage, at log T = 16 and 20 (other even sizes: the same schedule rule). Zero-checks of round
+# degree d stream their first log T / 2 rounds in windows 1, 2, 5, 14 (d = 2) or 1, 1, 2, 4, 8
+# (d = 3), one pass each, plus one pass that folds the sqrt(T) table; eq-times-linear sums
+# (stage 7, the opening's combined row) need 2; stage 8 adds the re-encode pass.
+PASSES: dict[int, dict[int, int]] = {
+    16: {0: 1, 1: 4, 2: 1, 3: 5, 4: 5, 5: 5, 6: 5, 7: 2, 8: 2},
+    20: {0: 1, 1: 5, 2: 1, 3: 6, 4: 6, 5: 6, 6: 6, 7: 2, 8: 2},
+}
+HELPER_STAGES = (3, 4, 5, 6)
+HELPER_POLYS, TRACE_POLYS = 36, 64  # 9 extension helpers = 36 base polys, beside the 64 columns
+HASH_STREAM_FACTOR = 1.0 / 0.46  # per-row-group SHA-256 updates vs whole leaves (STREAMING.md, measured)
+
+
+def estimate(rec: dict[str, Any]) -> dict[str, Any]:
+    """Per stage: v2 baseline (derived from v1's measured stages) and the streaming estimate
+    passes x (pass + fold [+ helpers]) + non-pass compute, in the seconds of this run."""
+    p, b = rec["passes"], rec["baseline"]
+    st, bs = p["stages"], {int(k): v for k, v in b["stage_s"].items()}
+    passes = PASSES.get(rec["log_t"])
+    if passes is None:
+        raise ValueError(f"no pass counts for log T = {rec['log_t']} (have {sorted(PASSES)})")
+    cost = {int(k): min(v["pass_s"]) + v["fold_pass_s"] for k, v in st.items()}
+    build = {int(k): min(v["build_all_s"]) for k, v in st.items()}
+    helper = {k: st[str(k)]["helper_pass_s"] for k in HELPER_STAGES}
+    all_helpers = sum(helper.values())
+    enc, hsh = p["commit_encode_s"], p["commit_hash_s"]
+    share = HELPER_POLYS / TRACE_POLYS
+    base = {0: bs[0], 1: bs[1] + bs[2], 2: all_helpers + share * (enc + hsh),
+            **{k: bs[k] for k in HELPER_STAGES}, 7: bs[7], 8: bs[8]}
+    # non-pass compute: the baseline's arithmetic (its materialized build removed)
+    nonpass = {0: bs[0] - build[0] + (HASH_STREAM_FACTOR - 1) * hsh,
+               1: bs[1] + bs[2] - build[1] - build[2],
+               2: share * (enc + (HASH_STREAM_FACTOR - 1) * hsh + hsh),
+               **{k: bs[k] - build[k] for k in HELPER_STAGES},
+               7: bs[7] - build[7], 8: bs[8] + (1 + share) * enc}
+    # pass work: stage 2 reads the union of stages 3-6's columns (bounded by the 64-column pass)
+    per_pass = {0: cost[0], 1: cost[1], 2: cost[0] + all_helpers,
+                **{k: cost[k] + helper[k] for k in HELPER_STAGES},
+                7: cost[7] + all_helpers, 8: cost[8] + all_helpers}
+    rows = {}
+    for k in range(9):
+        work = passes[k] * per_pass[k]
+        rows[k] = {"passes": passes[k], "pass_work_s": work, "nonpass_s": nonpass[k],
+                   "est_s": work + nonpass[k], "base_s": base[k], "ratio": (work + nonpass[k]) / base[k],
+                   # the factor every pass of this stage must shrink by for the stage alone to be 2x
+                   "pass_scale_for_2x": (2.0 * base[k] - nonpass[k]) / work}
+    outside = b["prove_s"] - sum(bs.values())
+    tot_base = sum(base.values()) + outside
+    tot_est = sum(r["est_s"] for r in rows.values()) + outside
+    work = sum(r["pass_work_s"] for r in rows.values())
+    unit = (rows[0]["est_s"] + rows[8]["est_s"]) / (base[0] + base[8])
+    unit_scale = (2.0 * (base[0] + base[8]) - nonpass[0] - nonpass[8]) / (rows[0]["pass_work_s"] + rows[8]["pass_work_s"])
+    # the factor by which every pass (and helper) cost must shrink, the rest unchanged, for 1.5x
+    needed = (1.5 * tot_base - (tot_est - work)) / work
+    return {"stages": rows, "total_passes": sum(passes.values()), "base_s": tot_base, "est_s": tot_est,
+            "ratio": tot_est / tot_base, "unit_0_8_ratio": unit, "unit_pass_scale_for_2x": unit_scale,
+            "pass_scale_for_1_5x": needed}
 
 
 def summary(rec: dict[str, Any]) -> str:
@@ -194,6 +257,17 @@ def summary(rec: dict[str, Any]) -> str:
         helper = f"{s['helper_pass_s']:.3f}" if "helper_pass_s" in s else "-"
         lines.append(f"| {k} | {s['columns']} | {min(s['pass_s']):.3f} | {s['fold_pass_s']:.3f} | "
                      f"{min(s['build_all_s']):.3f} | {b['stage_s'][k]:.3f} | {helper} |")
+    if rec["log_t"] in PASSES:
+        est = estimate(rec)
+        lines += ["", "| stage | passes | pass work s | non-pass s | streaming est s | v2 baseline s | ratio | "
+                  "pass x for 2x |", "|---|---|---|---|---|---|---|---|"]
+        for k, r in est["stages"].items():
+            lines.append(f"| {k} | {r['passes']} | {r['pass_work_s']:.3f} | {r['nonpass_s']:.3f} | "
+                         f"{r['est_s']:.3f} | {r['base_s']:.3f} | {r['ratio']:.2f} | {r['pass_scale_for_2x']:.2f} |")
+        lines.append(f"end to end: {est['total_passes']} passes, {est['est_s']:.2f} s vs {est['base_s']:.2f} s "
+                     f"= {est['ratio']:.2f}x; stages 0+8 as one unit {est['unit_0_8_ratio']:.2f}x "
+                     f"(2x needs its passes x {est['unit_pass_scale_for_2x']:.2f}); "
+                     f"1.5x needs every pass cost x {est['pass_scale_for_1_5x']:.2f}")
     return "\n".join(lines)
 
 
@@ -202,7 +276,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-t", default="16,20", help="comma-separated sizes (default 16,20)")
     ap.add_argument("--repeat", type=int, default=2, help="timed repetitions of each pass (min is used)")
     ap.add_argument("--out", type=Path, help="JSON file to write (default: stdout only)")
+    ap.add_argument("--estimate", type=Path, metavar="JSON",
+                    help="measure nothing: print the tables of an earlier --out file")
     args = ap.parse_args(argv)
+    if args.estimate is not None:
+        try:
+            saved = json.loads(args.estimate.read_text())
+            if saved.get("kind") != "stagegate-stream-budget" or saved.get("schema") != SCHEMA:
+                raise ValueError("not a stream_budget record of this schema")
+            for rec in saved["sizes"]:
+                print(summary(rec) + "\n")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            print(f"stream_budget: {args.estimate}: {exc}; give a file written by --out", file=sys.stderr)
+            return 2
+        return 0
     try:
         sizes = sorted({int(x) for x in args.log_t.split(",") if x.strip()})
     except ValueError:
