@@ -31,6 +31,10 @@ so no size inherits another's heap. All figures of one size come from one run on
 compare them as ratios, not against seconds measured elsewhere.
 
     .venv/bin/python benchmarks/stream_budget.py --log-t 16,20 --out out/stream_budget.json
+    .venv/bin/python benchmarks/stream_budget.py --estimate out/stream_budget.json
+
+The second form measures nothing: it prints the tables of a saved run, including the budget
+estimate (``estimate``) with the design's pass counts (``PASSES``), as the spec reports it.
 """
 
 from __future__ import annotations
