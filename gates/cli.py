@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import io
+import os
 import platform
 import signal
 import sys
@@ -132,11 +134,60 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class _QuietPipe(io.TextIOBase):
+    """stdout that a closed reader (``gates next | head -1``) cannot turn into a crash: on the
+    first EPIPE the stream is pointed at /dev/null, the command runs to its end and exits with the
+    status a normal run has. A reader that stopped reading has said it wants nothing more."""
+
+    def __init__(self, inner: io.TextIOBase) -> None:
+        super().__init__()
+        self._inner = inner
+        self.closed_by_reader = False
+
+    def _quiet(self) -> None:
+        self.closed_by_reader = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._inner.fileno())
+        finally:
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            self._quiet()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            self._quiet()
+            # What was buffered now goes to /dev/null, so the shutdown flush cannot fail again.
+            self._inner.flush()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    real_stdout = sys.stdout
+    pipe = _QuietPipe(real_stdout) if isinstance(real_stdout, io.TextIOBase) else None
+    if pipe is not None:
+        sys.stdout = pipe
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()
+        return code
     except GateError as e:
         if args.command == 'check' and args.json:
             from gates.commands.check import json_error
@@ -150,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _crash(e)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if pipe is not None:
+            pipe.flush()
+            sys.stdout = real_stdout
 
 
 if __name__ == '__main__':

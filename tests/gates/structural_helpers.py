@@ -32,6 +32,7 @@ def run_gate(
         staged: bool = False,
         base: str | None = None,
         after_prepare: Callable[[], None] | None = None,
+        edit_head_tree: Callable[[Path], None] | None = None,
 ) -> Verdict:
     """The verdict of ``gates.<gate>.run`` on ``repo`` (working tree, or the staged index).
 
@@ -41,6 +42,9 @@ def run_gate(
     with prepared(repo_mod.open_repo(repo), None, 'ci', base, staged, log=quiet) as (ctx, _info):
         if after_prepare is not None:
             after_prepare()
+        if edit_head_tree is not None:
+            # The tree under judgement is a private export: edits after prepare go there.
+            edit_head_tree(ctx.head_tree)
         verdict: Verdict = module.run(ctx)
     return verdict
 

@@ -148,7 +148,8 @@ def test_check_context(tiny_subject: TinyRepo, monkeypatch: pytest.MonkeyPatch, 
     fake_gates(scope=spy)
     assert cli(monkeypatch, tiny_subject.path, 'check', '--gate', 'scope', '--tier', 'full') == 0
     (ctx,) = seen
-    assert ctx.head_tree == tiny_subject.path
+    # The tree under judgement is a private export of the working tree, gone after the run.
+    assert ctx.head_tree != tiny_subject.path and not ctx.head_tree.exists()
     assert ctx.base_rev == tiny_subject.baseline
     assert [w.id for w in ctx.workloads] == ['toy-12', 'toy-13']
     assert ctx.stage_under_conversion is not None and ctx.stage_under_conversion.id == 0

@@ -161,7 +161,7 @@ def test_stale_digest_in_the_working_tree_fails(tiny_subject: TinyRepo) -> None:
     assert 'specs/ledger.json: rows[1] (stage 1): row_digest does not match the row' in proc.stderr
     # ... and the gate itself reports it too (for callers that build the context otherwise).
     git(repo, 'checkout', '-q', '--', LEDGER)
-    verdict = run_gate(repo, 'integrity', base=accepted, after_prepare=lambda: append_raw_row(repo, row))
+    verdict = run_gate(repo, 'integrity', base=accepted, edit_head_tree=lambda tree: append_raw_row(tree, row))
     messages = rendered(verdict)
     assert 'rows[1]: row_digest does not match the row (written or edited by hand)' in messages
     assert 'the ledger differs from the last commit' in messages
