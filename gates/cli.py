@@ -52,11 +52,25 @@ def _parser() -> argparse.ArgumentParser:
     with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
     audit = with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
     audit.add_argument('row', nargs='?', type=int, help='row index (default: the last row)')
+    audit.add_argument(
+        '--workload', action='append', default=[], metavar='ID',
+        help="re-measure only this workload of the row (repeatable; default: all the row's)",
+    )
     hook = with_spec(sub.add_parser('install-hook', help='install the git pre-commit hook'))
     hook.add_argument('--force', action='store_true', help='overwrite a foreign pre-commit hook')
     fr = with_spec(sub.add_parser('freeze', help='write the golden digests from the baseline ref'))
     fr.add_argument('--ref', default=None, help='the baseline revision (default: the spec\'s baseline.ref)')
     fr.add_argument('--force', action='store_true', help='overwrite digests that differ (a new baseline)')
+    reb = with_spec(sub.add_parser(
+        'rebaseline', help='a new oracle: tag, golden digests, spec version, ledger reset, one commit',
+    ))
+    reb.add_argument('ref', metavar='REF', help='the commit whose prover becomes the new baseline')
+    reb.add_argument('--reason', required=True, help='why the oracle changes (recorded in the golden digests)')
+    reb.add_argument(
+        '--reset-ledger', action='store_true',
+        help='discard the accepted rows (refused without it while the ledger has rows)',
+    )
+    reb.add_argument('--tag', default=None, help="tag to create or move (default: the spec's baseline.ref)")
     rep = with_spec(sub.add_parser('report', help='markdown + HTML report with plots'))
     rep.add_argument('--out', default='out/report', help='output folder (default: out/report)')
     rep.add_argument(
@@ -85,13 +99,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return next_stage(cwd, args.spec, sys.stdout)
     if args.command == 'audit':
         from gates.commands.audit import audit
-        return audit(cwd, args.spec, args.row, sys.stdout)
+        return audit(cwd, args.spec, args.row, sys.stdout, tuple(args.workload))
     if args.command == 'install-hook':
         from gates.commands.install_hook import install_hook
         return install_hook(cwd, args.spec, args.force, sys.stdout)
     if args.command == 'freeze':
         from gates.commands.freeze import freeze
         return freeze(cwd, args.spec, args.ref, args.force, sys.stdout)
+    if args.command == 'rebaseline':
+        from gates.commands.rebaseline import rebaseline
+        return rebaseline(
+            cwd, args.spec, args.ref, args.reason, args.reset_ledger, args.tag, sys.stdout,
+        )
     if args.command == 'report':
         from gates.commands.report import report
         return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout)
