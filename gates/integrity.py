@@ -311,6 +311,10 @@ def run(ctx: CheckContext) -> Verdict:
     findings += accept_provenance(ctx, spec)
     if base is not None:
         findings += budget_findings(ctx, base, rebaselined)
+    if not findings:
+        # Only a ledger that is otherwise sound is worth measuring (it costs probe runs).
+        from gates import trust
+        findings += trust.remeasure(ctx, spec)
     details = {
         'spec': 'base' if base is not None else 'head (the base has no spec)',
         'assets': list(spec.assets),

@@ -20,6 +20,7 @@ from conftest import build_tiny_subject
 from conftest import git
 from gates.context import CheckContext
 from gates.model import Verdict
+from gates.ledger import WorkloadFigures
 
 
 def build_like_this_repo(tmp_path: Path, *, name: str = 'repo') -> TinyRepo:
@@ -56,3 +57,28 @@ def fake_measuring_gates(monkeypatch: pytest.MonkeyPatch) -> None:
 def stagegate_temp_dirs() -> Iterator[Path]:
     import tempfile
     yield from Path(tempfile.gettempdir()).glob('stagegate-*')
+
+
+def engine_figures(repo: Path, stage: int, workloads: tuple[str, ...] = ('toy-12', 'toy-13')) -> dict[str, WorkloadFigures]:
+    """A row's figures as the engine measures them at HEAD (stages 0..stage converted), with the
+    engine's own probe: what a genuine `gates accept` would have recorded (time ratios aside,
+    which are not re-checked)."""
+    import tempfile
+
+    from gates import probe
+    from gates import repo as repo_mod
+    from gates.spec import load_spec
+    spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
+    variant = spec.variant(tuple(range(stage + 1)))
+    stages = [s.id for s in spec.stages]
+    out = {}
+    with repo_mod.export(repo_mod.open_repo(repo), 'HEAD') as tree, tempfile.TemporaryDirectory() as cap:
+        for wid in workloads:
+            w = spec.workload(wid)
+            proof = probe.proof_run(spec.subject, tree, wid, w.params, variant, stages)
+            mem = probe.memory_run(spec.subject, tree, wid, w.params, variant, stages, Path(cap))
+            out[wid] = WorkloadFigures(
+                {str(k): v for k, v in mem.stage_peaks.items()}, mem.whole_run_peak, 1.0,
+                {str(s): 1.0 for s in stages}, proof.sha256,
+            )
+    return out
