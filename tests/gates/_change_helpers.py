@@ -23,8 +23,8 @@ from gates.model import Verdict
 from gates.ledger import WorkloadFigures
 
 
-def build_like_this_repo(tmp_path: Path, *, name: str = 'repo') -> TinyRepo:
-    tiny = build_tiny_subject(tmp_path, name=name)
+def build_like_this_repo(tmp_path: Path, *, name: str = 'repo', **spec_blocks: str) -> TinyRepo:
+    tiny = build_tiny_subject(tmp_path, name=name, **spec_blocks)
     repo = tiny.path
     first = git(repo, 'rev-parse', 'HEAD~1')
     git(repo, 'checkout', '-q', 'main')

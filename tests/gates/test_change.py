@@ -4,6 +4,7 @@ tagless clone finds the oracle, a shallow clone gets a clear error (real git, re
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +185,38 @@ def test_a_closed_stdout_ends_quietly(tmp_path: Path) -> None:
         proc = subprocess.run(('bash', '-c', shell), cwd=tiny.path, capture_output=True, text=True)
         assert proc.returncode == normal.returncode == 0, proc.stderr
         assert proc.stderr == '', proc.stderr
+
+
+def test_the_hook_lets_a_benign_commit_through_on_main_and_on_a_branch(tmp_path: Path) -> None:
+    """`gates install-hook`, then plain `git commit` as a user runs it (the hook judges the staged
+    tree against HEAD). As in this repository, the pre-commit tier runs the structural gates and
+    proof."""
+    from conftest import _SPEC_BLOCKS
+    tiers = _SPEC_BLOCKS['tiers'] + 'tier_gates:\n  pre-commit: [api, scope, integrity, proof]\n'
+    tiny = build_like_this_repo(tmp_path, tiers=tiers)
+    repo = tiny.path
+    proc = gates_cli(repo, 'install-hook')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for branch in ('main', 'work'):
+        if branch != 'main':
+            git(repo, 'checkout', '-q', '-b', branch)
+        _comment_in_stage0(repo)
+        git(repo, 'add', '-A')
+        before = git(repo, 'rev-parse', 'HEAD')
+        proc = subprocess.run(
+            ('git', 'commit', '-q', '-m', f'stage 0: a comment on {branch}'), cwd=repo,
+            capture_output=True, text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith(('GIT_', 'GITHUB_'))},
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert git(repo, 'rev-parse', 'HEAD~1') == before
+        assert 'oracle stagegate-baseline' in proc.stdout + proc.stderr
+    # And the hook still stops an asset edited together with subject code.
+    write_files(repo, {'specs/golden.json': (repo / 'specs/golden.json').read_text() + '\n'})
+    _comment_in_stage0(repo)
+    git(repo, 'add', '-A')
+    proc = subprocess.run(
+        ('git', 'commit', '-q', '-m', 'both'), cwd=repo, capture_output=True, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith(('GIT_', 'GITHUB_'))},
+    )
+    assert proc.returncode != 0 and 'edited together with subject code' in proc.stdout + proc.stderr
