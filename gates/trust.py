@@ -4,7 +4,7 @@ measured it (issue 8.2; docs/gates.md, "Trusted ledger rows").
 A row that the change under judgement adds was written by whoever made the change: its subject
 line, parent and digest prove nothing (anyone can recompute a sha256). So, in every tier that
 measures (the ones that run the memory gate: ci and full), the engine judging the change (in
-CI the BASE's engine) re-runs the row's measurements at the tier's workloads, in an export of
+CI the BASE's engine) re-runs the row's measurements at the ci workloads, in an export of
 the row's commit, with the row's variant (its stage and every earlier one converted):
 
 - the proof digest must equal the row's, byte for byte;
@@ -71,6 +71,9 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
         return []
     repo = repo_mod.open_repo(ctx.repo_root)
     ledger_text = trees.read_text(ctx.head_tree, spec.ledger)
+    # The ci workloads bound the cost (a full-tier accept of stage k+1 must not re-measure row k
+    # at 2^20); a spec without a ci tier falls back to the tier being run.
+    workloads = spec.tier_workloads('ci') if 'ci' in spec.tiers else ctx.workloads
     out: list[Finding] = []
     for index, row in rows:
         name = f'rows[{index}] (stage {row.stage}, {row.stage_name}, commit {row.commit[:12]})'
@@ -80,15 +83,15 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
                                      f'cannot be re-measured; rows are written by `gates accept`',
                                spec.ledger, line, stage=row.stage))
             continue
-        missing = [w.id for w in ctx.workloads if w.id not in row.workloads]
+        missing = [w.id for w in workloads if w.id not in row.workloads]
         if missing:
             out.append(Finding(GATE, f'{name}: no figures for {", ".join(missing)} (accept measures '
-                                     f'the full tier, which holds the {ctx.tier} workloads)',
+                                     f'the full tier, which holds the ci workloads)',
                                spec.ledger, line, stage=row.stage))
         wanted = spec.variant(tuple(range(row.stage + 1)))
         with repo_mod.export(repo, row.commit) as tree, tempfile.TemporaryDirectory(prefix='stagegate-trust-') as cap:
             variant = measure.effective(ctx, tree, wanted)
-            for workload in ctx.workloads:
+            for workload in workloads:
                 recorded = row.workloads.get(workload.id)
                 if recorded is None:
                     continue
