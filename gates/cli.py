@@ -40,14 +40,22 @@ def _parser() -> argparse.ArgumentParser:
         '--gate', action='append', choices=GATES, default=[], metavar='NAME',
         help=f'run only this gate (repeatable; one of {", ".join(GATES)}; default: all)',
     )
-    check.add_argument('--base', help="base revision (default: the spec's baseline ref)")
+    check.add_argument(
+        '--base', metavar='REF',
+        help='judge the change since the merge-base of REF and HEAD (default: GITHUB_BASE_REF in a '
+             'pull request, else the upstream branch, else main; proofs are always judged against '
+             "the spec's baseline ref)",
+    )
     check.add_argument('--json', action='store_true', help='print a JSON document on stdout')
     check.add_argument(
         '--staged', action='store_true',
         help='judge the staged index instead of the working tree (the pre-commit hook does)',
     )
     accept = with_spec(sub.add_parser('accept', help='run the full tier and record the stage'))
-    accept.add_argument('--base', help="base revision (default: the spec's baseline ref)")
+    accept.add_argument(
+        '--base', metavar='REF',
+        help='judge the change since the merge-base of REF and HEAD (default: as gates check)',
+    )
     with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
     with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
     audit = with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
