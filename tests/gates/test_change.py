@@ -220,3 +220,20 @@ def test_the_hook_lets_a_benign_commit_through_on_main_and_on_a_branch(tmp_path:
         env={k: v for k, v in os.environ.items() if not k.startswith(('GIT_', 'GITHUB_'))},
     )
     assert proc.returncode != 0 and 'edited together with subject code' in proc.stdout + proc.stderr
+
+
+def test_the_working_export_is_what_git_add_all_would_commit(tmp_path: Path) -> None:
+    from conftest import make_repo
+    from gates import repo as repo_mod
+    repo = make_repo(tmp_path, {'a.py': 'a = 1\n', 'gone.py': 'x\n', '.gitignore': 'secret/\nsitecustomize.py\n'})
+    write_files(repo, {'a.py': 'a = 2\n', 'new.py': 'n\n', 'sitecustomize.py': 'evil\n', 'secret/k': 'k\n'})
+    (repo / 'gone.py').unlink()
+    with repo_mod.working_export(repo_mod.open_repo(repo)) as tree:
+        files = sorted(p.relative_to(tree).as_posix() for p in tree.rglob('*') if p.is_file())
+        assert files == ['.gitignore', 'a.py', 'new.py']
+        assert (tree / 'a.py').read_text() == 'a = 2\n'
+    assert not tree.exists() and not tree.parent.exists()
+    with repo_mod.export(repo_mod.open_repo(repo), 'HEAD') as tree:
+        files = sorted(p.relative_to(tree).as_posix() for p in tree.rglob('*') if p.is_file())
+        assert files == ['.gitignore', 'a.py', 'gone.py'] and (tree / 'a.py').read_text() == 'a = 1\n'
+    assert git(repo, 'worktree', 'list').count('\n') == 0
