@@ -18,6 +18,7 @@ products is < 4 P^2 < 2^64. Ext multiplication therefore reduces once per output
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Iterable, Sequence, Union, cast
 
@@ -236,9 +237,28 @@ def inv(a: BaseLike) -> U64:
     return pow_(arr, P - 2)
 
 
+SMALL_INV_LOG = 17  # inputs below 2^17 (e.g. the 16-bit halves sum of a word) use one cached table
+_SMALL_INV_MIN = 64  # below this many entries, checking the range costs more than it saves
+
+
+@functools.lru_cache(maxsize=1)
+def small_inv_table() -> U64:
+    """inv_or_zero(v) for every v < 2^SMALL_INV_LOG, computed once per process (1 MiB, read-only)."""
+    table = pow_(np.arange(1 << SMALL_INV_LOG, dtype=np.uint64), P - 2)
+    table.flags.writeable = False
+    return table
+
+
 def inv_or_zero(a: BaseLike) -> U64:
-    """1/a elementwise, with 0 mapped to 0 (Fermat gives that for free)."""
-    return pow_(a, P - 2)
+    """1/a elementwise, with 0 mapped to 0 (Fermat gives that for free).
+
+    A vector whose entries are all below 2^SMALL_INV_LOG is looked up in ``small_inv_table``:
+    the same values as Fermat (the table is Fermat's), at one gather instead of ~45 products, so
+    a chunk of any size pays no modular exponentiation."""
+    arr = np.asarray(_s(a), dtype=np.uint64)
+    if arr.size >= _SMALL_INV_MIN and int(arr.max()) < (1 << SMALL_INV_LOG):
+        return small_inv_table()[arr.astype(np.intp)]
+    return pow_(arr, P - 2)
 
 
 def bsum(a: U64) -> int:

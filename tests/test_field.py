@@ -122,6 +122,17 @@ def test_inv(impl: Impl) -> None:
     assert impl.ints(impl.m.inv_or_zero(impl.vec([0, 2]))) == [0, (P + 1) // 2]
 
 
+@pytest.mark.parametrize("top", [1 << 17, P], ids=["small_values_table", "any_values_fermat"])
+def test_inv_or_zero_long_vectors(impl: Impl, top: int) -> None:
+    """Long vectors take the table path when every entry is < 2^17 (the `inv` column's case);
+    either path must give Fermat's answer, 0 for 0, at the range edges too."""
+    rng = random.Random(21)
+    a = [rng.randrange(top) for _ in range(300)] + [0, 1, (1 << 17) - 1, min(top - 1, P - 1)]
+    got = impl.ints(impl.m.inv_or_zero(impl.vec(a)))
+    assert got == [pow(x, P - 2, P) for x in a]
+    assert [g * x % P for g, x in zip(got, a)] == [1 if x else 0 for x in a]
+
+
 def test_bsum_bdot(impl: Impl) -> None:
     rng = random.Random(3)
     a, b = rand_vec(rng, 100), rand_vec(rng, 100)
