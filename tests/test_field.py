@@ -425,6 +425,7 @@ def test_compiled_kernels_equal_the_numpy_reference(n: int, monkeypatch: pytest.
                 field.emul(a, s.reshape(4, 1)), field.emul(s.reshape(4, 1), b), field.edot(a, b),
                 field.edot(ac, b), field.edot(b, b), field.emul(a3, s), field.emul(a3, a3), field.emul(s, a3),
                 field.lincomb_base(cols, coeffs), field.lincomb_base(cols[::2], coeffs[:, ::2]),
+                field.lincomb_base(np.tile(cols, (4, 1)), np.tile(coeffs, (1, 4))),  # m = 32
                 field.edot_base_many(a, cols), field.edot_base_many(b, cols.astype(np.uint32))]
 
     compiled = run()
