@@ -271,3 +271,20 @@ def test_kernels_agree_on_state_rows_and_faults(seed: int) -> None:
     assert r_ref[2] == {0: 0, 1: 2, 2: 3, 3: 1}[seed]
     for a, b in zip(arrs_ref, arrs_jit):
         assert np.array_equal(a, b)
+
+
+def test_warm_compiles_the_only_signature_the_tracer_uses(kernel: str) -> None:
+    """What warm() compiles (at Tracer construction, before any stage) is what every later run
+    and replay calls: no chunk ever triggers a compilation."""
+    from prover.vm.kernel import interpret_jit, warm
+
+    warm()
+    before = list(interpret_jit.signatures)
+    program, ram = sha2_chain.program(), sha2_chain.ram_input(1, MSG)
+    tr = _TracerClass(program, ram, 4096, 7, kernel="jit")
+    tr.rows()
+    fresh = _TracerClass(program, ram, 4096, 7, kernel="jit")
+    fresh.load_checkpoints(tr.checkpoints)
+    fresh.replay(31)
+    fresh.final_state()
+    assert list(interpret_jit.signatures) == before and len(before) == 1
