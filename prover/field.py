@@ -396,8 +396,19 @@ def _pair(a: U64, b: U64) -> tuple[U64, U64, tuple[int, ...]]:
     return a, b, (4,) + np.broadcast_shapes(a.shape[1:], b.shape[1:])
 
 
+_M64 = (1 << 64) - 1
+
+
+def _scalar_2p(sums: list[int]) -> U64:
+    """Two ext scalars: the vector path's min(s, s - P) in Python ints (a few numpy calls on
+    4-element arrays cost several times more), bit for bit the same for any uint64 s."""
+    return np.array([v - P if v >= P else v for v in sums], dtype=np.uint64)
+
+
 def eadd(a: U64, b: U64) -> U64:
     """a + b in E, elementwise over (4, ...) arrays; a (4,) scalar broadcasts against vectors."""
+    if a.shape == b.shape == (4,):
+        return _scalar_2p([(x + y) & _M64 for x, y in zip(a.tolist(), b.tolist())])
     a, b, _ = _pair(a, b)
     s = np.add(a, b)
     return _reduce_2p(s)
@@ -405,6 +416,8 @@ def eadd(a: U64, b: U64) -> U64:
 
 def esub(a: U64, b: U64) -> U64:
     """a - b in E, elementwise, with broadcasting as in ``eadd`` (adds P so uint64 never wraps)."""
+    if a.shape == b.shape == (4,):
+        return _scalar_2p([(x + P - y) & _M64 for x, y in zip(a.tolist(), b.tolist())])
     a, b, _ = _pair(a, b)
     s = np.add(a, _P)
     np.subtract(s, b, out=s)

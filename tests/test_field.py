@@ -449,3 +449,17 @@ def test_compiled_modp_is_exact_over_the_whole_uint64_range() -> None:
     out = np.empty_like(x)
     field._modp_vec_jit(x, out)
     assert np.array_equal(out, x % np.uint64(P))
+
+
+def test_ext_scalar_add_sub_fast_path_equals_the_vector_path() -> None:
+    """eadd/esub on two (4,) scalars take a Python-int path; it must give the vector path's bits
+    for any uint64 inputs, reduced or not (wrap-around included)."""
+    rng = random.Random(5)
+    edge = [0, 1, P - 1, P, 2 * P - 1, 1 << 32, 1 << 63, (1 << 64) - 1]
+    for _ in range(2000):
+        a = np.array([rng.choice(edge + [rng.randrange(P)]) for _ in range(4)], dtype=np.uint64)
+        b = np.array([rng.choice(edge + [rng.randrange(P)]) for _ in range(4)], dtype=np.uint64)
+        for op in (field.eadd, field.esub):
+            got = op(a, b)
+            assert got.dtype == np.uint64 and got.shape == (4,)
+            assert np.array_equal(got, op(a.reshape(4, 1), b.reshape(4, 1))[:, 0]), (op.__name__, a, b)
