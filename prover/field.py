@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Callable, Iterable, Sequence, Union, cast
+from typing import Iterable, Sequence, Union, cast
 
 import numba
 import numpy as np
@@ -40,13 +40,54 @@ _P = np.uint64(P)
 _W_EXT = np.uint64(W_EXT)
 _ONE = np.uint64(1)
 
-# numba twins of the hottest kernels (ext multiplication, ext dot, the NTT butterfly). Each is one
-# pass over its operands instead of ~20 numpy passes, and computes the same reduced residues, so
-# the bytes never change; the numpy code beside each stays as the reference, and the shared suite
+
+def _miller_rabin(n: int, bases: Iterable[int]) -> bool:
+    """Deterministic for n < 3.4e14 with bases 2..17 (Jaeschke); P is far below that."""
+    if n < 2 or n % 2 == 0:
+        return n == 2
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for a in bases:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def _check_constants() -> None:
+    """Cheap checks of the constants every proof relies on; raise if any is wrong."""
+    if not _miller_rabin(P, (2, 3, 5, 7, 11, 13, 17)):
+        raise ImportError(f"field modulus {P} is not prime")
+    if (P - 1) % (1 << TWO_ADICITY) != 0:
+        raise ImportError(f"2^{TWO_ADICITY} does not divide P - 1")
+    # W^(2^27) = 1 and W^(2^26) = -1 together mean the order is exactly 2^27.
+    if pow(W, 1 << TWO_ADICITY, P) != 1 or pow(W, 1 << (TWO_ADICITY - 1), P) != P - 1:
+        raise ImportError("root of unity W does not have order exactly 2^27")
+    # For P = 1 mod 4, X^4 - a is irreducible iff a is a non-square (Capelli; -4 is a square).
+    if P % 4 != 1 or pow(W_EXT, (P - 1) // 2, P) != P - 1:
+        raise ImportError(f"X^4 - {W_EXT} is not irreducible over F_P")
+
+
+_check_constants()
+
+# ---------------------------------------------------------------------------- compiled twins
+#
+# numba twins of the hottest kernels (ext multiplication by a vector or a scalar, ext dot,
+# eq-weighted row sums, few-column linear combinations). Each is one pass over its operands
+# instead of ~10-20 numpy passes, and computes the same reduced residues, so the bytes never
+# change; the numpy code beside each stays as the reference, and the shared suite
 # (tests/test_field.py) runs with the twins on and off (``_JIT_KERNELS``, patched only by tests).
-# The signatures are explicit (uint64, any layout, inputs read-only, which also accepts writable
-# and broadcast views), so each kernel is compiled once, or loaded from numba's on-disk cache
-# (``cache=True``), when this module is imported: before any stage, never inside one.
+# The signatures are explicit (uint64, inputs read-only, which also accepts writable arrays), so
+# each kernel is compiled once, or loaded from numba's on-disk cache (``cache=True``), when this
+# module is imported: before any stage, never inside one (an explicit-signature dispatcher
+# never compiles again; an operand it does not fit raises TypeError).
 _JIT_KERNELS = True
 # C-contiguous operands only: that loop vectorizes, and was measured ~5x faster than numba's
 # any-layout loop; a strided view is copied contiguous first (one pass, still far cheaper).
@@ -164,6 +205,8 @@ def _lincomb_jit(cols: U64, coeffs: U64, out: U64) -> None:  # pragma: no cover 
         out[:, i0 : i0 + w] = acc[:, :w]
 
 
+# ---------------------------------------------------------------------------- fast reduction
+#
 # numpy's ``%`` on uint64 runs a hardware division per element; ``x // P`` by a uint64 scalar
 # uses libdivide (multiply-high and shift), so x - (x // P) * P is about twice as fast for any
 # x < 2^64. A sum of two reduced values (< 2P) is reduced cheaper still: x - P wraps to a huge
