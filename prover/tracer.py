@@ -8,8 +8,15 @@ At the start of every chunk of C = 2^chunk_log rows the tracer takes a ``Checkpo
 pc, registers and their last-access times, the RAM words touched so far with their values and
 times, halted) from which ``replay(i)`` regenerates chunk i alone, identical to the first run.
 
+The interpreter loop is ``prover.vm.kernel``'s: numba-compiled by default (``kernel="jit"``,
+loaded from its on-disk cache when the tracer is constructed, which the pipeline does before any
+stage), or its plain-Python reference (``kernel="ref"``); both give the same rows. A tracer handed
+another run's checkpoints (``load_checkpoints``) replays any chunk without a forward run, and a
+replay of the last chunk keeps the final state, so ``final_state()`` after a replay-driven pass
+costs nothing.
+
 Public names: ``Tracer``, ``Checkpoint``, ``FinalState``, ``ROW_FIELDS``, ``VMError``
-(re-exported). Sits above ``prover.vm``; knows nothing of fields.
+(re-exported), ``KERNELS``. Sits above ``prover.vm``; knows nothing of fields.
 """
 
 from __future__ import annotations
