@@ -14,7 +14,8 @@ sha2-chain workload and a chunk of 2^chunk_log rows (default ``pipeline.chunk_lo
 - ``cold_replay``: replay of the last chunk on a fresh tracer handed the recorded checkpoints
   (None if this tracer has no way to take them), then ``final_state()`` after it.
 
-Every figure is the best of ``--repeat`` runs in this one process, by default in process CPU
+Measured inside ``runtime.tuned()``, as ``prove()`` runs (without it the all-rows build mostly
+measures first-touch page faults and varies 4x between repeats). Every figure is the best of ``--repeat`` runs in this one process, by default in process CPU
 seconds (``--clock cpu``: on a shared machine wall time mostly measures the neighbours; the work
 here is single-threaded), or wall seconds with ``--clock wall``. Compare two trees by running this script against each with
 PYTHONPATH, interleaved in one session, and take ratios, never absolute seconds across sessions.
@@ -33,6 +34,7 @@ from typing import Any, Callable
 from prover.pipeline import chunk_log_for
 from prover.relations.columns import COLUMNS, make_builder
 from prover.relations.layout import bytecode_table
+from prover.runtime import tuned
 from prover.tracer import Tracer
 from prover.witness import WitnessSource
 from prover.workloads import build
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'logT':>4} {'chunk':>6} {'init s':>7} {'first s':>8} {'replay ms':>9} {'build ms':>9} "
           f"{'pass s':>7} {'mat s':>7}  cold replay/final_state s")
     for log_t in sizes:
-        r = measure(args.workload, log_t, args.chunk_log, args.repeat, args.clock)
+        with tuned():  # as prove() runs: one BLAS thread, freed tables kept (else page faults dominate)
+            r = measure(args.workload, log_t, args.chunk_log, args.repeat, args.clock)
         results.append(r)
         cold = r["cold_replay"]
         cold_s = "n/a" if cold is None else f"{cold['replay_last']:.4f} / {cold['final_state_after']:.4f}"
