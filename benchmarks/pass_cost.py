@@ -21,6 +21,20 @@ here is single-threaded), or wall seconds with ``--clock wall``. Compare two tre
 PYTHONPATH, interleaved in one session, and take ratios, never absolute seconds across sessions.
 
     .venv/bin/python benchmarks/pass_cost.py --log-t 16,18,20 [--chunk-log 10] [--repeat 3] [--json out.json]
+
+Measured on the shared 2-core machine (load average ~6-11), CPU seconds, best of 2, v1 (main at
+ee3ec50) and this branch interleaved in one session, chunk = 2^ceil(log T / 2) rows:
+
+    log T  tree  first run  replay/chunk  64-col build/chunk  one pass  all-rows build
+    16     v1    0.043 s    0.150 ms      0.68-1.16 ms        0.224 s   0.042 s
+    16     new   0.007 s    0.012 ms      0.195 ms            0.063 s   0.033 s
+    18     v1    0.158 s    0.290 ms      0.524 ms            0.510 s   0.151 s
+    18     new   0.016 s    0.015 ms      0.246 ms            0.149 s   0.128 s
+    20     v1    0.601 s    0.560 ms      0.636 ms            1.564 s   0.28-0.37 s
+    20     new   0.037 s    0.019 ms      0.364 ms            0.426 s   0.27-0.58 s
+
+(The all-rows build at 2^20 was measured before this script ran inside ``tuned()``; its spread is
+page faults. What is left of a pass is the column builder, ``prover.relations.columns``.)
 """
 
 from __future__ import annotations
