@@ -18,10 +18,13 @@ products is < 4 P^2 < 2^64. Ext multiplication therefore reduces once per output
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Iterable, Sequence, Union, cast
 
+import numba
 import numpy as np
+from numba import types as _nt
 from numpy.typing import NDArray
 
 U64 = NDArray[np.uint64]
@@ -73,6 +76,133 @@ def _check_constants() -> None:
 
 
 _check_constants()
+
+# ---------------------------------------------------------------------------- compiled twins
+#
+# numba twins of the hottest kernels (ext multiplication by a vector or a scalar, ext dot,
+# eq-weighted row sums, few-column linear combinations). Each is one pass over its operands
+# instead of ~10-20 numpy passes, and computes the same reduced residues, so the bytes never
+# change; the numpy code beside each stays as the reference, and the shared suite
+# (tests/test_field.py) runs with the twins on and off (``_JIT_KERNELS``, patched only by tests).
+# The signatures are explicit (uint64, inputs read-only, which also accepts writable arrays), so
+# each kernel is compiled once, or loaded from numba's on-disk cache (``cache=True``), when this
+# module is imported: before any stage, never inside one (an explicit-signature dispatcher
+# never compiles again; an operand it does not fit raises TypeError).
+_JIT_KERNELS = True
+# C-contiguous operands only: that loop vectorizes, and was measured ~5x faster than numba's
+# any-layout loop; a strided view is copied contiguous first (one pass, still far cheaper).
+_R1 = _nt.Array(_nt.uint64, 1, "A", readonly=True)
+_C1 = _nt.Array(_nt.uint64, 1, "C", readonly=True)
+_C2 = _nt.Array(_nt.uint64, 2, "C", readonly=True)
+_W1 = _nt.Array(_nt.uint64, 1, "A")
+_W2 = _nt.Array(_nt.uint64, 2, "C")
+_JIT = {"cache": True, "nogil": True, "boundscheck": False}
+_INV_P = 1.0 / P
+_P_I64 = np.int64(P)
+
+
+@numba.njit(inline="always", cache=True)
+def _modp(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    # x mod P for any uint64 x, exactly, without a division: q = trunc(x * fl(1/P)) in float64 is
+    # within 1 of floor(x / P) (relative error < 2^-51 on a quotient < 2^33, so off only when
+    # x / P lies within 2^-17 of an integer), hence x - q P lies in [-P, 2P) and one
+    # correction step either way gives the residue. tests/test_field.py checks it against %.
+    q = np.uint64(np.float64(x) * _INV_P)
+    r = np.int64(x - q * _P)  # wraps in uint64; as int64 it is the true value in [-P, 2P)
+    if r < 0:
+        r += _P_I64
+    elif r >= _P_I64:
+        r -= _P_I64
+    return np.uint64(r)
+
+
+@numba.njit(_nt.void(_R1, _W1), **_JIT)
+def _modp_vec_jit(x: U64, out: U64) -> None:  # pragma: no cover - compiled
+    # out <- x mod P via _modp, for the tests of _modp itself
+    for i in range(x.shape[0]):
+        out[i] = _modp(x[i])
+
+
+@numba.njit(_nt.void(_C2, _C2, _W2), **_JIT)
+def _emul2_jit(a: U64, b: U64, out: U64) -> None:  # pragma: no cover - compiled
+    # out <- a * b for (4, n) ext arrays of one shape. Every component is a sum of four
+    # products < 4 P^2 < 2^64, reduced once, as in _emul_block.
+    for i in range(out.shape[1]):
+        x0, x1, x2, x3 = a[0, i], a[1, i], a[2, i], a[3, i]
+        y0, y1, y2, y3 = b[0, i], b[1, i], b[2, i], b[3, i]
+        w1, w2, w3 = _modp(y1 * _W_EXT), _modp(y2 * _W_EXT), _modp(y3 * _W_EXT)
+        out[0, i] = _modp(x0 * y0 + x1 * w3 + x2 * w2 + x3 * w1)
+        out[1, i] = _modp(x0 * y1 + x1 * y0 + x2 * w3 + x3 * w2)
+        out[2, i] = _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * w3)
+        out[3, i] = _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0)
+
+
+@numba.njit(_nt.void(_C2, _C1, _W2), **_JIT)
+def _emul2s_jit(a: U64, b: U64, out: U64) -> None:  # pragma: no cover - compiled
+    # out <- a * b for a (4, n) ext array and an ext scalar b (4,).
+    y0, y1, y2, y3 = b[0], b[1], b[2], b[3]
+    w1, w2, w3 = _modp(y1 * _W_EXT), _modp(y2 * _W_EXT), _modp(y3 * _W_EXT)
+    for i in range(out.shape[1]):
+        x0, x1, x2, x3 = a[0, i], a[1, i], a[2, i], a[3, i]
+        out[0, i] = _modp(x0 * y0 + x1 * w3 + x2 * w2 + x3 * w1)
+        out[1, i] = _modp(x0 * y1 + x1 * y0 + x2 * w3 + x3 * w2)
+        out[2, i] = _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * w3)
+        out[3, i] = _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0)
+
+
+@numba.njit(_nt.void(_C2, _C2, _W1), **_JIT)
+def _edot2_jit(a: U64, b: U64, out: U64) -> None:  # pragma: no cover - compiled
+    # out <- sum_i a[:, i] * b[:, i] (4,), for n < 2^33: reduced products summed in uint64.
+    c0 = c1 = c2 = c3 = np.uint64(0)
+    for i in range(a.shape[1]):
+        x0, x1, x2, x3 = a[0, i], a[1, i], a[2, i], a[3, i]
+        y0, y1, y2, y3 = b[0, i], b[1, i], b[2, i], b[3, i]
+        w1, w2, w3 = _modp(y1 * _W_EXT), _modp(y2 * _W_EXT), _modp(y3 * _W_EXT)
+        c0 += _modp(x0 * y0 + x1 * w3 + x2 * w2 + x3 * w1)
+        c1 += _modp(x0 * y1 + x1 * y0 + x2 * w3 + x3 * w2)
+        c2 += _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * w3)
+        c3 += _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0)
+    out[0], out[1], out[2], out[3] = _modp(c0), _modp(c1), _modp(c2), _modp(c3)
+
+
+@numba.njit([_nt.void(_C2, _C2, _W2), _nt.void(_C2, _nt.Array(_nt.uint32, 2, "C", readonly=True), _W2)], **_JIT)
+def _edot_base_many_jit(e: U64, rows: U64, out: U64) -> None:  # pragma: no cover - compiled
+    # out[:, q] <- sum_x e[:, x] * rows[q, x]: reduced products summed in uint64 (n < 2^33).
+    # rows may be uint64 or uint32 (the commitment's codeword rows).
+    for q in range(rows.shape[0]):
+        t0 = t1 = t2 = t3 = np.uint64(0)
+        for x in range(rows.shape[1]):
+            v = rows[q, x]
+            t0 += _modp(e[0, x] * v)
+            t1 += _modp(e[1, x] * v)
+            t2 += _modp(e[2, x] * v)
+            t3 += _modp(e[3, x] * v)
+        out[0, q], out[1, q], out[2, q], out[3, q] = _modp(t0), _modp(t1), _modp(t2), _modp(t3)
+
+
+@numba.njit(_nt.void(_C2, _C2, _W2), **_JIT)
+def _lincomb_jit(cols: U64, coeffs: U64, out: U64) -> None:  # pragma: no cover - compiled
+    # out[:, i] <- sum_j coeffs[:, j] * cols[j, i], in blocks of rows that stay in cache; the
+    # accumulator is reduced every 3 terms (P + 3 P^2 < 2^64), as in _lincomb_direct.
+    m, n = cols.shape
+    blk = 2048
+    acc = np.empty((4, blk), dtype=np.uint64)
+    for i0 in range(0, n, blk):
+        w = min(n, i0 + blk) - i0
+        acc[:, :w] = 0
+        for j in range(m):
+            c0, c1, c2, c3 = coeffs[0, j], coeffs[1, j], coeffs[2, j], coeffs[3, j]
+            red = j % 3 == 2 or j == m - 1
+            for i in range(w):
+                v = cols[j, i0 + i]
+                a0 = acc[0, i] + c0 * v
+                a1 = acc[1, i] + c1 * v
+                a2 = acc[2, i] + c2 * v
+                a3 = acc[3, i] + c3 * v
+                if red:
+                    a0, a1, a2, a3 = _modp(a0), _modp(a1), _modp(a2), _modp(a3)
+                acc[0, i], acc[1, i], acc[2, i], acc[3, i] = a0, a1, a2, a3
+        out[:, i0 : i0 + w] = acc[:, :w]
 
 
 # ---------------------------------------------------------------------------- fast reduction
@@ -141,6 +271,8 @@ def dif_butterfly(a: U64, b: U64, w: U64, t: U64, q: U64) -> None:
     The fused DIF butterfly of ``prover.pcs.ntt``. All operands are uint64 arrays of one
     broadcast shape (w may broadcast). The difference is offset by P so it never wraps:
     a + P - b < 2P < 2^32, times w < 2^31 stays below 2^63, reduced via libdivide ``//``.
+    (A numba twin was measured no faster here: the encoder's operands are strided views, which
+    keep the compiled loop from vectorizing, while numpy's passes already run at memory speed.)
     """
     np.add(a, _P, out=t)
     np.subtract(t, b, out=t)
@@ -236,9 +368,28 @@ def inv(a: BaseLike) -> U64:
     return pow_(arr, P - 2)
 
 
+SMALL_INV_LOG = 17  # inputs below 2^17 (e.g. the 16-bit halves sum of a word) use one cached table
+_SMALL_INV_MIN = 64  # below this many entries, checking the range costs more than it saves
+
+
+@functools.lru_cache(maxsize=1)
+def small_inv_table() -> U64:
+    """inv_or_zero(v) for every v < 2^SMALL_INV_LOG, computed once per process (1 MiB, read-only)."""
+    table = pow_(np.arange(1 << SMALL_INV_LOG, dtype=np.uint64), P - 2)
+    table.flags.writeable = False
+    return table
+
+
 def inv_or_zero(a: BaseLike) -> U64:
-    """1/a elementwise, with 0 mapped to 0 (Fermat gives that for free)."""
-    return pow_(a, P - 2)
+    """1/a elementwise, with 0 mapped to 0 (Fermat gives that for free).
+
+    A vector whose entries are all below 2^SMALL_INV_LOG is looked up in ``small_inv_table``:
+    the same values as Fermat (the table is Fermat's), at one gather instead of ~45 products, so
+    a chunk of any size pays no modular exponentiation."""
+    arr = np.asarray(_s(a), dtype=np.uint64)
+    if arr.size >= _SMALL_INV_MIN and int(arr.max()) < (1 << SMALL_INV_LOG):
+        return small_inv_table()[arr.astype(np.intp)]
+    return pow_(arr, P - 2)
 
 
 def bsum(a: U64) -> int:
@@ -288,8 +439,19 @@ def _pair(a: U64, b: U64) -> tuple[U64, U64, tuple[int, ...]]:
     return a, b, (4,) + np.broadcast_shapes(a.shape[1:], b.shape[1:])
 
 
+_M64 = (1 << 64) - 1
+
+
+def _scalar_2p(sums: list[int]) -> U64:
+    """Two ext scalars: the vector path's min(s, s - P) in Python ints (a few numpy calls on
+    4-element arrays cost several times more), bit for bit the same for any uint64 s."""
+    return np.array([v - P if v >= P else v for v in sums], dtype=np.uint64)
+
+
 def eadd(a: U64, b: U64) -> U64:
     """a + b in E, elementwise over (4, ...) arrays; a (4,) scalar broadcasts against vectors."""
+    if a.shape == b.shape == (4,):
+        return _scalar_2p([(x + y) & _M64 for x, y in zip(a.tolist(), b.tolist())])
     a, b, _ = _pair(a, b)
     s = np.add(a, b)
     return _reduce_2p(s)
@@ -297,6 +459,8 @@ def eadd(a: U64, b: U64) -> U64:
 
 def esub(a: U64, b: U64) -> U64:
     """a - b in E, elementwise, with broadcasting as in ``eadd`` (adds P so uint64 never wraps)."""
+    if a.shape == b.shape == (4,):
+        return _scalar_2p([(x + P - y) & _M64 for x, y in zip(a.tolist(), b.tolist())])
     a, b, _ = _pair(a, b)
     s = np.add(a, _P)
     np.subtract(s, b, out=s)
@@ -321,6 +485,14 @@ def emul(a: U64, b: U64) -> U64:
     a, b, shape = _pair(a, b)
     if a.size < b.size:
         a, b = b, a
+    if _JIT_KERNELS and a.shape == shape and (b.shape == shape or b.size == 4):
+        out_c = np.empty(shape, dtype=np.uint64)
+        flat = np.ascontiguousarray(a).reshape(4, -1)
+        if b.shape == shape:
+            _emul2_jit(flat, np.ascontiguousarray(b).reshape(4, -1), out_c.reshape(4, -1))
+        else:
+            _emul2s_jit(flat, np.ascontiguousarray(b.reshape(4)), out_c.reshape(4, -1))
+        return out_c
     out = np.empty(shape, dtype=np.uint64)
     n_last = shape[-1]
     inner = 1
@@ -454,6 +626,10 @@ def edot(a: U64, b: U64) -> U64:
     if a.ndim != 2 or a.shape != b.shape:
         return esum(emul(a, b))
     n = a.shape[1]
+    if _JIT_KERNELS:
+        res = np.empty(4, dtype=np.uint64)
+        _edot2_jit(np.ascontiguousarray(a), np.ascontiguousarray(b), res)
+        return res
     acc = [0, 0, 0, 0]
     for i0 in range(0, n, _BLK):
         ac, bc = a[:, i0 : i0 + _BLK], b[:, i0 : i0 + _BLK]
@@ -493,6 +669,7 @@ def eq_scalar(a: U64, b: U64) -> bool:
 # ---------------------------------------------------------------------------- linear combos
 
 _DIRECT_M = 8  # up to this many columns, lazy uint64 products beat the float64 matmul
+_DIRECT_M_JIT = 32  # compiled, up to this many (measured: 1.2-1.3x faster at 12-16, even at 32)
 _LIMB = 16  # coefficient limb width for the float64 matmul path
 _CHUNK_M = 64  # with 16-bit limbs, 64 * (2^31 * 2^16) < 2^53: float64 sums stay exact
 _CHUNK_N = 1 << 15  # rows per matmul block; bounds the float64 temporaries to ~16 MiB
@@ -502,6 +679,9 @@ def _lincomb_direct(cols: U64, coeffs: U64) -> U64:
     """Few columns (e.g. folding 2^i bound corners): products < 2^62, reduced every 4 terms."""
     m, n = cols.shape
     out = np.zeros((4, n), dtype=np.uint64)
+    if _JIT_KERNELS and m and cols.dtype == np.uint64 and coeffs.dtype == np.uint64:
+        _lincomb_jit(np.ascontiguousarray(cols), np.ascontiguousarray(coeffs), out)
+        return out
     tmp = np.empty(n, dtype=np.uint64)
     for k in range(4):
         acc = out[k]
@@ -526,7 +706,7 @@ def lincomb_base(cols: U64, coeffs: U64) -> U64:
     if coeffs.shape != (4, m):
         raise ValueError(f"coeffs shape {coeffs.shape} does not match {m} columns")
     lo_mask = np.uint64((1 << _LIMB) - 1)
-    if m <= _DIRECT_M:
+    if m <= _DIRECT_M or (_JIT_KERNELS and m <= _DIRECT_M_JIT):
         return _lincomb_direct(cols, coeffs)
     out = np.zeros((4, n), dtype=np.uint64)
     for j0 in range(0, m, _CHUNK_M):
@@ -596,6 +776,10 @@ def edot_base_many(e: U64, rows: U64) -> U64:
     q, n = rows.shape
     if e.shape != (4, n):
         raise ValueError(f"ext vector shape {e.shape} does not match rows of length {n}")
+    if _JIT_KERNELS and e.dtype == np.uint64 and rows.dtype in (np.uint64, np.uint32):
+        res = np.empty((4, q), dtype=np.uint64)
+        _edot_base_many_jit(np.ascontiguousarray(e), np.ascontiguousarray(rows), res)
+        return res
     mask = np.uint64((1 << _DOT_LIMB) - 1)
     acc = np.zeros((4, q), dtype=np.uint64)
     pending = 0  # blocks added to acc since its last reduction; each adds < 2^53

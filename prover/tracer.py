@@ -8,22 +8,29 @@ At the start of every chunk of C = 2^chunk_log rows the tracer takes a ``Checkpo
 pc, registers and their last-access times, the RAM words touched so far with their values and
 times, halted) from which ``replay(i)`` regenerates chunk i alone, identical to the first run.
 
+The interpreter loop is ``prover.vm.kernel``'s: numba-compiled by default (``kernel="jit"``,
+loaded from its on-disk cache when the tracer is constructed, which the pipeline does before any
+stage), or its plain-Python reference (``kernel="ref"``); both give the same rows. A tracer handed
+another run's checkpoints (``load_checkpoints``) replays any chunk without a forward run, and a
+replay of the last chunk keeps the final state, so ``final_state()`` after a replay-driven pass
+costs nothing.
+
 Public names: ``Tracer``, ``Checkpoint``, ``FinalState``, ``ROW_FIELDS``, ``VMError``
-(re-exported). Sits above ``prover.vm``; knows nothing of fields.
+(re-exported), ``KERNELS``. Sits above ``prover.vm``; knows nothing of fields.
 """
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from prover.vm.isa import NUM_REGS, RAM_WORDS, Op, Program
+from prover.vm.kernel import ERR_ADDR, ERR_PC, OUT_FIELDS, Kernel, decode, interpret_jit, interpret_ref, warm
 from prover.vm.machine import ROW_FIELDS, VMError, initial_ram
 
-__all__ = ["Tracer", "Checkpoint", "FinalState", "ROW_FIELDS", "VMError"]
+__all__ = ["Tracer", "Checkpoint", "FinalState", "ROW_FIELDS", "VMError", "KERNELS"]
 
 _I64 = np.int64
 
@@ -42,6 +49,7 @@ class Checkpoint:
     ram_addrs: np.ndarray
     ram_values: np.ndarray
     ram_times: np.ndarray
+    halt_cycles: int = -1  # cycles up to and including the first HALT, if it ran before ``cycle``
 
 
 @dataclass(frozen=True)
@@ -57,12 +65,13 @@ class FinalState:
 
 
 class _State:
-    """Mutable VM state of one pass. RAM lives in array('q') so numpy can view it without copies."""
+    """Mutable VM state of one pass: registers, RAM and their times as int64 arrays (the
+    interpreter kernels update them in place)."""
 
     __slots__ = ("cycle", "pc", "halted", "regs", "reg_times", "ram", "ram_times")
 
-    def __init__(self, cycle: int, pc: int, halted: bool, regs: list[int], reg_times: list[int],
-                 ram: array[int], ram_times: array[int]) -> None:
+    def __init__(self, cycle: int, pc: int, halted: bool, regs: np.ndarray, reg_times: np.ndarray,
+                 ram: np.ndarray, ram_times: np.ndarray) -> None:
         self.cycle = cycle
         self.pc = pc
         self.halted = halted
@@ -70,6 +79,9 @@ class _State:
         self.reg_times = reg_times
         self.ram = ram
         self.ram_times = ram_times
+
+
+KERNELS: Mapping[str, Kernel] = {"jit": interpret_jit, "ref": interpret_ref}
 
 
 class Tracer:
@@ -84,7 +96,7 @@ class Tracer:
     """
 
     def __init__(self, program: Program, ram_init: Mapping[int, int] | None, T: int, chunk_log: int,
-                 *, require_halt: bool = True) -> None:
+                 *, require_halt: bool = True, kernel: str = "jit") -> None:
         if T < 1 or T & (T - 1):
             raise ValueError(f"T = {T} must be a power of two")
         log_t = T.bit_length() - 1
@@ -97,12 +109,14 @@ class Tracer:
         self.chunk_size = 1 << chunk_log
         self.num_chunks = T >> chunk_log
         self.require_halt = require_halt
-        self._ram0 = array("q", initial_ram(program, ram_init))
-        # Pre-decoded program: tuples of small ints, for the interpreter loop.
-        self._decoded = [
-            (int(ins.op), ins.rd, ins.rs, ins.imm, 1 if ins.use_imm else 0, 32 - ins.imm)
-            for ins in program.instructions
-        ]
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel {kernel!r} is not one of {', '.join(sorted(KERNELS))}")
+        self.kernel = kernel
+        self._interpret = KERNELS[kernel]
+        if kernel == "jit":
+            warm()  # load the compiled loop now (the tracer is built before any stage), not in a chunk
+        self._ram0 = np.array(initial_ram(program, ram_init), dtype=_I64)
+        self._decoded = decode(program)
         table = program.table()
         self._is_branch = np.isin(table.op, [Op.BEQ, Op.BNE, Op.BLTU])
         self._checkpoints: list[Checkpoint] = []
@@ -135,8 +149,15 @@ class Tracer:
         """Chunk i regenerated from its checkpoint alone."""
         if not 0 <= i < self.num_chunks:
             raise IndexError(f"chunk {i} outside [0, {self.num_chunks})")
+        rows, st = self._replay_state(i)
+        if i == self.num_chunks - 1 and self._final is None and (st.halted or not self.require_halt):
+            self._finish(st)  # the replay reached T: final_state() needs no further run
+        return rows
+
+    def _replay_state(self, i: int) -> tuple[dict[str, np.ndarray], _State]:
         self._ensure_checkpoint(i)
-        return self._run_chunk(self._restore(self._checkpoints[i]), i)
+        st = self._restore(self._checkpoints[i])
+        return self._run_chunk(st, i), st
 
     def checkpoint(self, i: int) -> Checkpoint:
         """The state before chunk i (computed by running on if the first pass has not got there)."""
@@ -145,11 +166,29 @@ class Tracer:
         self._ensure_checkpoint(i)
         return self._checkpoints[i]
 
+    def load_checkpoints(self, checkpoints: Sequence[Checkpoint]) -> None:
+        """Take the checkpoints of an earlier run of the same program, input, T and chunk size
+        (e.g. another tracer's ``checkpoints``), so that ``replay`` needs no forward run.
+
+        Only their shape is checked (chunk i starts at cycle i*C); a checkpoint from a different
+        run replays that run's rows."""
+        ckpts = list(checkpoints)
+        if len(ckpts) > self.num_chunks:
+            raise ValueError(f"{len(ckpts)} checkpoints for {self.num_chunks} chunks")
+        for i, ck in enumerate(ckpts):
+            if ck.cycle != i * self.chunk_size:
+                raise ValueError(f"checkpoint {i} is at cycle {ck.cycle}, expected {i * self.chunk_size}")
+        self._checkpoints = ckpts
+        for ck in ckpts:
+            self._note_halt(ck.halt_cycles)
+
     def final_state(self) -> FinalState:
-        """State after all T rows (runs the first pass without keeping rows if needed)."""
+        """State after all T rows: kept from the last run or replay that reached T; otherwise
+        runs on from the last checkpoint (not from cycle 0)."""
         if self._final is None:
-            for _ in self.run():
-                pass
+            self._ensure_checkpoint(self.num_chunks - 1)
+        if self._final is None:
+            self._finish(self._replay_state(self.num_chunks - 1)[1])  # VMError if it never halted
         if self._final is None:  # run() always sets it; keeps mypy and -O honest
             raise RuntimeError("tracer finished without a final state")
         return self._final
@@ -161,18 +200,19 @@ class Tracer:
 
     # -- state and checkpoints --------------------------------------------------------------
     def _fresh_state(self) -> _State:
-        return _State(0, 0, False, [0] * NUM_REGS, [0] * NUM_REGS, array("q", self._ram0),
-                      array("q", bytes(8 * RAM_WORDS)))
+        return _State(0, 0, False, np.zeros(NUM_REGS, dtype=_I64), np.zeros(NUM_REGS, dtype=_I64),
+                      self._ram0.copy(), np.zeros(RAM_WORDS, dtype=_I64))
 
     def _record_checkpoint(self, i: int, st: _State) -> None:
-        times = np.frombuffer(st.ram_times, dtype=_I64)
+        times = st.ram_times
         touched = np.flatnonzero(times)
         ckpt = Checkpoint(
             cycle=st.cycle, pc=st.pc, halted=st.halted,
-            regs=tuple(st.regs), reg_times=tuple(st.reg_times),
+            regs=tuple(int(v) for v in st.regs), reg_times=tuple(int(v) for v in st.reg_times),
             ram_addrs=touched,
-            ram_values=np.frombuffer(st.ram, dtype=_I64)[touched],
+            ram_values=st.ram[touched],
             ram_times=times[touched],
+            halt_cycles=self._halt_cycles if st.halted else -1,
         )
         if i < len(self._checkpoints):
             self._checkpoints[i] = ckpt  # a rerun recomputes the same state
@@ -182,11 +222,15 @@ class Tracer:
             raise RuntimeError(f"checkpoint {i} recorded before checkpoint {len(self._checkpoints)}")
 
     def _restore(self, ckpt: Checkpoint) -> _State:
-        st = _State(ckpt.cycle, ckpt.pc, ckpt.halted, list(ckpt.regs), list(ckpt.reg_times),
-                    array("q", self._ram0), array("q", bytes(8 * RAM_WORDS)))
-        np.frombuffer(st.ram, dtype=_I64)[ckpt.ram_addrs] = ckpt.ram_values
-        np.frombuffer(st.ram_times, dtype=_I64)[ckpt.ram_addrs] = ckpt.ram_times
+        st = _State(ckpt.cycle, ckpt.pc, ckpt.halted, np.array(ckpt.regs, dtype=_I64),
+                    np.array(ckpt.reg_times, dtype=_I64), self._ram0.copy(), np.zeros(RAM_WORDS, dtype=_I64))
+        st.ram[ckpt.ram_addrs] = ckpt.ram_values
+        st.ram_times[ckpt.ram_addrs] = ckpt.ram_times
         return st
+
+    def _note_halt(self, halt_cycles: int) -> None:
+        if halt_cycles >= 0 and (self._halt_cycles < 0 or halt_cycles < self._halt_cycles):
+            self._halt_cycles = halt_cycles
 
     def _ensure_checkpoint(self, i: int) -> None:
         """Extend the checkpoint list up to chunk i by running on from the last one we have."""
@@ -209,9 +253,8 @@ class Tracer:
         if self.require_halt and not st.halted:
             raise VMError(f"the program did not halt within T = {self.T} cycles", pc=st.pc, cycle=st.cycle)
         self._final = FinalState(
-            regs=np.array(st.regs, dtype=_I64), reg_times=np.array(st.reg_times, dtype=_I64),
-            ram=np.frombuffer(st.ram, dtype=_I64).copy(),
-            ram_times=np.frombuffer(st.ram_times, dtype=_I64).copy(),
+            regs=st.regs.copy(), reg_times=st.reg_times.copy(),
+            ram=st.ram.copy(), ram_times=st.ram_times.copy(),
             halted=st.halted, halt_cycles=self._halt_cycles,
         )
 
@@ -221,16 +264,36 @@ class Tracer:
         n = self.chunk_size
         if st.cycle != i * n:
             raise RuntimeError(f"state at cycle {st.cycle} cannot produce chunk {i}")
-        rows, k_halt = _interpret(self._decoded, st, n)
+        rows, k_halt = self._execute(st, n)
         if k_halt >= 0:
-            if self._halt_cycles < 0 or i * n + k_halt + 1 < self._halt_cycles:
-                self._halt_cycles = i * n + k_halt + 1
-            _fill_halt_rows(rows, st, k_halt, n, self._decoded[st.pc])
+            self._note_halt(i * n + k_halt + 1)
+            _fill_halt_rows(rows, st, k_halt, n, tuple(int(v) for v in self._decoded[:, st.pc]))
         # z = w except on branches (z = x - y): rebuilt here so the loop stores one column less.
         branch = self._is_branch[rows["pc"]]
         rows["z"] = rows["w"].copy()
         rows["z"][branch] = (rows["x"][branch] - rows["y"][branch]) & 0xFFFFFFFF
         return {f: rows[f] for f in ROW_FIELDS}
+
+    def _execute(self, st: _State, n: int) -> tuple[dict[str, np.ndarray], int]:
+        """Run up to n cycles with the kernel; stop after the first HALT row. Returns the row
+        columns (z not filled) and the row index of that HALT (-1 if none). On return st is
+        advanced by n cycles as if the HALT had repeated (the caller fills those rows);
+        registers do not change under HALT."""
+        out = np.zeros((len(OUT_FIELDS), n), dtype=_I64)
+        pc, k_halt, err, err_pc, err_cycle, err_value = self._interpret(
+            self._decoded, st.regs, st.reg_times, st.ram, st.ram_times, st.pc, st.cycle, n, out)
+        if err == ERR_PC:
+            raise VMError(f"pc {err_pc} outside the program of length {self._decoded.shape[1]}",
+                          pc=err_pc, cycle=err_cycle)
+        if err == ERR_ADDR:
+            name = Op(int(self._decoded[0, err_pc])).name
+            raise VMError(f"{name} address {err_value} >= M = {RAM_WORDS}", pc=err_pc, cycle=err_cycle)
+        if err:
+            raise VMError(f"unknown opcode {err_value}", pc=err_pc, cycle=err_cycle)
+        st.pc = int(pc)
+        st.halted = k_halt >= 0
+        st.cycle = st.cycle + n
+        return {f: out[j] for j, f in enumerate(OUT_FIELDS)}, int(k_halt)
 
 
 def _fill_halt_rows(rows: dict[str, np.ndarray], st: _State, k_halt: int, n: int,
@@ -265,127 +328,3 @@ def _fill_halt_rows(rows: dict[str, np.ndarray], st: _State, k_halt: int, n: int
     if not ui:
         st.reg_times[rs] = 2 * last + 1
     st.reg_times[rd] = 2 * last + 2
-
-
-def _interpret(prog: list[tuple[int, int, int, int, int, int]], st: _State,
-               n: int) -> tuple[dict[str, np.ndarray], int]:
-    """Run up to n cycles; stop after the first HALT row. Returns the row columns (z not filled)
-    and the row index of that HALT (-1 if none). On return st is advanced by n cycles as if the
-    HALT had repeated (the caller fills those rows); registers do not change under HALT."""
-    ADD, SUB, AND, OR, XOR, ANDN, MOV = Op.ADD.value, Op.SUB.value, Op.AND.value, Op.OR.value, \
-        Op.XOR.value, Op.ANDN.value, Op.MOV.value
-    SHL, SHR, ROTR, LOAD, STORE = Op.SHL.value, Op.SHR.value, Op.ROTR.value, Op.LOAD.value, Op.STORE.value
-    BEQ, BNE, BLTU, JAL, HALT = Op.BEQ.value, Op.BNE.value, Op.BLTU.value, Op.JAL.value, Op.HALT.value
-    M32 = 0xFFFFFFFF
-    MW = RAM_WORDS
-
-    R = st.regs
-    RT = st.reg_times
-    ram = st.ram
-    MT = st.ram_times
-    pc = st.pc
-    c = st.cycle
-    # Preallocated lists written by index: cheaper per row than append or array stores.
-    P = [0] * n
-    X = [0] * n
-    Y = [0] * n
-    W = [0] * n
-    TB = [0] * n
-    TA = [0] * n
-    MOLD = [0] * n
-    ADDR = [0] * n
-    TM = [0] * n
-    k_halt = -1
-    k = 0
-    try:
-        for k in range(n):
-            op, rd, rs, imm, ui, aux = prog[pc]
-            x = R[rd]
-            t = c + c + 1
-            if ui:
-                y = imm
-            else:
-                y = R[rs]
-                TB[k] = RT[rs]
-                RT[rs] = t
-            TA[k] = RT[rd]
-            RT[rd] = t + 1
-            P[k] = pc
-            X[k] = x
-            Y[k] = y
-            c += 1
-            # Ops ordered by frequency in sha2-chain.
-            if op == XOR:
-                w = x ^ y
-                pc += 1
-            elif op == ADD:
-                w = (x + y) & M32
-                pc += 1
-            elif op == ROTR:
-                w = ((x >> imm) | (x << aux)) & M32
-                pc += 1
-            elif op == MOV:
-                w = y
-                pc += 1
-            elif op == LOAD or op == STORE:
-                a = y + imm
-                if a >= MW:
-                    raise VMError(f"{Op(op).name} address {a} >= M = {MW}", pc=pc, cycle=c - 1)
-                MOLD[k] = w = ram[a]
-                ADDR[k] = a
-                TM[k] = MT[a]
-                MT[a] = c
-                if op == STORE:
-                    ram[a] = w = x
-                pc += 1
-            elif op == AND:
-                w = x & y
-                pc += 1
-            elif op == SHR:
-                w = x >> imm
-                pc += 1
-            elif op == SHL:
-                w = (x << imm) & M32
-                pc += 1
-            elif op == SUB:
-                w = (x - y) & M32
-                pc += 1
-            elif op == BNE:
-                w = x
-                pc = imm if x != y else pc + 1
-            elif op == BEQ:
-                w = x
-                pc = imm if x == y else pc + 1
-            elif op == BLTU:
-                w = x
-                pc = imm if x < y else pc + 1
-            elif op == OR:
-                w = x | y
-                pc += 1
-            elif op == ANDN:
-                w = x & ~y & M32
-                pc += 1
-            elif op == JAL:
-                w = pc + 1
-                pc = imm
-            elif op == HALT:
-                W[k] = x
-                k_halt = k
-                break
-            else:
-                raise VMError(f"unknown opcode {op}", pc=pc, cycle=c - 1)
-            W[k] = w
-            R[rd] = w
-    except IndexError:
-        # prog[pc] is the only index that can fail: registers and addresses are checked.
-        raise VMError(f"pc {pc} outside the program of length {len(prog)}", pc=pc, cycle=c) from None
-    st.pc = pc
-    st.halted = k_halt >= 0
-    st.cycle = st.cycle + n
-    rows = {
-        "pc": np.array(P, dtype=_I64), "x": np.array(X, dtype=_I64), "y": np.array(Y, dtype=_I64),
-        "w": np.array(W, dtype=_I64), "mold": np.array(MOLD, dtype=_I64),
-        "addr": np.array(ADDR, dtype=_I64), "tB_prev": np.array(TB, dtype=_I64),
-        "tA_prev": np.array(TA, dtype=_I64), "tM_prev": np.array(TM, dtype=_I64),
-    }
-    return rows, k_halt

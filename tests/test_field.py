@@ -41,9 +41,12 @@ class Impl:
         return x
 
 
-@pytest.fixture(params=["numpy", "ref"])
-def impl(request: pytest.FixtureRequest) -> Impl:
-    return Impl(field if request.param == "numpy" else field_ref, request.param == "numpy")
+@pytest.fixture(params=["numpy", "numpy_nojit", "ref"])
+def impl(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Impl:
+    """``numpy`` uses field's compiled kernels, ``numpy_nojit`` the numpy reference beside each."""
+    if request.param == "numpy_nojit":
+        monkeypatch.setattr(field, "_JIT_KERNELS", False)
+    return Impl(field_ref if request.param == "ref" else field, request.param != "ref")
 
 
 def rand_vec(rng: random.Random, n: int, edge: bool = True) -> list[int]:
@@ -120,6 +123,17 @@ def test_inv(impl: Impl) -> None:
     with pytest.raises(ZeroDivisionError, match="index 2"):
         impl.m.inv(impl.vec([1, 2, 0, 3]))
     assert impl.ints(impl.m.inv_or_zero(impl.vec([0, 2]))) == [0, (P + 1) // 2]
+
+
+@pytest.mark.parametrize("top", [1 << 17, P], ids=["small_values_table", "any_values_fermat"])
+def test_inv_or_zero_long_vectors(impl: Impl, top: int) -> None:
+    """Long vectors take the table path when every entry is < 2^17 (the `inv` column's case);
+    either path must give Fermat's answer, 0 for 0, at the range edges too."""
+    rng = random.Random(21)
+    a = [rng.randrange(top) for _ in range(300)] + [0, 1, (1 << 17) - 1, min(top - 1, P - 1)]
+    got = impl.ints(impl.m.inv_or_zero(impl.vec(a)))
+    assert got == [pow(x, P - 2, P) for x in a]
+    assert [g * x % P for g, x in zip(got, a)] == [1 if x else 0 for x in a]
 
 
 def test_bsum_bdot(impl: Impl) -> None:
@@ -389,3 +403,63 @@ def test_efold_matches_add_of_scaled_slope() -> None:
     assert _ref_ext_cols(field.efold_base(be, bs, r), idx) == field_ref.eadd(
         field_ref.ext_from_base([int(be[i]) for i in idx]), field_ref.emul_base(r.tolist(), [int(bs[i]) for i in idx])
     )
+
+
+@pytest.mark.parametrize("n", [2, 7, (1 << 14) + 3])
+def test_compiled_kernels_equal_the_numpy_reference(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """field's numba twins (emul on (4, n), by a vector or an ext scalar; edot) against the numpy
+    code beside them, bit for bit, at worst-case values, on contiguous and strided operands and
+    every broadcast the callers use (an ext scalar as (4,) or (4, 1) on either side)."""
+    rng = np.random.default_rng(n)
+    a = _worst_ext(rng, (2 * n,))[:, ::2]  # non-contiguous
+    b = _worst_ext(rng, (n,))
+    s = np.array([P - 1, P - 1, 0, P - 1], dtype=np.uint64)
+    ac = np.ascontiguousarray(a)
+    a3 = _worst_ext(rng, (3, 2 * n))[..., 1::2]  # rank 3, strided, as the folds pass it
+    cols = rng.integers(0, P, (8, n), dtype=np.uint64)  # lincomb_base's direct path (m <= 8)
+    cols[:, 0] = P - 1
+    coeffs = np.full((4, 8), P - 1, dtype=np.uint64)
+
+    def run() -> list[np.ndarray]:
+        return [field.emul(a, b), field.emul(ac, b), field.emul(a, s), field.emul(ac, s), field.emul(s, b),
+                field.emul(a, s.reshape(4, 1)), field.emul(s.reshape(4, 1), b), field.edot(a, b),
+                field.edot(ac, b), field.edot(b, b), field.emul(a3, s), field.emul(a3, a3), field.emul(s, a3),
+                field.lincomb_base(cols, coeffs), field.lincomb_base(cols[::2], coeffs[:, ::2]),
+                field.lincomb_base(np.tile(cols, (4, 1)), np.tile(coeffs, (1, 4))),  # m = 32
+                field.edot_base_many(a, cols), field.edot_base_many(b, cols.astype(np.uint32))]
+
+    compiled = run()
+    monkeypatch.setattr(field, "_JIT_KERNELS", False)
+    reference = run()
+    for i, (got, want) in enumerate(zip(compiled, reference)):
+        assert got.dtype == want.dtype == np.uint64 and got.shape == want.shape, i
+        assert np.array_equal(got, want), f"output {i} differs"
+    idx = [0, 1, n - 1]
+    assert _ref_ext_cols(compiled[0], idx) == field_ref.emul(_ref_ext_cols(a, idx), _ref_ext_cols(b, idx))
+
+
+def test_compiled_modp_is_exact_over_the_whole_uint64_range() -> None:
+    """The division-free reduction of the compiled kernels (float64 quotient estimate plus one
+    correction) against numpy's %, at the edges and where x / P sits closest to an integer."""
+    rng = np.random.default_rng(99)
+    q = rng.integers(0, (1 << 64) // P, 20000, dtype=np.uint64)
+    near = np.concatenate([q * np.uint64(P) + np.uint64(d) for d in (0, 1, P - 1)])  # around multiples of P
+    edges = np.array([0, 1, P - 1, P, P + 1, (P - 1) ** 2, 4 * (P - 1) ** 2, 2**63, 2**64 - 1], dtype=np.uint64)
+    x = np.concatenate([edges, near, rng.integers(0, 2**64 - 1, 200000, dtype=np.uint64, endpoint=True)])
+    out = np.empty_like(x)
+    field._modp_vec_jit(x, out)
+    assert np.array_equal(out, x % np.uint64(P))
+
+
+def test_ext_scalar_add_sub_fast_path_equals_the_vector_path() -> None:
+    """eadd/esub on two (4,) scalars take a Python-int path; it must give the vector path's bits
+    for any uint64 inputs, reduced or not (wrap-around included)."""
+    rng = random.Random(5)
+    edge = [0, 1, P - 1, P, 2 * P - 1, 1 << 32, 1 << 63, (1 << 64) - 1]
+    for _ in range(2000):
+        a = np.array([rng.choice(edge + [rng.randrange(P)]) for _ in range(4)], dtype=np.uint64)
+        b = np.array([rng.choice(edge + [rng.randrange(P)]) for _ in range(4)], dtype=np.uint64)
+        for op in (field.eadd, field.esub):
+            got = op(a, b)
+            assert got.dtype == np.uint64 and got.shape == (4,)
+            assert np.array_equal(got, op(a.reshape(4, 1), b.reshape(4, 1))[:, 0]), (op.__name__, a, b)

@@ -1,19 +1,46 @@
 """The tracer agrees with the reference interpreter row for row, and every chunk replayed from its
-checkpoint equals the first run's rows (fib, a short sha2 run, random programs)."""
+checkpoint equals the first run's rows (fib, a short sha2 run, random programs).
+
+Every test runs once per interpreter kernel (``prover.vm.kernel``: the plain-Python reference and
+its numba twin): the autouse ``kernel`` fixture rebinds this module's ``Tracer`` to one with that
+kernel, so one suite checks both."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
+import sys
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
 
-from prover.tracer import ROW_FIELDS, Tracer
+from prover.tracer import KERNELS, ROW_FIELDS, Tracer
 from prover.vm import RAM_WORDS, Assembler, Machine, Op, Program, VMError, words_to_bytes
 from prover.vm.programs import fib, sha2_chain
 
 MSG = hashlib.sha256(b"stagegate sha2-chain input").digest()
+_TracerClass = Tracer
+
+
+@pytest.fixture(params=sorted(KERNELS), autouse=True)
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setattr(sys.modules[__name__], "Tracer", functools.partial(_TracerClass, kernel=request.param))
+    yield request.param
+
+
+def count_kernel_calls(tr: Any) -> list[int]:
+    """Wrap tr's kernel so that every chunk it interprets is counted (a forward run shows up)."""
+    calls = [0]
+    inner: Callable[..., Any] = tr._interpret
+
+    def counted(*args: Any) -> Any:
+        calls[0] += 1
+        return inner(*args)
+
+    tr._interpret = counted
+    return calls
 
 
 def reference_rows(program: Program, ram: dict[int, int] | None, T: int) -> dict[str, np.ndarray]:
@@ -159,3 +186,105 @@ def test_bad_shapes_rejected() -> None:
         Tracer(fib.program(), None, 64, 7)
     with pytest.raises(IndexError):
         Tracer(fib.program(), fib.ram_input(3), 64, 3).replay(8)
+
+
+def test_loaded_checkpoints_replay_without_a_forward_run() -> None:
+    program, ram = sha2_chain.program(), sha2_chain.ram_input(1, MSG)
+    first = Tracer(program, ram, 4096, 8)
+    rows = first.rows()
+    fresh = Tracer(program, ram, 4096, 8)
+    fresh.load_checkpoints(first.checkpoints)
+    calls = count_kernel_calls(fresh)
+    order = [15, 0, 9, 15, 3]
+    assert_replays_match(fresh, rows, order)
+    assert calls[0] == len(order)  # one interpreted chunk per replay, none to reach the checkpoint
+    assert fresh.halt_cycles == first.halt_cycles  # chunk 15 holds T: its replay kept the final state
+    assert calls[0] == len(order)
+
+
+def test_final_state_after_a_replay_pass_does_not_rerun() -> None:
+    program, ram = fib.program(), fib.ram_input(40)
+    want = Tracer(program, ram, 256, 3)
+    want_rows = want.rows()
+    tr = Tracer(program, ram, 256, 3)
+    for i in range(tr.num_chunks):  # a replay-driven pass, as a streaming stage makes it
+        tr.replay(i)
+    calls = count_kernel_calls(tr)
+    final, ref = tr.final_state(), want.final_state()
+    assert calls[0] == 0
+    for f in ("regs", "reg_times", "ram", "ram_times"):
+        assert np.array_equal(getattr(final, f), getattr(ref, f)), f
+    assert (final.halted, final.halt_cycles) == (ref.halted, ref.halt_cycles) == (True, fib.cycles(40))
+    # without the last chunk's replay, final_state runs only that chunk, from its checkpoint
+    part = Tracer(program, ram, 256, 3)
+    part.load_checkpoints(want.checkpoints)
+    calls = count_kernel_calls(part)
+    assert part.final_state().halt_cycles == fib.cycles(40)
+    assert calls[0] == 1
+    assert_rows_equal(part.rows(), want_rows)
+
+
+def test_load_checkpoints_checks_their_shape() -> None:
+    program, ram = fib.program(), fib.ram_input(3)
+    tr = Tracer(program, ram, 64, 3)
+    for _ in tr.run():
+        pass
+    other = Tracer(program, ram, 64, 2)
+    with pytest.raises(ValueError, match="checkpoint 1 is at cycle 8, expected 4"):
+        other.load_checkpoints(tr.checkpoints)
+    with pytest.raises(ValueError, match="16 checkpoints for 8 chunks"):
+        Tracer(program, ram, 64, 3).load_checkpoints(tr.checkpoints + tr.checkpoints)
+    with pytest.raises(ValueError, match="kernel"):
+        _TracerClass(program, ram, 64, 3, kernel="fortran")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kernels_agree_on_state_rows_and_faults(seed: int) -> None:
+    """The two kernels called directly: same rows, same state afterwards, same error triple,
+    including a chunk that stops at a RAM fault, a bad pc, and an unknown opcode."""
+    from prover.vm.kernel import decode, interpret_jit, interpret_ref
+
+    rng = random.Random(seed)
+    program = random_program(rng, 80, (1, 2, False))
+    prog = decode(program)
+    if seed == 1:
+        prog[3, 7] = RAM_WORDS  # pc 7 (straight-line, after the li block) becomes a far LOAD
+        prog[0, 7] = int(Op.LOAD)
+        prog[4, 7] = 0
+    if seed == 2:
+        prog[0, 12] = 99
+    if seed == 3:
+        prog[0, 5], prog[3, 5], prog[4, 5] = int(Op.JAL), prog.shape[1] + 3, 1
+    results = []
+    for fn in (interpret_ref, interpret_jit):
+        regs = np.arange(16, dtype=np.int64) * 7
+        rt = np.arange(16, dtype=np.int64)
+        ram = np.array([rng.getrandbits(32) for _ in range(RAM_WORDS)], dtype=np.int64) if fn is interpret_ref \
+            else results[0][2].copy()
+        ram0 = ram.copy()
+        mt = np.zeros(RAM_WORDS, dtype=np.int64)
+        out = np.zeros((9, 300), dtype=np.int64)
+        res = fn(prog, regs, rt, ram, mt, 0, 40, 300, out)
+        results.append((tuple(int(v) for v in res), out, ram0, regs, rt, ram, mt))
+    (r_ref, *arrs_ref), (r_jit, *arrs_jit) = results
+    assert r_ref == r_jit
+    assert r_ref[2] == {0: 0, 1: 2, 2: 3, 3: 1}[seed]
+    for a, b in zip(arrs_ref, arrs_jit):
+        assert np.array_equal(a, b)
+
+
+def test_warm_compiles_the_only_signature_the_tracer_uses(kernel: str) -> None:
+    """What warm() compiles (at Tracer construction, before any stage) is what every later run
+    and replay calls: no chunk ever triggers a compilation."""
+    from prover.vm.kernel import interpret_jit, warm
+
+    warm()
+    before = list(interpret_jit.signatures)
+    program, ram = sha2_chain.program(), sha2_chain.ram_input(1, MSG)
+    tr = _TracerClass(program, ram, 4096, 7, kernel="jit")
+    tr.rows()
+    fresh = _TracerClass(program, ram, 4096, 7, kernel="jit")
+    fresh.load_checkpoints(tr.checkpoints)
+    fresh.replay(31)
+    fresh.final_state()
+    assert list(interpret_jit.signatures) == before and len(before) == 1
