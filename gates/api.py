@@ -11,10 +11,13 @@ Two halves, because semgrep neither diffs nor sees deleted files:
    stages' paths (accepted in the ledger, plus the stage under conversion), except inside a
    branch only the baseline variant takes (``if ctx.backend == "materialized":``).
 
-``semgrep --baseline-commit`` is not used: it would hide findings that already exist in the base,
-but the stage under conversion uses the materialized view in the base by definition, and it
-aborts on unstaged changes (the working tree the pre-commit tier judges). Scanning only the
-changed files gives the same "new relative to the base" scope at file granularity.
+The rules judge what the change does. In a converted path that no stage offered with the
+candidate's backend covers (the stage under conversion before its ``capabilities`` offer the
+candidate backend), a match the base version of the file already had in the same function is
+carried over, not a finding (``gates.preexisting``, which also says why not ``semgrep
+--baseline-commit``): a comment, a renamed local or a reformat of the stage passes. Once the
+stage is offered with the candidate's backend, and in every accepted stage, every line is
+judged. The base versions are scanned in the same semgrep run (one start-up).
 The findings are also written as SARIF (``.stagegate/api.sarif`` under the repo root) for
 GitHub code scanning.
 """
@@ -28,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from gates import measure
+from gates import preexisting
 from gates import sarif
 from gates import semgrep_scan
 from gates import trees
@@ -35,6 +40,7 @@ from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import GateError
 from gates.model import Verdict
+from gates.proc import ProbeFailed
 from gates.protected import AST_RULES
 from gates.protected import GATE
 from gates.protected import protected_findings
@@ -59,6 +65,45 @@ def converted_globs(ctx: CheckContext, base: Spec | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(g for s in stages if s.id in ids for g in s.paths))
 
 
+def judged_in_full(ctx: CheckContext, base: Spec | None) -> tuple[tuple[str, ...], list[int], str]:
+    """(globs, stage ids, note) of the converted paths where every line is judged: the accepted
+    stages' and the stage under conversion's once the head's subject offers it with the
+    candidate's backend (its ``capabilities``). When the subject cannot say, every line of the
+    stage under conversion is judged (the strict reading)."""
+    ids = set(ctx.accepted_stages())
+    note = ''
+    current = ctx.stage_under_conversion
+    if current is not None:
+        try:
+            effective = measure.candidate_variant(ctx)
+        except (ProbeFailed, GateError) as e:
+            effective = {str(current.id): ctx.spec.candidate_variant}
+            note = f'capabilities unknown ({str(e).splitlines()[0]}); every line judged'
+        if effective.get(str(current.id)) == ctx.spec.candidate_variant:
+            ids.add(current.id)
+    stages = ctx.spec.stages + (base.stages if base is not None else ())
+    globs = tuple(dict.fromkeys(g for s in stages if s.id in ids for g in s.paths))
+    return globs, sorted(ids), note
+
+
+def _snippet(tree: Path, rel: str, m: semgrep_scan.Match) -> str:
+    path = tree / rel
+    if m.start_offset < 0 or m.end_offset < m.start_offset or not path.is_file():
+        return _source_line(tree, rel, m.line)
+    return path.read_bytes()[m.start_offset:m.end_offset].decode('utf-8', errors='replace')
+
+
+def _hits(tree: Path, rel: str, found: list[semgrep_scan.Match]) -> list[preexisting.Hit]:
+    """One hit per (rule, line), with the longest match on that line as its code."""
+    best: dict[tuple[str, int], str] = {}
+    for m in found:
+        text = _snippet(tree, rel, m)
+        key = (m.rule_id, m.line)
+        if len(text) > len(best.get(key, '')):
+            best[key] = text
+    return [preexisting.Hit(r, rel, line, text) for (r, line), text in best.items()]
+
+
 def _source_line(tree: Path, rel: str, line: int) -> str:
     text = trees.read_text(tree, rel)
     lines = [] if text is None else text.splitlines()
@@ -70,8 +115,10 @@ def semgrep_findings(
         forbid: tuple[str, ...],
         converted: tuple[str, ...],
         baseline: str = 'materialized',
+        base: Spec | None = None,
 ) -> tuple[list[tuple[str, Finding]], dict[str, str], dict[str, Any]]:
-    """(findings, rule descriptions, details) of one semgrep run over the changed Python files."""
+    """(findings, rule descriptions, details) of one semgrep run over the changed Python files
+    (and the base versions of those in converted paths, to tell carried-over matches apart)."""
     targets = sorted({
         c.path for c in ctx.changed
         if c.status != 'D' and c.path.endswith('.py') and (ctx.head_tree / c.path).is_file()
@@ -98,16 +145,55 @@ def semgrep_findings(
             f'{rules}/{TEMPLATE_ID}.yaml is missing; the api gate builds the spec\'s '
             f'forbid_in_converted rule from it. Restore it from the engine.',
         )
+    # The base versions of the changed files in converted paths, by the absolute path semgrep
+    # reports them under (they are outside the scan's cwd, the head tree).
+    base_targets = {
+        str(ctx.base_tree / t): t for t in targets
+        if matches(t, converted) and (ctx.base_tree / t).is_file()
+    }
     with tempfile.TemporaryDirectory(prefix='stagegate-rules-') as tmp:
         generated = Path(tmp) / f'{TEMPLATE_ID}.yaml'
         generated.write_text(yaml.safe_dump({'rules': [generated_rule(template, forbid)]}), encoding='utf-8')
         configs.append(generated)
-        result = semgrep_scan.scan(ctx.head_tree, configs, targets)
+        result = semgrep_scan.scan(ctx.head_tree, configs, targets + sorted(base_targets))
     details.update(semgrep_seconds=round(result.seconds, 2), rules=sorted(descriptions))
+    head_matches = [m for m in result.matches if m.path not in base_targets]
+    carried: set[tuple[str, str, int]] = set()
+    lenient = sorted({
+        m.path for m in head_matches
+        if m.rule_id == TEMPLATE_ID and matches(m.path, converted) and m.path in base_targets.values()
+    })
+    if lenient:
+        full_globs, full_ids, note = judged_in_full(ctx, base)
+        details['judged_every_line'] = {'stages': full_ids, **({'note': note} if note else {})}
+        lenient = [p for p in lenient if not matches(p, full_globs)]
+    if lenient:
+        by_file: dict[str, list[semgrep_scan.Match]] = {}
+        base_by_file: dict[str, list[semgrep_scan.Match]] = {}
+        for m in head_matches:
+            if m.rule_id == TEMPLATE_ID and m.path in lenient:
+                by_file.setdefault(m.path, []).append(m)
+        for m in result.matches:
+            rel = base_targets.get(m.path)
+            if m.rule_id == TEMPLATE_ID and rel in lenient:
+                base_by_file.setdefault(rel, []).append(m)
+        carried = preexisting.carried_over(
+            [h for rel, ms in by_file.items() for h in _hits(ctx.head_tree, rel, ms)],
+            [h for rel, ms in base_by_file.items() for h in _hits(ctx.base_tree, rel, ms)],
+            {rel: trees.read_text(ctx.head_tree, rel) or '' for rel in lenient},
+            {rel: trees.read_text(ctx.base_tree, rel) or '' for rel in lenient},
+        )
+        details['carried_over'] = {
+            'files': lenient, 'matches': len(carried),
+            'why': 'the base already had these matches in the same function, and the stage is '
+                   'not yet offered with the candidate backend',
+        }
     out: list[tuple[str, Finding]] = []
     seen: set[tuple[str, str, int]] = set()
-    for m in result.matches:
+    for m in head_matches:
         if m.rule_id == TEMPLATE_ID and not matches(m.path, converted):
+            continue
+        if (m.rule_id, m.path, m.line) in carried:
             continue
         if m.rule_id == TEMPLATE_ID and m.line in baseline_branches(ctx.head_tree, m.path, baseline):
             continue
@@ -117,11 +203,13 @@ def semgrep_findings(
         code = _source_line(ctx.head_tree, m.path, m.line)
         out.append((m.rule_id, Finding(GATE, f'[{m.rule_id}] `{code}`: {m.message}', m.path, m.line)))
     for p in result.problems:
+        if p.path in base_targets:
+            continue
         out.append(('semgrep-not-checked', Finding(
             GATE, f'semgrep could not check this file ({p.message}); the rules cannot vouch for '
             f'it, so make it parse', p.path, p.line,
         )))
-    checked = {p.path for p in result.problems}
+    checked = {p.path for p in result.problems if p.path not in base_targets}
     for t in targets:
         problem = _syntax_error(ctx.head_tree, t)
         if problem is not None and t not in checked:
@@ -165,7 +253,7 @@ def run(ctx: CheckContext) -> Verdict:
     forbid = tuple(dict.fromkeys(ctx.spec.forbid_in_converted + (base.forbid_in_converted if base else ())))
     converted = converted_globs(ctx, base)
     found = protected_findings(ctx, protected)
-    scanned, descriptions, details = semgrep_findings(ctx, forbid, converted, ctx.spec.baseline_variant)
+    scanned, descriptions, details = semgrep_findings(ctx, forbid, converted, ctx.spec.baseline_variant, base)
     found += scanned
     found.sort(key=lambda rf: (rf[1].file or '', rf[1].line or 0))
     sarif_path = ctx.repo_root / SARIF_PATH
