@@ -49,6 +49,7 @@ from gates.ruleset import baseline_branches
 from gates.ruleset import generated_rule
 from gates.ruleset import load_rules
 from gates.ruleset import rules_dir
+from gates.ruleset import rules_source
 from gates.spec import Spec
 from gates.spec import matches
 
@@ -135,7 +136,7 @@ def semgrep_findings(
                 template = rule
         if all(r.get('id') != TEMPLATE_ID for r in loaded):
             configs.append(path)
-    details: dict[str, Any] = {'rules_dir': str(rules), 'targets': len(targets)}
+    details: dict[str, Any] = {'rules_dir': rules_source(ctx, rules), 'targets': len(targets)}
     if not targets:
         details['semgrep'] = 'not run: no changed Python files'
         return [], descriptions, details

@@ -34,6 +34,17 @@ def rules_dir(ctx: CheckContext) -> Path:
     )
 
 
+def rules_source(ctx: CheckContext, rules: Path) -> str:
+    """Where the user can read the rules the gate ran: the base revision's ``rules/`` as a git
+    object name (``git show <rev>:rules/<file>``; the temporary tree is gone by the time the
+    report is read), or the engine's own folder."""
+    try:
+        rel = rules.relative_to(ctx.base_tree)
+    except ValueError:
+        return str(rules)
+    return f'{ctx.base_rev[:12]}:{rel.as_posix()}'
+
+
 def load_rules(path: Path) -> list[dict[str, Any]]:
     try:
         doc = yaml.safe_load(path.read_text(encoding='utf-8'))

@@ -140,3 +140,14 @@ def test_benign_edits_of_this_repositorys_stage0_pass_every_static_gate(tmp_path
         assert verdict.passed, f'{gate}: {rendered(verdict)}'
     api = run_gate(repo, 'api', base=base)
     assert api.details['carried_over']['files'] == ['prover/stages/stage0.py']
+
+
+def test_rules_dir_in_the_details_can_be_opened_after_the_run(tiny_subject: TinyRepo) -> None:
+    repo = tiny_subject.path
+    base = _with_dense_helper(tiny_subject)
+    (repo / STAGE0).write_text((repo / STAGE0).read_text() + '# a comment\n')
+    verdict = run_gate(repo, 'api', base=base)        # the temporary trees are gone now
+    where = verdict.details['rules_dir']
+    assert where == f'{base[:12]}:rules'
+    shown = git(repo, 'show', f'{where}/no-materialized-in-converted-stage.yaml')
+    assert 'no-materialized-in-converted-stage' in shown
