@@ -4,7 +4,9 @@ Two halves, because semgrep neither diffs nor sees deleted files:
 1. Protected paths (the base's and the head's ``protected.paths``), from git's change list: a
    deleted, renamed or added protected file fails; a modified one is compared with its base
    version structurally (``gates.astdiff``), so a comment passes and an edit inside a protected
-   function, a changed signature or an added/removed name fails with file and line.
+   function, a changed signature or an added/removed name fails with file and line. The same
+   for protected symbols (``protected.symbols``, and everything the ``protected.verifier``
+   files reach, ``gates.reach``), scope by scope, so a neighbour in the same file may change.
 2. One semgrep run over the head's changed Python files with every rule of the base's
    ``rules/`` (the base judges the head), plus ``no-materialized-in-converted-stage`` generated
    from its template with the spec's ``protected.forbid_in_converted`` and kept to the converted
@@ -44,6 +46,7 @@ from gates.proc import ProbeFailed
 from gates.protected import AST_RULES
 from gates.protected import GATE
 from gates.protected import protected_findings
+from gates.protected import symbol_findings
 from gates.ruleset import TEMPLATE_ID
 from gates.ruleset import baseline_branches
 from gates.ruleset import generated_rule
@@ -254,6 +257,10 @@ def run(ctx: CheckContext) -> Verdict:
     forbid = tuple(dict.fromkeys(ctx.spec.forbid_in_converted + (base.forbid_in_converted if base else ())))
     converted = converted_globs(ctx, base)
     found = protected_findings(ctx, protected)
+    symbols = tuple(dict.fromkeys(ctx.spec.protected_symbols + (base.protected_symbols if base else ())))
+    verifier = tuple(dict.fromkeys(ctx.spec.verifier_paths + (base.verifier_paths if base else ())))
+    by_symbol, symbol_details = symbol_findings(ctx, symbols, verifier, protected)
+    found += by_symbol
     scanned, descriptions, details = semgrep_findings(ctx, forbid, converted, ctx.spec.baseline_variant, base)
     found += scanned
     found.sort(key=lambda rf: (rf[1].file or '', rf[1].line or 0))
@@ -261,7 +268,8 @@ def run(ctx: CheckContext) -> Verdict:
     sarif.write(sarif_path, sarif.document(found, {**AST_RULES, **descriptions}, _semgrep_version()))
     details.update(
         protected=list(protected), forbid_in_converted=list(forbid),
-        converted_paths=list(converted), sarif=str(sarif_path),
+        converted_paths=list(converted), sarif=str(sarif_path), verifier=list(verifier),
+        **symbol_details,
         rule_counts={rid: sum(1 for r, _ in found if r == rid) for rid in sorted({r for r, _ in found})},
     )
     return Verdict.from_findings(GATE, [f for _, f in found], details)
