@@ -11,7 +11,11 @@ Two halves, because semgrep neither diffs nor sees deleted files:
    ``rules/`` (the base judges the head), plus ``no-materialized-in-converted-stage`` generated
    from its template with the spec's ``protected.forbid_in_converted`` and kept to the converted
    stages' paths (accepted in the ledger, plus the stage under conversion), except inside a
-   branch only the baseline variant takes (``if ctx.backend == "materialized":``).
+   branch only the baseline variant takes (``if ctx.backend == "materialized":``). The rule
+   matches behaviour, not only the spec's names: every function that returns the forbidden
+   view (``gates.ruleset.derived_names``: a new method on the shared witness module, a helper
+   in the stage, a wrapper of either) is forbidden too, and an alias (``m = w.materialized``)
+   is caught where the attribute is read.
 
 The rules judge what the change does. In a converted path that no stage offered with the
 candidate's backend covers (the stage under conversion before its ``capabilities`` offer the
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -46,9 +51,11 @@ from gates.proc import ProbeFailed
 from gates.protected import AST_RULES
 from gates.protected import GATE
 from gates.protected import protected_findings
+from gates.protected import python_files
 from gates.protected import symbol_findings
 from gates.ruleset import TEMPLATE_ID
 from gates.ruleset import baseline_branches
+from gates.ruleset import derived_names
 from gates.ruleset import generated_rule
 from gates.ruleset import load_rules
 from gates.ruleset import rules_dir
@@ -88,6 +95,21 @@ def judged_in_full(ctx: CheckContext, base: Spec | None) -> tuple[tuple[str, ...
     stages = ctx.spec.stages + (base.stages if base is not None else ())
     globs = tuple(dict.fromkeys(g for s in stages if s.id in ids for g in s.paths))
     return globs, sorted(ids), note
+
+
+def wrapper_names(
+        ctx: CheckContext, forbid: tuple[str, ...], converted: tuple[str, ...], baseline: str,
+) -> dict[str, str]:
+    """Functions that return the forbidden view, defined where a converted stage could add or
+    reach one within its scope: the head's converted and shared paths, inside the packages the
+    stages live in (so tests and benchmarks, shared too, do not lend their helpers' names)."""
+    packages = {g.split('/', 1)[0] for s in ctx.spec.stages for g in s.paths if '/' in g}
+    globs = converted + ctx.spec.shared_paths
+    files = [
+        f for f in python_files(ctx.head_tree)
+        if f.split('/', 1)[0] in packages and matches(f, globs)
+    ]
+    return derived_names(ctx.head_tree, files, forbid, baseline)
 
 
 def _snippet(tree: Path, rel: str, m: semgrep_scan.Match) -> str:
@@ -155,9 +177,14 @@ def semgrep_findings(
         str(ctx.base_tree / t): t for t in targets
         if matches(t, converted) and (ctx.base_tree / t).is_file()
     }
+    wrappers: dict[str, str] = {}
+    if any(matches(t, converted) for t in targets):
+        wrappers = wrapper_names(ctx, forbid, converted, baseline)
+        details['wrappers_of_forbidden'] = wrappers
     with tempfile.TemporaryDirectory(prefix='stagegate-rules-') as tmp:
         generated = Path(tmp) / f'{TEMPLATE_ID}.yaml'
-        generated.write_text(yaml.safe_dump({'rules': [generated_rule(template, forbid)]}), encoding='utf-8')
+        rule = generated_rule(template, tuple(forbid) + tuple(wrappers))
+        generated.write_text(yaml.safe_dump({'rules': [rule]}), encoding='utf-8')
         configs.append(generated)
         result = semgrep_scan.scan(ctx.head_tree, configs, targets + sorted(base_targets))
     details.update(semgrep_seconds=round(result.seconds, 2), rules=sorted(descriptions))
@@ -205,7 +232,12 @@ def semgrep_findings(
             continue
         seen.add((m.rule_id, m.path, m.line))
         code = _source_line(ctx.head_tree, m.path, m.line)
-        out.append((m.rule_id, Finding(GATE, f'[{m.rule_id}] `{code}`: {m.message}', m.path, m.line)))
+        via = ''
+        if m.rule_id == TEMPLATE_ID:
+            used = [n for n in wrappers if re.search(rf'\b{re.escape(n)}\b', code)]
+            if used and not any(re.search(rf'\b{re.escape(n)}\b', code) for n in forbid):
+                via = ' (' + '; '.join(f'`{n}`, defined at {wrappers[n]}, returns the forbidden view' for n in used) + ')'
+        out.append((m.rule_id, Finding(GATE, f'[{m.rule_id}] `{code}`{via}: {m.message}', m.path, m.line)))
     for p in result.problems:
         if p.path in base_targets:
             continue

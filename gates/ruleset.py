@@ -4,6 +4,8 @@
 with the spec's ``protected.forbid_in_converted`` names, and its path filter is dropped (the gate
 keeps its matches to the converted stages' paths itself, and drops those inside a branch only
 the baseline variant takes, which a semgrep pattern cannot tell apart from its ``else``).
+The names are the spec's plus every function that returns the forbidden view
+(``derived_names``), so a wrapper is caught like the name it wraps.
 """
 from __future__ import annotations
 
@@ -115,3 +117,95 @@ def baseline_branches(tree: Path, rel: str, baseline: str) -> set[int]:
         elif isinstance(test.ops[0], ast.NotEq) and node.orelse:
             lines.update(_branch_lines(node.orelse))
     return lines
+
+
+def _refs(node: ast.AST, local: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
+    """Names an expression uses (``a.b(c)`` -> a, b, c), attribute names always, bare names
+    only when not one of the function's ``local`` names (a parameter called ``rows`` is not
+    the ``rows`` property)."""
+    out: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id not in local:
+            out.add(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            out.add(sub.attr)
+        elif (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id == 'getattr'
+                and len(sub.args) >= 2 and isinstance(sub.args[1], ast.Constant)
+                and isinstance(sub.args[1].value, str)):
+            out.add(sub.args[1].value)
+    return out
+
+
+def _locals(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    names: set[str] = set()
+    for sub in ast.walk(fn):      # nested functions' and lambdas' parameters included
+        if isinstance(sub, ast.arg):
+            names.add(sub.arg)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            names.add(sub.id)
+    return names
+
+
+def _returns_forbidden(fn: ast.FunctionDef | ast.AsyncFunctionDef, forbidden: set[str], skip: set[int]) -> bool:
+    """Whether ``fn`` returns (or yields) a value built from a forbidden name: its return values
+    use one directly or through locals assigned from one (followed to a fixpoint)."""
+    local = _locals(fn)
+    tainted: set[str] = set()
+    assigns: list[tuple[set[str], ast.AST]] = []
+    outs: list[ast.expr] = []
+    for sub in ast.walk(fn):
+        if getattr(sub, 'lineno', None) in skip:
+            continue
+        if isinstance(sub, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) and sub.value is not None:
+            targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+            names = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            assigns.append((names, sub.value))
+        elif isinstance(sub, (ast.For, ast.AsyncFor, ast.comprehension)):
+            names = {n.id for n in ast.walk(sub.target) if isinstance(n, ast.Name)}
+            assigns.append((names, sub.iter))
+        elif isinstance(sub, (ast.Return, ast.Yield, ast.YieldFrom)) and sub.value is not None:
+            outs.append(sub.value)
+
+    def bad(expr: ast.AST) -> bool:
+        return bool(_refs(expr, local) & forbidden) or any(
+            isinstance(n, ast.Name) and n.id in tainted for n in ast.walk(expr))
+
+    changed = True
+    while changed:
+        changed = False
+        for names, value in assigns:
+            if not names <= tainted and bad(value):
+                tainted |= names
+                changed = True
+    return any(bad(v) for v in outs)
+
+
+def derived_names(
+        tree: Path, files: Iterable[str], forbid: Iterable[str], baseline: str,
+) -> dict[str, str]:
+    """Functions, methods and properties in ``files`` that return the forbidden view, to a
+    fixpoint (a wrapper of a wrapper): name -> where (``path:line``). A converted stage calling
+    one gets the view as surely as calling ``materialized`` itself; returns inside a branch only
+    the baseline variant takes do not count (the candidate never gets that value)."""
+    forbidden = set(forbid)
+    defs: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef, set[int]]] = []
+    for rel in sorted(set(files)):
+        text = trees.read_text(tree, rel)
+        try:
+            module = ast.parse(text or '', rel)
+        except (SyntaxError, ValueError):
+            continue
+        skip = baseline_branches(tree, rel, baseline)
+        defs.extend((rel, n, skip) for n in ast.walk(module) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    found: dict[str, str] = {}
+    changed = True
+    while changed:
+        changed = False
+        for rel, fn, skip in defs:
+            if fn.name in forbidden or fn.name.startswith('__'):
+                continue
+            if _returns_forbidden(fn, forbidden, skip):
+                forbidden.add(fn.name)
+                found[fn.name] = f'{rel}:{fn.lineno}'
+                changed = True
+    return found
