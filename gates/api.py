@@ -30,6 +30,7 @@ GitHub code scanning.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.metadata
 import re
 import tempfile
@@ -51,11 +52,16 @@ from gates.proc import ProbeFailed
 from gates.protected import AST_RULES
 from gates.protected import GATE
 from gates.protected import protected_findings
+from gates.protected import protection
+from gates.reach import module_name
 from gates.protected import python_files
 from gates.protected import symbol_findings
 from gates.ruleset import TEMPLATE_ID
 from gates.ruleset import baseline_branches
+from gates.ruleset import RuleParams
 from gates.ruleset import derived_names
+from gates.ruleset import render_rule
+from gates.ruleset import rule_params
 from gates.ruleset import generated_rule
 from gates.ruleset import load_rules
 from gates.ruleset import rules_dir
@@ -150,21 +156,34 @@ def semgrep_findings(
         if c.status != 'D' and c.path.endswith('.py') and (ctx.head_tree / c.path).is_file()
     })
     rules = rules_dir(ctx)
-    configs: list[Path] = []
+    params = rule_params_of(ctx, base)
+    packages = tuple(f'{p}/**' for p in params.subject_packages)
     descriptions: dict[str, str] = {}
     template: dict[str, Any] | None = None
+    rendered: list[dict[str, Any]] = []
+    skipped: list[str] = []
     for path in sorted(rules.glob('*.yaml')):
-        loaded = load_rules(path)
-        for rule in loaded:
+        for rule in load_rules(path):
             descriptions[str(rule.get('id'))] = ' '.join(str(rule.get('message', '')).split())
             if rule.get('id') == TEMPLATE_ID:
                 template = rule
-        if all(r.get('id') != TEMPLATE_ID for r in loaded):
-            configs.append(path)
-    details: dict[str, Any] = {'rules_dir': rules_source(ctx, rules), 'targets': len(targets)}
+                continue
+            done = render_rule(rule, params)
+            if done is None:
+                skipped.append(str(rule.get('id')))
+            else:
+                rendered.append(done)
+    details: dict[str, Any] = {
+        'rules_dir': rules_source(ctx, rules), 'targets': len(targets),
+        'rule_params': dataclasses.asdict(params),
+        **({'rules_skipped': skipped} if skipped else {}),
+    }
+    # Every rule judges the subject's packages only: a change to tests or docs starts no semgrep.
+    all_targets = targets
+    targets = [t for t in targets if matches(t, packages)]
     if not targets:
-        details['semgrep'] = 'not run: no changed Python files'
-        return [], descriptions, details
+        details['semgrep'] = "not run: no changed Python file in the subject's packages"
+        return _unparsable(ctx, all_targets, set()), descriptions, details
     if template is None:
         # Also the one rule without a path filter: it makes semgrep report every target scanned.
         raise GateError(
@@ -182,10 +201,10 @@ def semgrep_findings(
         wrappers = wrapper_names(ctx, forbid, converted, baseline)
         details['wrappers_of_forbidden'] = wrappers
     with tempfile.TemporaryDirectory(prefix='stagegate-rules-') as tmp:
-        generated = Path(tmp) / f'{TEMPLATE_ID}.yaml'
+        generated = Path(tmp) / 'rules.yaml'
         rule = generated_rule(template, tuple(forbid) + tuple(wrappers))
-        generated.write_text(yaml.safe_dump({'rules': [rule]}), encoding='utf-8')
-        configs.append(generated)
+        generated.write_text(yaml.safe_dump({'rules': rendered + [rule]}), encoding='utf-8')
+        configs = [generated]
         result = semgrep_scan.scan(ctx.head_tree, configs, targets + sorted(base_targets))
     details.update(semgrep_seconds=round(result.seconds, 2), rules=sorted(descriptions))
     head_matches = [m for m in result.matches if m.path not in base_targets]
@@ -246,6 +265,18 @@ def semgrep_findings(
             f'it, so make it parse', p.path, p.line,
         )))
     checked = {p.path for p in result.problems if p.path not in base_targets}
+    out += _unparsable(ctx, all_targets, checked)
+    for t in targets:
+        if t not in result.scanned and t not in checked:
+            out.append(('semgrep-not-checked', Finding(
+                GATE, 'semgrep did not scan this changed file (skipped or ignored); the rules '
+                'cannot vouch for it: check for .semgrepignore tricks or an unreadable file', t,
+            )))
+    return out, descriptions, details
+
+
+def _unparsable(ctx: CheckContext, targets: list[str], checked: set[str]) -> list[tuple[str, Finding]]:
+    out = []
     for t in targets:
         problem = _syntax_error(ctx.head_tree, t)
         if problem is not None and t not in checked:
@@ -254,13 +285,25 @@ def semgrep_findings(
                 GATE, f'this changed file does not parse ({problem[1]}); the rules cannot vouch for '
                 f'it (semgrep skips what it cannot parse), so make it parse', t, problem[0],
             )))
-    for t in targets:
-        if t not in result.scanned and t not in checked:
-            out.append(('semgrep-not-checked', Finding(
-                GATE, 'semgrep did not scan this changed file (skipped or ignored); the rules '
-                'cannot vouch for it: check for .semgrepignore tricks or an unreadable file', t,
-            )))
-    return out, descriptions, details
+    return out
+
+
+def rule_params_of(ctx: CheckContext, base: Spec | None) -> RuleParams:
+    """The rules' placeholder values from the head's and the base's specs (the union), with
+    the verifier's reach computed on the base tree."""
+    specs = [ctx.spec] + ([base] if base is not None else [])
+    stage_globs = tuple(dict.fromkeys(g for sp in specs for st in sp.stages for g in st.paths))
+    shared = tuple(dict.fromkeys(g for sp in specs for g in sp.shared_paths))
+    protected = tuple(dict.fromkeys(g for sp in specs for g in sp.protected_paths))
+    verifier = tuple(dict.fromkeys(g for sp in specs for g in sp.verifier_paths))
+    root = ctx.spec.subject.root
+    reached: set[str] = set()
+    if verifier:
+        for entry in protection(ctx.base_tree, (), verifier, protected, root):
+            name = module_name(entry.symbol.path, root)
+            if name is not None:
+                reached.add(name)
+    return rule_params(stage_globs, shared, protected, verifier, reached, root)
 
 
 def _syntax_error(tree: Path, rel: str) -> tuple[int, str] | None:
