@@ -175,7 +175,7 @@ def semgrep_findings(
                 rendered.append(done)
     details: dict[str, Any] = {
         'rules_dir': rules_source(ctx, rules), 'targets': len(targets),
-        'rule_params': dataclasses.asdict(params),
+        'rule_params': {k: list(v) for k, v in dataclasses.asdict(params).items()},
         **({'rules_skipped': skipped} if skipped else {}),
     }
     # Every rule judges the subject's packages only: a change to tests or docs starts no semgrep.
