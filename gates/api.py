@@ -4,30 +4,43 @@ Two halves, because semgrep neither diffs nor sees deleted files:
 1. Protected paths (the base's and the head's ``protected.paths``), from git's change list: a
    deleted, renamed or added protected file fails; a modified one is compared with its base
    version structurally (``gates.astdiff``), so a comment passes and an edit inside a protected
-   function, a changed signature or an added/removed name fails with file and line.
+   function, a changed signature or an added/removed name fails with file and line. The same
+   for protected symbols (``protected.symbols``, and everything the ``protected.verifier``
+   files reach, ``gates.reach``), scope by scope, so a neighbour in the same file may change.
 2. One semgrep run over the head's changed Python files with every rule of the base's
    ``rules/`` (the base judges the head), plus ``no-materialized-in-converted-stage`` generated
    from its template with the spec's ``protected.forbid_in_converted`` and kept to the converted
    stages' paths (accepted in the ledger, plus the stage under conversion), except inside a
-   branch only the baseline variant takes (``if ctx.backend == "materialized":``).
+   branch only the baseline variant takes (``if ctx.backend == "materialized":``). The rule
+   matches behaviour, not only the spec's names: every function that returns the forbidden
+   view (``gates.ruleset.derived_names``: a new method on the shared witness module, a helper
+   in the stage, a wrapper of either) is forbidden too, and an alias (``m = w.materialized``)
+   is caught where the attribute is read.
 
-``semgrep --baseline-commit`` is not used: it would hide findings that already exist in the base,
-but the stage under conversion uses the materialized view in the base by definition, and it
-aborts on unstaged changes (the working tree the pre-commit tier judges). Scanning only the
-changed files gives the same "new relative to the base" scope at file granularity.
+The rules judge what the change does. In a converted path that no stage offered with the
+candidate's backend covers (the stage under conversion before its ``capabilities`` offer the
+candidate backend), a match the base version of the file already had in the same function is
+carried over, not a finding (``gates.preexisting``, which also says why not ``semgrep
+--baseline-commit``): a comment, a renamed local or a reformat of the stage passes. Once the
+stage is offered with the candidate's backend, and in every accepted stage, every line is
+judged. The base versions are scanned in the same semgrep run (one start-up).
 The findings are also written as SARIF (``.stagegate/api.sarif`` under the repo root) for
 GitHub code scanning.
 """
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.metadata
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gates import measure
+from gates import preexisting
 from gates import sarif
 from gates import semgrep_scan
 from gates import trees
@@ -35,14 +48,24 @@ from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import GateError
 from gates.model import Verdict
+from gates.proc import ProbeFailed
 from gates.protected import AST_RULES
 from gates.protected import GATE
 from gates.protected import protected_findings
+from gates.protected import protection
+from gates.reach import module_name
+from gates.protected import python_files
+from gates.protected import symbol_findings
 from gates.ruleset import TEMPLATE_ID
 from gates.ruleset import baseline_branches
+from gates.ruleset import RuleParams
+from gates.ruleset import derived_names
+from gates.ruleset import render_rule
+from gates.ruleset import rule_params
 from gates.ruleset import generated_rule
 from gates.ruleset import load_rules
 from gates.ruleset import rules_dir
+from gates.ruleset import rules_source
 from gates.spec import Spec
 from gates.spec import matches
 
@@ -59,6 +82,60 @@ def converted_globs(ctx: CheckContext, base: Spec | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(g for s in stages if s.id in ids for g in s.paths))
 
 
+def judged_in_full(ctx: CheckContext, base: Spec | None) -> tuple[tuple[str, ...], list[int], str]:
+    """(globs, stage ids, note) of the converted paths where every line is judged: the accepted
+    stages' and the stage under conversion's once the head's subject offers it with the
+    candidate's backend (its ``capabilities``). When the subject cannot say, every line of the
+    stage under conversion is judged (the strict reading)."""
+    ids = set(ctx.accepted_stages())
+    note = ''
+    current = ctx.stage_under_conversion
+    if current is not None:
+        try:
+            effective = measure.candidate_variant(ctx)
+        except (ProbeFailed, GateError) as e:
+            effective = {str(current.id): ctx.spec.candidate_variant}
+            note = f'capabilities unknown ({str(e).splitlines()[0]}); every line judged'
+        if effective.get(str(current.id)) == ctx.spec.candidate_variant:
+            ids.add(current.id)
+    stages = ctx.spec.stages + (base.stages if base is not None else ())
+    globs = tuple(dict.fromkeys(g for s in stages if s.id in ids for g in s.paths))
+    return globs, sorted(ids), note
+
+
+def wrapper_names(
+        ctx: CheckContext, forbid: tuple[str, ...], converted: tuple[str, ...], baseline: str,
+) -> dict[str, str]:
+    """Functions that return the forbidden view, defined where a converted stage could add or
+    reach one within its scope: the head's converted and shared paths, inside the packages the
+    stages live in (so tests and benchmarks, shared too, do not lend their helpers' names)."""
+    packages = {g.split('/', 1)[0] for s in ctx.spec.stages for g in s.paths if '/' in g}
+    globs = converted + ctx.spec.shared_paths
+    files = [
+        f for f in python_files(ctx.head_tree)
+        if f.split('/', 1)[0] in packages and matches(f, globs)
+    ]
+    return derived_names(ctx.head_tree, files, forbid, baseline)
+
+
+def _snippet(tree: Path, rel: str, m: semgrep_scan.Match) -> str:
+    path = tree / rel
+    if m.start_offset < 0 or m.end_offset < m.start_offset or not path.is_file():
+        return _source_line(tree, rel, m.line)
+    return path.read_bytes()[m.start_offset:m.end_offset].decode('utf-8', errors='replace')
+
+
+def _hits(tree: Path, rel: str, found: list[semgrep_scan.Match]) -> list[preexisting.Hit]:
+    """One hit per (rule, line), with the longest match on that line as its code."""
+    best: dict[tuple[str, int], str] = {}
+    for m in found:
+        text = _snippet(tree, rel, m)
+        key = (m.rule_id, m.line)
+        if len(text) > len(best.get(key, '')):
+            best[key] = text
+    return [preexisting.Hit(r, rel, line, text) for (r, line), text in best.items()]
+
+
 def _source_line(tree: Path, rel: str, line: int) -> str:
     text = trees.read_text(tree, rel)
     lines = [] if text is None else text.splitlines()
@@ -70,44 +147,103 @@ def semgrep_findings(
         forbid: tuple[str, ...],
         converted: tuple[str, ...],
         baseline: str = 'materialized',
+        base: Spec | None = None,
 ) -> tuple[list[tuple[str, Finding]], dict[str, str], dict[str, Any]]:
-    """(findings, rule descriptions, details) of one semgrep run over the changed Python files."""
+    """(findings, rule descriptions, details) of one semgrep run over the changed Python files
+    (and the base versions of those in converted paths, to tell carried-over matches apart)."""
     targets = sorted({
         c.path for c in ctx.changed
         if c.status != 'D' and c.path.endswith('.py') and (ctx.head_tree / c.path).is_file()
     })
     rules = rules_dir(ctx)
-    configs: list[Path] = []
+    params = rule_params_of(ctx, base)
+    packages = tuple(f'{p}/**' for p in params.subject_packages)
     descriptions: dict[str, str] = {}
     template: dict[str, Any] | None = None
+    rendered: list[dict[str, Any]] = []
+    skipped: list[str] = []
     for path in sorted(rules.glob('*.yaml')):
-        loaded = load_rules(path)
-        for rule in loaded:
+        for rule in load_rules(path):
             descriptions[str(rule.get('id'))] = ' '.join(str(rule.get('message', '')).split())
             if rule.get('id') == TEMPLATE_ID:
                 template = rule
-        if all(r.get('id') != TEMPLATE_ID for r in loaded):
-            configs.append(path)
-    details: dict[str, Any] = {'rules_dir': str(rules), 'targets': len(targets)}
+                continue
+            done = render_rule(rule, params)
+            if done is None:
+                skipped.append(str(rule.get('id')))
+            else:
+                rendered.append(done)
+    details: dict[str, Any] = {
+        'rules_dir': rules_source(ctx, rules), 'targets': len(targets),
+        'rule_params': {k: list(v) for k, v in dataclasses.asdict(params).items()},
+        **({'rules_skipped': skipped} if skipped else {}),
+    }
+    # Every rule judges the subject's packages only: a change to tests or docs starts no semgrep.
+    all_targets = targets
+    targets = [t for t in targets if matches(t, packages)]
     if not targets:
-        details['semgrep'] = 'not run: no changed Python files'
-        return [], descriptions, details
+        details['semgrep'] = "not run: no changed Python file in the subject's packages"
+        return _unparsable(ctx, all_targets, set()), descriptions, details
     if template is None:
         # Also the one rule without a path filter: it makes semgrep report every target scanned.
         raise GateError(
             f'{rules}/{TEMPLATE_ID}.yaml is missing; the api gate builds the spec\'s '
             f'forbid_in_converted rule from it. Restore it from the engine.',
         )
+    # The base versions of the changed files in converted paths, by the absolute path semgrep
+    # reports them under (they are outside the scan's cwd, the head tree).
+    base_targets = {
+        str(ctx.base_tree / t): t for t in targets
+        if matches(t, converted) and (ctx.base_tree / t).is_file()
+    }
+    wrappers: dict[str, str] = {}
+    if any(matches(t, converted) for t in targets):
+        wrappers = wrapper_names(ctx, forbid, converted, baseline)
+        details['wrappers_of_forbidden'] = wrappers
     with tempfile.TemporaryDirectory(prefix='stagegate-rules-') as tmp:
-        generated = Path(tmp) / f'{TEMPLATE_ID}.yaml'
-        generated.write_text(yaml.safe_dump({'rules': [generated_rule(template, forbid)]}), encoding='utf-8')
-        configs.append(generated)
-        result = semgrep_scan.scan(ctx.head_tree, configs, targets)
+        generated = Path(tmp) / 'rules.yaml'
+        rule = generated_rule(template, tuple(forbid) + tuple(wrappers))
+        generated.write_text(yaml.safe_dump({'rules': rendered + [rule]}), encoding='utf-8')
+        configs = [generated]
+        result = semgrep_scan.scan(ctx.head_tree, configs, targets + sorted(base_targets))
     details.update(semgrep_seconds=round(result.seconds, 2), rules=sorted(descriptions))
+    head_matches = [m for m in result.matches if m.path not in base_targets]
+    carried: set[tuple[str, str, int]] = set()
+    lenient = sorted({
+        m.path for m in head_matches
+        if m.rule_id == TEMPLATE_ID and matches(m.path, converted) and m.path in base_targets.values()
+    })
+    if lenient:
+        full_globs, full_ids, note = judged_in_full(ctx, base)
+        details['judged_every_line'] = {'stages': full_ids, **({'note': note} if note else {})}
+        lenient = [p for p in lenient if not matches(p, full_globs)]
+    if lenient:
+        by_file: dict[str, list[semgrep_scan.Match]] = {}
+        base_by_file: dict[str, list[semgrep_scan.Match]] = {}
+        for m in head_matches:
+            if m.rule_id == TEMPLATE_ID and m.path in lenient:
+                by_file.setdefault(m.path, []).append(m)
+        for m in result.matches:
+            rel = base_targets.get(m.path)
+            if m.rule_id == TEMPLATE_ID and rel in lenient:
+                base_by_file.setdefault(rel, []).append(m)
+        carried = preexisting.carried_over(
+            [h for rel, ms in by_file.items() for h in _hits(ctx.head_tree, rel, ms)],
+            [h for rel, ms in base_by_file.items() for h in _hits(ctx.base_tree, rel, ms)],
+            {rel: trees.read_text(ctx.head_tree, rel) or '' for rel in lenient},
+            {rel: trees.read_text(ctx.base_tree, rel) or '' for rel in lenient},
+        )
+        details['carried_over'] = {
+            'files': lenient, 'matches': len(carried),
+            'why': 'the base already had these matches in the same function, and the stage is '
+                   'not yet offered with the candidate backend',
+        }
     out: list[tuple[str, Finding]] = []
     seen: set[tuple[str, str, int]] = set()
-    for m in result.matches:
+    for m in head_matches:
         if m.rule_id == TEMPLATE_ID and not matches(m.path, converted):
+            continue
+        if (m.rule_id, m.path, m.line) in carried:
             continue
         if m.rule_id == TEMPLATE_ID and m.line in baseline_branches(ctx.head_tree, m.path, baseline):
             continue
@@ -115,13 +251,32 @@ def semgrep_findings(
             continue
         seen.add((m.rule_id, m.path, m.line))
         code = _source_line(ctx.head_tree, m.path, m.line)
-        out.append((m.rule_id, Finding(GATE, f'[{m.rule_id}] `{code}`: {m.message}', m.path, m.line)))
+        via = ''
+        if m.rule_id == TEMPLATE_ID:
+            used = [n for n in wrappers if re.search(rf'\b{re.escape(n)}\b', code)]
+            if used and not any(re.search(rf'\b{re.escape(n)}\b', code) for n in forbid):
+                via = ' (' + '; '.join(f'`{n}`, defined at {wrappers[n]}, returns the forbidden view' for n in used) + ')'
+        out.append((m.rule_id, Finding(GATE, f'[{m.rule_id}] `{code}`{via}: {m.message}', m.path, m.line)))
     for p in result.problems:
+        if p.path in base_targets:
+            continue
         out.append(('semgrep-not-checked', Finding(
             GATE, f'semgrep could not check this file ({p.message}); the rules cannot vouch for '
             f'it, so make it parse', p.path, p.line,
         )))
-    checked = {p.path for p in result.problems}
+    checked = {p.path for p in result.problems if p.path not in base_targets}
+    out += _unparsable(ctx, all_targets, checked)
+    for t in targets:
+        if t not in result.scanned and t not in checked:
+            out.append(('semgrep-not-checked', Finding(
+                GATE, 'semgrep did not scan this changed file (skipped or ignored); the rules '
+                'cannot vouch for it: check for .semgrepignore tricks or an unreadable file', t,
+            )))
+    return out, descriptions, details
+
+
+def _unparsable(ctx: CheckContext, targets: list[str], checked: set[str]) -> list[tuple[str, Finding]]:
+    out = []
     for t in targets:
         problem = _syntax_error(ctx.head_tree, t)
         if problem is not None and t not in checked:
@@ -130,13 +285,25 @@ def semgrep_findings(
                 GATE, f'this changed file does not parse ({problem[1]}); the rules cannot vouch for '
                 f'it (semgrep skips what it cannot parse), so make it parse', t, problem[0],
             )))
-    for t in targets:
-        if t not in result.scanned and t not in checked:
-            out.append(('semgrep-not-checked', Finding(
-                GATE, 'semgrep did not scan this changed file (skipped or ignored); the rules '
-                'cannot vouch for it: check for .semgrepignore tricks or an unreadable file', t,
-            )))
-    return out, descriptions, details
+    return out
+
+
+def rule_params_of(ctx: CheckContext, base: Spec | None) -> RuleParams:
+    """The rules' placeholder values from the head's and the base's specs (the union), with
+    the verifier's reach computed on the base tree."""
+    specs = [ctx.spec] + ([base] if base is not None else [])
+    stage_globs = tuple(dict.fromkeys(g for sp in specs for st in sp.stages for g in st.paths))
+    shared = tuple(dict.fromkeys(g for sp in specs for g in sp.shared_paths))
+    protected = tuple(dict.fromkeys(g for sp in specs for g in sp.protected_paths))
+    verifier = tuple(dict.fromkeys(g for sp in specs for g in sp.verifier_paths))
+    root = ctx.spec.subject.root
+    reached: set[str] = set()
+    if verifier:
+        for entry in protection(ctx.base_tree, (), verifier, protected, root):
+            name = module_name(entry.symbol.path, root)
+            if name is not None:
+                reached.add(name)
+    return rule_params(stage_globs, shared, protected, verifier, reached, root)
 
 
 def _syntax_error(tree: Path, rel: str) -> tuple[int, str] | None:
@@ -165,14 +332,19 @@ def run(ctx: CheckContext) -> Verdict:
     forbid = tuple(dict.fromkeys(ctx.spec.forbid_in_converted + (base.forbid_in_converted if base else ())))
     converted = converted_globs(ctx, base)
     found = protected_findings(ctx, protected)
-    scanned, descriptions, details = semgrep_findings(ctx, forbid, converted, ctx.spec.baseline_variant)
+    symbols = tuple(dict.fromkeys(ctx.spec.protected_symbols + (base.protected_symbols if base else ())))
+    verifier = tuple(dict.fromkeys(ctx.spec.verifier_paths + (base.verifier_paths if base else ())))
+    by_symbol, symbol_details = symbol_findings(ctx, symbols, verifier, protected)
+    found += by_symbol
+    scanned, descriptions, details = semgrep_findings(ctx, forbid, converted, ctx.spec.baseline_variant, base)
     found += scanned
     found.sort(key=lambda rf: (rf[1].file or '', rf[1].line or 0))
     sarif_path = ctx.repo_root / SARIF_PATH
     sarif.write(sarif_path, sarif.document(found, {**AST_RULES, **descriptions}, _semgrep_version()))
     details.update(
         protected=list(protected), forbid_in_converted=list(forbid),
-        converted_paths=list(converted), sarif=str(sarif_path),
+        converted_paths=list(converted), sarif=str(sarif_path), verifier=list(verifier),
+        **symbol_details,
         rule_counts={rid: sum(1 for r, _ in found if r == rid) for rid in sorted({r for r, _ in found})},
     )
     return Verdict.from_findings(GATE, [f for _, f in found], details)

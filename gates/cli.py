@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
     with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
+    prot = with_spec(sub.add_parser('protected', help="protected paths and symbols, with the verifier's reach"))
+    prot.add_argument('--json', action='store_true', help='print a JSON document on stdout')
     audit = with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
     audit.add_argument('row', nargs='?', type=int, help='row index (default: the last row)')
     audit.add_argument(
@@ -105,6 +107,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == 'next':
         from gates.commands.status import next_stage
         return next_stage(cwd, args.spec, sys.stdout)
+    if args.command == 'protected':
+        from gates.commands.protected import protected
+        return protected(cwd, args.spec, args.json, sys.stdout)
     if args.command == 'audit':
         from gates.commands.audit import audit
         return audit(cwd, args.spec, args.row, sys.stdout, tuple(args.workload))

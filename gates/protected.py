@@ -1,15 +1,27 @@
-"""Protected paths for the api gate: deleted, renamed, added or edited protected files.
+"""Protected code for the api gate: protected paths, and protected symbols.
 
 Found from git's change list (semgrep never scans a deleted file), each modified file compared
 with its base version structurally (``gates.astdiff``): a comment or a docstring passes; an edit
 inside a protected function, a changed signature or an added/removed name fails with a line.
+
+Symbols (``path::qualname``) are protected when the spec lists them (``protected.symbols``) or
+when the verifier's code reaches them (``protected.verifier`` globs; ``gates.reach`` computes
+the closure on the base tree, so the head cannot cut an edge to free a helper). In a file
+holding protected symbols only their scopes are judged: an unprotected neighbour may change.
+A protected symbol's import bindings must stay (re-pointing a name it calls at another function
+is an edit of it), and ``path::<module>`` (its top-level code, imports aside) is judged when a
+protected symbol uses the module's variables.
 """
 from __future__ import annotations
 
+import ast
+import dataclasses
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from gates import astdiff
+from gates import reach
 from gates.context import ChangedPath
 from gates.context import CheckContext
 from gates.model import Finding
@@ -26,7 +38,195 @@ AST_RULES = {
     'protected-signature': 'A protected function or class signature changed.',
     'protected-name': 'A name was added to or removed from a protected module or class.',
     'semgrep-not-checked': 'Semgrep could not check a changed file.',
+    'protected-symbol-edit': 'A protected symbol (declared, or reached by the verifier) differs from the base.',
+    'protected-symbol-file': 'A file holding protected symbols was deleted or renamed.',
+    'protected-binding': 'A name a protected symbol uses is bound to something else than in the base.',
 }
+WHOLE = '*'   # the qualname of a whole-file entry (``path::``)
+_SKIP_DIRS = {'.git', '.venv', 'venv', 'node_modules', '__pycache__', '.stagegate'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One protected symbol and why: declared in the spec, or reached (root first)."""
+
+    symbol: reach.Symbol
+    line: int | None
+    declared: bool
+    chain: tuple[reach.Symbol, ...]
+
+    def why(self) -> str:
+        if self.declared:
+            return 'declared in protected.symbols'
+        if len(self.chain) <= 1:
+            return 'verifier code (protected.verifier)'
+        return 'reached by the verifier: ' + ' -> '.join(str(s) for s in self.chain)
+
+
+def python_files(tree: Path) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith('.'))
+        for name in filenames:
+            if name.endswith('.py'):
+                out.append(Path(dirpath, name).relative_to(tree).as_posix())
+    return sorted(out)
+
+
+def protection(
+        tree: Path, symbols: Iterable[str], verifier: tuple[str, ...], protected_paths: tuple[str, ...],
+        subject_root: str = '.',
+) -> list[Entry]:
+    """Every protected symbol outside the protected paths, computed on ``tree``."""
+    entries: dict[reach.Symbol, Entry] = {}
+    index: reach.Index | None = None
+    if verifier:
+        files = python_files(tree)
+        index = reach.Index(tree, files, subject_root)
+        reached = index.closure(index.roots_in([f for f in files if matches(f, verifier)]))
+        for sym in reached:
+            if not matches(sym.path, protected_paths):
+                entries[sym] = Entry(sym, index.line_of(sym), False, tuple(reach.chain_to(reached, sym)))
+    for raw in symbols:
+        path, _, qual = raw.partition('::')
+        sym = reach.Symbol(path, qual or WHOLE)
+        line = index.line_of(sym) if index is not None and qual else None
+        entries[sym] = Entry(sym, line, True, (sym,))
+    return sorted(entries.values(), key=lambda e: (e.symbol.path, e.line or 0, e.symbol.qualname))
+
+
+def _covering(name: str, quals: dict[str, Entry]) -> Entry | None:
+    for q, entry in quals.items():
+        if q not in (reach.MODULE, WHOLE) and (name == q or name.startswith(q + '.')):
+            return entry
+    return None
+
+
+def _first_diff_line(base: list[str], head: list[tuple[str, int]]) -> int | None:
+    for i, (dump, line) in enumerate(head):
+        if i >= len(base) or base[i] != dump:
+            return line
+    return head[-1][1] if len(base) > len(head) and head else (1 if len(base) > len(head) else None)
+
+
+def _imports(tree: ast.Module) -> dict[str, tuple[str, int]]:
+    """Top-level import bindings: local name -> (what it names, line)."""
+    out: dict[str, tuple[str, int]] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import):
+            for a in stmt.names:
+                out[a.asname or a.name.split('.')[0]] = (a.name if a.asname else a.name.split('.')[0], stmt.lineno)
+        elif isinstance(stmt, ast.ImportFrom):
+            for a in stmt.names:
+                out[a.asname or a.name] = (f'{"." * stmt.level}{stmt.module or ""}:{a.name}', stmt.lineno)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out[stmt.name] = (f'<defined here>:{stmt.name}', stmt.lineno)
+    return out
+
+
+def _def_node(tree: ast.Module, qual: str) -> ast.AST | None:
+    node: ast.AST = tree
+    for part in qual.split('.'):
+        body = getattr(node, 'body', [])
+        found = next((s for s in body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                      and s.name == part), None)
+        if found is None:
+            return None
+        node = found
+    return node
+
+
+def _symbol_edits(
+        rel: str, base_text: str, head_text: str, quals: dict[str, Entry],
+) -> list[tuple[str, int, str]]:
+    """(rule, head line, message) of every edit to a protected symbol of one file."""
+    try:
+        base_tree, head_tree = ast.parse(base_text, rel), ast.parse(head_text, rel)
+    except (SyntaxError, ValueError) as err:
+        return [('protected-symbol-edit', getattr(err, 'lineno', 1) or 1,
+                 f'file with protected symbols does not parse ({err})')]
+    out: list[tuple[str, int, str]] = []
+    for e in astdiff.diff_python(base_text, head_text, rel):
+        entry = _covering(e.name, quals)
+        if entry is not None:
+            out.append(('protected-symbol-edit', e.line, f'{e.message} (`{entry.symbol}`, {entry.why()})'))
+    module = quals.get(reach.MODULE)
+    if module is not None:
+        def dumps(t: ast.Module) -> list[tuple[str, int]]:
+            return [(ast.dump(s), s.lineno) for s in reach.module_statements(t)]
+        line = _first_diff_line([d for d, _ in dumps(base_tree)], dumps(head_tree))
+        if line is not None:
+            out.append(('protected-symbol-edit', line, f'edit of the top-level code of `{rel}` that protected code '
+                        f'uses (`{module.symbol}`, {module.why()})'))
+    base_bind, head_bind = _imports(base_tree), _imports(head_tree)
+    for q, entry in quals.items():
+        if q in (reach.MODULE, WHOLE):
+            continue
+        node = _def_node(base_tree, q)
+        if node is None:
+            continue
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        for name in sorted(used & set(base_bind)):
+            if base_bind[name][0].startswith('<defined here>'):
+                continue
+            now = head_bind.get(name)
+            if now is None or now[0] != base_bind[name][0]:
+                shown = 'unbound' if now is None else f'bound to {now[0]}'
+                out.append(('protected-binding', now[1] if now else 1,
+                            f'`{name}`, used by protected `{entry.symbol}` ({entry.why()}), was imported '
+                            f'as {base_bind[name][0]} in the base and is now {shown}'))
+    return out
+
+
+def symbol_findings(
+        ctx: CheckContext, symbols: tuple[str, ...], verifier: tuple[str, ...], protected: tuple[str, ...],
+) -> tuple[list[tuple[str, Finding]], dict[str, object]]:
+    """Edits of protected symbols outside the protected paths; details for the report."""
+    candidates = [c for c in ctx.changed if any(p.endswith('.py') for p in c.paths())
+                  and not all(matches(p, protected) for p in c.paths())]
+    if not candidates or not (symbols or verifier):
+        return [], {'protected_symbols': 'not computed: no changed Python file outside protected paths'
+                    if symbols or verifier else 'none declared'}
+    entries = protection(ctx.base_tree, symbols, verifier, protected, ctx.spec.subject.root)
+    by_path: dict[str, dict[str, Entry]] = {}
+    for entry in entries:
+        by_path.setdefault(entry.symbol.path, {})[entry.symbol.qualname] = entry
+    out: list[tuple[str, Finding]] = []
+    fix = 'undo the edit or restore it from the base ({rev}): git checkout {rev} -- {path}'
+    for change in candidates:
+        old = change.old_path if change.status == 'R' else change.path
+        quals = by_path.get(old or change.path)
+        if not quals:
+            continue
+        names = ', '.join(f'`{e.symbol}`' for e in list(quals.values())[:3]) + (' ...' if len(quals) > 3 else '')
+        if change.status in ('D', 'R'):
+            verb = 'deleted' if change.status == 'D' else f'renamed to {change.path}'
+            out.append(('protected-symbol-file', Finding(
+                GATE, f'file holding protected symbols {verb} ({names}): protected code must stay '
+                f'where the verifier finds it; ' + fix.format(rev=ctx.base_rev[:12], path=old), old,
+            )))
+            continue
+        base_b, head_b = _read(ctx.base_tree, change.path), _read(ctx.head_tree, change.path)
+        if base_b is None or head_b is None or base_b == head_b:
+            continue
+        base_text = base_b.decode('utf-8', errors='surrogateescape')
+        head_text = head_b.decode('utf-8', errors='surrogateescape')
+        if WHOLE in quals:
+            edits = astdiff.diff_python(base_text, head_text, change.path)
+            rows = [('protected-symbol-edit', e.line, f'{e.message} (`{change.path}::` {quals[WHOLE].why()})')
+                    for e in edits]
+        else:
+            rows = _symbol_edits(change.path, base_text, head_text, quals)
+        for rule, line, message in rows:
+            out.append((rule, Finding(
+                GATE, f'{message}: the verifier\'s guarantees rest on it; '
+                + fix.format(rev=ctx.base_rev[:12], path=change.path), change.path, line,
+            )))
+    details: dict[str, object] = {
+        'protected_symbols': len(entries),
+        'protected_symbol_files': len(by_path),
+    }
+    return out, details
 _EDIT_RULE = {
     'body': 'protected-edit', 'text': 'protected-edit', 'syntax': 'protected-edit',
     'signature': 'protected-signature', 'added': 'protected-name', 'removed': 'protected-name',

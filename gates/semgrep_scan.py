@@ -34,6 +34,8 @@ class Match:
     line: int
     end_line: int
     message: str
+    start_offset: int = -1   # byte offsets of the matched code in the file (-1: not given)
+    end_offset: int = -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +150,8 @@ def scan(cwd: Path, configs: Sequence[Path], targets: Sequence[str]) -> ScanResu
             line=int(result.get('start', {}).get('line', 1)),
             end_line=int(result.get('end', {}).get('line', 1)),
             message=' '.join(str(extra.get('message', '')).split()),
+            start_offset=int(result.get('start', {}).get('offset', -1)),
+            end_offset=int(result.get('end', {}).get('offset', -1)),
         ))
     scanned = tuple(str(p) for p in (doc.get('paths') or {}).get('scanned') or [])
     return ScanResult(tuple(matches), tuple(problems), scanned, seconds, tuple(cmd))

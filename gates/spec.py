@@ -111,6 +111,10 @@ class Spec:
     ledger: str
     lines: Mapping[str, int]       # dotted key ('budgets.time.ratio_lt', 'stages[0].paths') -> line
     baseline_version: int = 1      # bumped by `gates rebaseline` each time the oracle is re-frozen
+    # ``path::qualname`` entries (``path::`` is the whole file) protected like protected paths.
+    protected_symbols: tuple[str, ...] = ()
+    # Globs of the verifier's files: what their code reaches (gates.reach) is protected too.
+    verifier_paths: tuple[str, ...] = ()
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -250,7 +254,13 @@ def _build(c: Checker) -> Spec:
             c.fail(k + ('brief',), f'expected a string, got {show(brief)}.')
         stages.append(Stage(i, name, brief, c.globs(k + ('paths',)), c.line(k)))
 
-    c.mapping(('protected',), ('paths', 'forbid_in_converted'))
+    c.mapping(('protected',), ('paths', 'forbid_in_converted', 'symbols', 'verifier'))
+    symbols = c.strings(('protected', 'symbols'), ())
+    for j, entry in enumerate(symbols):
+        if not re.fullmatch(r'[^:\s]+\.py::([A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?', entry):
+            c.fail(('protected', 'symbols', j),
+                   f'expected "path/to/file.py::qualname" (e.g. prover/pcs/merkle.py::verify_batch, '
+                   f'or "file.py::" for the whole file), got {show(entry)}.')
     raw_workloads = c.required(('workloads',))
     if not isinstance(raw_workloads, list) or not raw_workloads:
         c.fail(('workloads',), f'expected a non-empty list of workloads, got {show(raw_workloads)}.')
@@ -343,4 +353,6 @@ def _build(c: Checker) -> Spec:
         baseline_version=int(c.number(
             ('baseline', 'version'), 'an integer >= 1', lambda v: v >= 1, integer=True,
         )) if c.has(('baseline', 'version')) else 1,
+        protected_symbols=tuple(symbols),
+        verifier_paths=c.globs(('protected', 'verifier'), ()),
     )

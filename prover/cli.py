@@ -6,9 +6,11 @@
     prover trace --workload fib --log-t 10
 
 Exit codes: 0 success, 1 the proof was rejected, 2 unusable input (missing/truncated/garbled
-file, unknown workload, log T out of range; one line on stderr, no traceback), 3 an internal
-error (one line with versions), 130 interrupted. Only this module knows argparse; each command
-is a plain function taking values and returning an exit code.
+file, unknown workload, log T out of range, an ``--out`` that cannot be written, refused before
+any work starts; one line on stderr, no traceback), 3 an internal error (one line with
+versions), 130 interrupted. A closed stdout (``prover inspect p.bin | head -1``) ends the output
+quietly with the exit status of a normal run. Only this module knows argparse; each command is
+a plain function taking values and returning an exit code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import sys
 from typing import NoReturn, Sequence
@@ -34,8 +37,59 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _silence(stream: object) -> None:
+    """Point a closed stream's descriptor at /dev/null, so the rest of the run (and the
+    interpreter's flush at exit) writes nowhere instead of raising BrokenPipeError again."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _say(text: str) -> None:
+    """One line on stdout; a reader that went away (``| head -1``) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _silence(sys.stdout)
+
+
 def _err(msg: str) -> None:
-    print(f"prover: {msg}", file=sys.stderr, flush=True)
+    try:
+        print(f"prover: {msg}", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _silence(sys.stderr)
+
+
+def _progress(msg: str) -> None:
+    # Progress is informative only: a closed stderr must not stop the proof being written.
+    try:
+        print(f"[prover] {msg}", file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        _silence(sys.stderr)
+
+
+def _check_writable(path: str) -> None:
+    """Refuse an output path that cannot take the proof, before minutes of proving."""
+    if os.path.isdir(path):
+        raise UsageError(f"--out {path} is a directory; name a file, e.g. {os.path.join(path, 'proof.bin')}")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--out {path}: folder {parent} does not exist; create it or choose another path")
+    existed = os.path.exists(path)
+    try:
+        # Append mode neither truncates an existing file nor writes to it.
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {path} cannot be written ({exc.strerror or exc}); choose another path") from None
+    if not existed:
+        os.unlink(path)
 
 
 def _read(path: str) -> bytes:
@@ -63,17 +117,18 @@ def _workload(name: str, log_t: int):  # type: ignore[no-untyped-def]
 
 
 def cmd_prove(workload: str, log_t: int, out: str, quiet: bool) -> int:
-    from prover.pipeline import prove, stderr_progress
+    from prover.pipeline import prove
 
+    _check_writable(out)
     w = _workload(workload, log_t)
-    proof = prove(w, progress=None if quiet else stderr_progress)
+    proof = prove(w, progress=None if quiet else _progress)
     try:
         with open(out, "wb") as f:
             f.write(proof)
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
     if not quiet:
-        print(f"[prover] wrote {out}: {len(proof)} bytes", file=sys.stderr)
+        _progress(f"wrote {out}: {len(proof)} bytes")
     return EXIT_OK
 
 
@@ -95,9 +150,9 @@ def cmd_verify(path: str) -> int:
     except ProofFormatError as exc:
         raise UsageError(f"{path}: malformed proof: {exc}") from None
     except VerificationError as exc:
-        print(f"REJECT {path}: stage {exc.stage}, check {exc.check!r}: {exc.detail}")
+        _say(f"REJECT {path}: stage {exc.stage}, check {exc.check!r}: {exc.detail}")
         return EXIT_REJECT
-    print(f"ACCEPT {path}: {st.workload} log_t={st.log_t} output={st.output.hex()}")
+    _say(f"ACCEPT {path}: {st.workload} log_t={st.log_t} output={st.output.hex()}")
     return EXIT_OK
 
 
@@ -111,10 +166,10 @@ def cmd_inspect(path: str) -> int:
         raise UsageError(f"{path}: {exc}") from None
     names = ["commit", "constraints", "cross-cycle", "lookups", "registers", "RAM", "bytecode",
              "claim reduction", "openings"]
-    print(f"proof {path}: {len(data)} bytes, version 1")
-    print(f"statement: {pf.statement.decode('ascii', 'replace')}")
+    _say(f"proof {path}: {len(data)} bytes, version 1")
+    _say(f"statement: {pf.statement.decode('ascii', 'replace')}")
     for k, payload in enumerate(pf.sections):
-        print(f"  section {k} {names[k]:<16} offset {pf.offsets[k]:>9}  {len(payload):>9} bytes")
+        _say(f"  section {k} {names[k]:<16} offset {pf.offsets[k]:>9}  {len(payload):>9} bytes")
     return EXIT_OK
 
 
@@ -134,25 +189,54 @@ def cmd_trace(workload: str, log_t: int) -> int:
     info = describe(w)
     info["vm_halt_cycles"] = fs.halt_cycles
     info["trace_sha256"] = h.hexdigest()
-    print(json.dumps(info, indent=2))
+    _say(json.dumps(info, indent=2))
     return EXIT_OK
 
 
+def _workloads_help() -> str:
+    from prover.relations.layout import MAX_LOG_T
+    from prover.workloads import WORKLOADS
+
+    lines = ["workloads (--workload NAME, --log-t N: the trace has T = 2^N rows):"]
+    for name, spec in sorted(WORKLOADS.items()):
+        lines.append(f"  {name:<11} {spec.summary}; log T {spec.min_log_t}..{min(spec.max_log_t, MAX_LOG_T)}")
+    return "\n".join(lines)
+
+
+def _workload_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workload", required=True, metavar="NAME",
+                   help="the program to run: sha2-chain (SHA-256 chain) or fib (Fibonacci); see below")
+    p.add_argument("--log-t", type=int, required=True, dest="log_t", metavar="N",
+                   help="trace length T = 2^N rows; the workload is sized to fill it (range below)")
+
+
 def _parser() -> _Parser:
-    p = _Parser(prog="prover", description="The bundled sha2-chain prover.")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    pr = sub.add_parser("prove", help="prove a workload run")
-    pr.add_argument("--workload", required=True)
-    pr.add_argument("--log-t", type=int, required=True, dest="log_t")
-    pr.add_argument("--out", required=True)
+    epilog = _workloads_help()
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = _Parser(prog="prover", description="The bundled sumcheck prover: prove, verify, inspect and "
+                "trace runs of the sha2-chain and fib workloads.", epilog=epilog, formatter_class=fmt)
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser, metavar="COMMAND",
+                         title="commands", help="`prover COMMAND --help` for its options")
+    pr = sub.add_parser("prove", help="prove a workload run and write the proof file",
+                        description="Prove one run of a workload and write the proof bytes to --out.",
+                        epilog=epilog + "\n\nexample: prover prove --workload fib --log-t 10 --out fib.bin",
+                        formatter_class=fmt)
+    _workload_args(pr)
+    pr.add_argument("--out", required=True, metavar="FILE",
+                    help="where to write the proof (a file; refused before proving if it cannot be written)")
     pr.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    v = sub.add_parser("verify", help="verify a proof file")
-    v.add_argument("proof")
-    i = sub.add_parser("inspect", help="show a proof's statement and sections")
-    i.add_argument("proof")
-    t = sub.add_parser("trace", help="run the VM and describe the trace")
-    t.add_argument("--workload", required=True)
-    t.add_argument("--log-t", type=int, required=True, dest="log_t")
+    v = sub.add_parser("verify", help="verify a proof file",
+                       description="Verify a proof against the statement its workload defines: exit 0 "
+                       "ACCEPT, 1 REJECT (stage and check named), 2 unusable file.")
+    v.add_argument("proof", metavar="FILE", help="a proof written by `prover prove`")
+    i = sub.add_parser("inspect", help="show a proof's statement and sections",
+                       description="Print a proof's size, statement and its nine sections (offset, length).")
+    i.add_argument("proof", metavar="FILE", help="a proof written by `prover prove`")
+    t = sub.add_parser("trace", help="run the VM and describe the trace",
+                       description="Run the workload's program on the VM and print the trace's "
+                       "description as JSON (cycles, halt, trace digest).",
+                       epilog=epilog, formatter_class=fmt)
+    _workload_args(t)
     return p
 
 
@@ -169,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         _err(f"error: {exc}")
         return EXIT_USAGE
+    except BrokenPipeError:
+        # A reader that went away mid-output: end quietly, as the command would have.
+        _silence(sys.stdout)
+        return EXIT_OK
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPT

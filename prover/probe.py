@@ -6,13 +6,16 @@
 - ``verify(params, proof) -> (ok, message)``: checks the proof against the statement rebuilt
   from ``params`` (the verifier never trusts the statement inside the proof alone).
 - ``sections(proof) -> [(stage, absolute offset, length)]`` of the nine sections.
-- ``capabilities() -> {"0": ["materialized"], ...}``: backends each stage offers.
+- ``capabilities() -> {"0": ["materialized"], ...}``: backends each stage offers, collected from
+  each stage module's ``BACKENDS`` constant (so offering a stage as streaming is an edit inside
+  that stage's own paths, ``prover/stages/stageK.py``).
 
 Errors in params raise ``ValueError`` with one sentence; ``verify`` never raises on bad bytes.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Mapping
 
 from prover.pipeline import Observer, prove as pipeline_prove, statement_of
@@ -57,4 +60,9 @@ def sections(proof: bytes) -> list[tuple[int, int, int]]:
 
 
 def capabilities() -> dict[str, list[str]]:
-    return {str(k): ["materialized"] for k in range(NUM_SECTIONS)}
+    out: dict[str, list[str]] = {}
+    for k in range(NUM_SECTIONS):
+        # Each stage declares what it offers; a stage without the constant offers the baseline only.
+        module = importlib.import_module(f"prover.stages.stage{k}")
+        out[str(k)] = [str(b) for b in getattr(module, "BACKENDS", ("materialized",))]
+    return out

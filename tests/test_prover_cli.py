@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +114,101 @@ def test_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
     assert r.returncode == 2, r.stderr
     one_line_error(r)
     assert not (tmp_path / "x.bin").exists()
+
+
+def _run_with_closed_stdout(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run with stdout a pipe whose reader is already gone: every write gets EPIPE, as under
+    `| head -1` once head has exited (deterministic, unlike a race with a real head)."""
+    r_fd, w_fd = os.pipe()
+    os.close(r_fd)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "prover.cli", *args], stdout=w_fd, stderr=subprocess.PIPE,
+            text=True, timeout=600,
+        )
+    finally:
+        os.close(w_fd)
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        pytest.param(["inspect"], 0, id="inspect"),
+        pytest.param(["verify"], 0, id="verify"),
+        pytest.param(["trace", "--workload", "fib", "--log-t", "8"], 0, id="trace"),
+    ],
+)
+def test_closed_stdout_ends_quietly(args: list[str], code: int, proof_file: Path) -> None:
+    full = [*args, str(proof_file)] if args[0] in ("inspect", "verify") else args
+    r = _run_with_closed_stdout(*full)
+    assert r.returncode == code, r.stderr
+    assert r.stderr == "", r.stderr          # no "internal error", no traceback
+
+
+def test_closed_stdout_keeps_a_rejects_exit_status(proof_file: Path, tmp_path: Path) -> None:
+    data = bytearray(proof_file.read_bytes())
+    data[decode_proof(bytes(data)).offsets[1]] ^= 1
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(data))
+    r = _run_with_closed_stdout("verify", str(bad))
+    assert r.returncode == 1 and r.stderr == "", r.stderr
+
+
+def test_closed_stderr_still_writes_the_proof(tmp_path: Path) -> None:
+    r_fd, w_fd = os.pipe()
+    os.close(r_fd)
+    out = tmp_path / "p.bin"
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "prover.cli", "prove", "--workload", "fib", "--log-t", "8", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=w_fd, timeout=600,
+        )
+    finally:
+        os.close(w_fd)
+    assert r.returncode == 0
+    assert decode_proof(out.read_bytes()).statement
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    from prover.cli import _parser
+
+    parser = _parser()
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def test_every_option_of_every_subcommand_has_help() -> None:
+    subs = _subcommands()
+    assert set(subs) == {"prove", "verify", "inspect", "trace"}
+    for name, sub in subs.items():
+        for action in sub._actions:
+            assert action.help, f"prover {name}: {action.option_strings or action.dest} has no help text"
+
+
+def test_prove_help_documents_both_workloads_and_every_option() -> None:
+    r = run("prove", "--help")
+    assert r.returncode == 0, r.stderr
+    for word in ("--workload", "--log-t", "--out", "--quiet", "sha2-chain", "fib", "12..21", "8..21"):
+        assert word in r.stdout, (word, r.stdout)
+
+
+@pytest.mark.parametrize(
+    "make_out",
+    [
+        pytest.param(lambda d: d, id="a-directory"),
+        pytest.param(lambda d: d / "missing" / "p.bin", id="missing-folder"),
+        pytest.param(lambda d: d / "afile" / "p.bin", id="under-a-file"),
+    ],
+)
+def test_unwritable_out_is_refused_before_any_work(make_out, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "afile").write_text("not a folder")
+    out = make_out(tmp_path)
+    # log T 21 proves for minutes; the refusal comes before any progress line (no work started).
+    r = subprocess.run(
+        [sys.executable, "-m", "prover.cli", "prove", "--workload", "sha2-chain", "--log-t", "21", "--out", str(out)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 2, r.stderr
+    one_line_error(r)
+    assert "--out" in r.stderr and "[prover]" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]

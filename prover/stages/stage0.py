@@ -25,6 +25,10 @@ from prover.relations.commitments import MULT_ORDER, mult_log_sizes
 from prover.relations.layout import BytecodeTable
 from prover.stages.common import MultPoly, ProverContext
 
+# The backends this stage offers (prover.probe.capabilities() collects them): converting the
+# stage to streaming adds "streaming" here, inside the stage's own paths.
+BACKENDS = ("materialized",)
+
 def _clipped_counts(keys: Sequence[U64], size: int) -> U64:
     """Counts of in-range keys only: what a (faulty) prover commits when a key is off the table.
 

@@ -22,6 +22,10 @@ from prover.relations.constraints import STAGE2_COLUMNS, cross_cycle_constraints
 from prover.stages.common import ProverContext
 from prover.sumcheck.protocol import prove as sumcheck_prove
 
+# The backends this stage offers (prover.probe.capabilities() collects them): converting the
+# stage to streaming adds "streaming" here, inside the stage's own paths.
+BACKENDS = ("materialized",)
+
 
 def prove(ctx: ProverContext) -> None:
     if ctx.backend != "materialized":

@@ -27,6 +27,10 @@ from prover.proof import Claim
 from prover.relations.fingerprints import REGISTER_SLOTS, leaves, range_table_den, slot_columns
 from prover.stages.common import ProverContext
 
+# The backends this stage offers (prover.probe.capabilities() collects them): converting the
+# stage to streaming adds "streaming" here, inside the stage's own paths.
+BACKENDS = ("materialized",)
+
 COLUMNS: tuple[str, ...] = slot_columns(REGISTER_SLOTS)
 _M16 = np.uint64(0xFFFF)
 

@@ -15,6 +15,10 @@ from prover.relations.columns import COLUMNS
 from prover.relations.commitments import MULT_ORDER
 from prover.stages.common import ProverContext
 
+# The backends this stage offers (prover.probe.capabilities() collects them): converting the
+# stage to streaming adds "streaming" here, inside the stage's own paths.
+BACKENDS = ("materialized",)
+
 
 
 def prove(ctx: ProverContext) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TinyRepo
+from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
@@ -166,21 +167,43 @@ def test_accepted_stages_stay_converted(tiny_subject: TinyRepo) -> None:
     assert [f.file for f in verdict.findings] == ['toyprover/stages/stage0.py']
 
 
-def test_prover_boundary_rules_run_in_the_same_scan(tiny_subject: TinyRepo) -> None:
-    repo = tiny_subject.path
+def test_prover_boundary_rules_run_in_the_same_scan(tmp_path: Path) -> None:
+    # The rules name no subject: the toy's packages and modules come from its spec.
+    tiny = build_tiny_subject(tmp_path, protected=textwrap.dedent('''\
+        protected:
+          paths: [toyprover/verifier.py, toyprover/proof.py]
+          forbid_in_converted: [materialized]
+          verifier: [toyprover/verifier.py, toyprover/verifier_parts/**]
+    '''))
+    repo = tiny.path
     write_files(repo, {
-        'prover/stages/stage9.py': 'import gates\nfrom prover.verifier import stage3\n',
-        'prover/verifier/stage9.py': 'from prover.witness import WitnessSource\n',
-        'prover/stages/patch.py': 'from prover.verifier import context\ncontext.replay = None\n',
+        'toyprover/stages/stage9.py': 'import gates\nfrom toyprover.verifier import _private\n',
+        'toyprover/verifier_parts/extra.py': 'from toyprover.stages import stage0\n',
+        'toyprover/stages/patch.py': 'from toyprover import proof\nproof.MAGIC = b""\n',
+        # Outside the subject's packages, the same import is no finding (and starts no semgrep).
+        'prover/stages/stage9.py': 'import gates\n',
     })
     verdict = run_gate(repo, 'api')
     got = {(f.file, f.line, f.message.split(']')[0] + ']') for f in verdict.findings}
     assert got == {
-        ('prover/stages/stage9.py', 1, '[no-gates-import]'),
-        ('prover/stages/stage9.py', 2, '[no-verifier-internals-import]'),
-        ('prover/verifier/stage9.py', 1, '[no-prover-side-import-in-verifier]'),
-        ('prover/stages/patch.py', 2, '[no-protected-monkeypatch]'),
+        ('toyprover/stages/stage9.py', 1, '[no-gates-import]'),
+        ('toyprover/stages/stage9.py', 2, '[no-verifier-internals-import]'),
+        ('toyprover/verifier_parts/extra.py', 1, '[no-prover-side-import-in-verifier]'),
+        ('toyprover/stages/patch.py', 2, '[no-protected-monkeypatch]'),
     }
+    params = verdict.details['rule_params']
+    assert params['subject_packages'] == ['toyprover']
+    assert params['protected_modules'] == ['toyprover.verifier', 'toyprover.proof']
+    # backends.common is what the verifier uses, so only the streaming backend is prover-side.
+    assert 'toyprover.backends.streaming' in params['prover_side_modules']
+    assert 'toyprover.backends' not in params['prover_side_modules']
+
+
+def test_a_rule_without_its_spec_key_is_skipped(tiny_subject: TinyRepo) -> None:
+    write_files(tiny_subject.path, {'toyprover/stages/stage9.py': 'import gates\n'})
+    verdict = run_gate(tiny_subject.path, 'api')
+    assert verdict.details['rules_skipped'] == ['no-prover-side-import-in-verifier', 'no-verifier-internals-import']
+    assert [f.message.split(']')[0] for f in verdict.findings] == ['[no-gates-import']
 
 
 def test_unparsable_changed_file_is_not_vouched_for(tiny_subject: TinyRepo) -> None:
@@ -188,7 +211,9 @@ def test_unparsable_changed_file_is_not_vouched_for(tiny_subject: TinyRepo) -> N
     write_files(repo, {'toyprover/stages/stage0.py': 'def run(params, backend:\n    pass\n'})
     verdict = run_gate(repo, 'api')
     assert not verdict.passed
-    assert any((f.file, f.line) == ('toyprover/stages/stage0.py', 1) and 'does not parse' in f.message
+    # Semgrep reports it now that the rules cover the subject's packages; else the gate's own parse.
+    assert any((f.file, f.line) == ('toyprover/stages/stage0.py', 1)
+               and ('does not parse' in f.message or 'could not check' in f.message)
                for f in verdict.findings), rendered(verdict)
 
 
@@ -196,7 +221,7 @@ def test_rules_come_from_the_base(tiny_subject: TinyRepo) -> None:
     # The head deletes the rule it would break: the base's copy still judges it.
     repo = tiny_subject.path
     git(repo, 'rm', '-q', '-r', 'rules')
-    write_files(repo, {'prover/stages/stage9.py': 'import gates\n'})
+    write_files(repo, {'toyprover/stages/stage9.py': 'import gates\n'})
     verdict = run_gate(repo, 'api')
     assert [f.message.split(']')[0] for f in verdict.findings] == ['[no-gates-import']
 
