@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         '--bench', action='append', default=[], metavar='JSON',
         help='benchmark JSON file(s) to plot absolute prove times from (repeatable)',
     )
+    rep.add_argument(
+        '--check', action='append', default=[], metavar='JSON',
+        help='a `gates check --json` document (e.g. of --tier full) to plot the baseline and '
+             'candidate figures from (repeatable)',
+    )
     lp = with_spec(sub.add_parser('loop', help='drive a coding agent: implement, check, fix, accept'))
     lp.add_argument('--agent', required=True, metavar='CMD',
                     help='shell command run once per iteration in a worktree of the loop branch; '
@@ -119,7 +124,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return freeze(cwd, args.spec, args.ref, args.force, sys.stdout)
     if args.command == 'report':
         from gates.commands.report import report
-        return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout)
+        return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout,
+                      [Path(c) for c in args.check])
     raise AssertionError(f'unhandled command {args.command}')  # argparse guarantees the choice
 
 
