@@ -87,15 +87,18 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
             continue
         xs = sorted({p[0] for ln in lines for p in ln.points})
         ys = [p[1] for ln in lines for p in ln.points]
-        for ln in lines:
+        # Candidate last and dashed: where it equals an accepted row both stay visible.
+        order = {'baseline': 0, 'accepted': 1, 'candidate': 2}
+        for ln in sorted(lines, key=lambda ln: order.get(ln.kind, 3)):
             style = STYLE.get(ln.kind, STYLE['candidate'])
             # The baseline hollow and larger: where a stage is unchanged the lines coincide,
             # and both must stay visible.
             hollow = ln.kind == 'baseline'
             ax.plot([p[0] for p in ln.points], [p[1] for p in ln.points], label=ln.label,
                     marker=style['marker'], color=style['color'] if ln.kind != 'accepted' else None,
-                    linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else 5,
-                    markerfacecolor='none' if hollow else None, alpha=0.75 if hollow else 1.0)
+                    linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else (7 if ln.kind == 'accepted' else 5),
+                    markerfacecolor='none' if hollow else None, alpha=0.75 if hollow else 1.0,
+                    linestyle='--' if ln.kind == 'candidate' else '-')
         # A single T still gets a readable x range: one octave each side.
         lo, hi = (xs[0] / 2, xs[-1] * 2) if len(xs) == 1 else (xs[0] / 1.25, xs[-1] * 1.25)
         ref_ys: list[float] = []
@@ -124,13 +127,14 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
             top, bottom = max(ys), min(ys)
             ax.set_ylim(bottom / 2.5, top * 2.5)
         else:
+            # Room above the budget line for the legend, so it never hides a point.
             top = max([*ys, budget or 0.0])
-            ax.set_ylim(0, top * 1.2 if top > 0 else 1)
+            ax.set_ylim(0, top * 1.5 if top > 0 else 1)
         if bytes_axis:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_bytes(v)))
             ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ''))
         ax.grid(True, which='major', alpha=0.3)
-        ax.legend(fontsize='x-small', loc='best')
+        ax.legend(fontsize='x-small', loc='best' if log_y else 'upper left')
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].set_visible(False)
     if title:
