@@ -6,11 +6,12 @@ tree so the user's tree stays exactly as it was):
 - ``agent-<k>.log``, ``check-<k>.log`` (stderr of ``gates check``), ``check-<k>.json``;
 - ``transcript.jsonl``: one JSON object per event (``start``, ``iteration``, ``end``), appended
   as it happens, so that even a killed loop leaves what it had done;
-- ``transcript.md``: the same for people, rewritten after every event.
+- ``transcript.md`` and ``transcript.html``: the same for people, rewritten after every event.
 """
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -126,6 +127,7 @@ class Transcript:
         self.folder = folder
         self.jsonl = folder / 'transcript.jsonl'
         self.md = folder / 'transcript.md'
+        self.html = folder / 'transcript.html'
         self.events: list[dict[str, Any]] = []
 
     def add(self, event: Mapping[str, Any]) -> None:
@@ -133,6 +135,49 @@ class Transcript:
         with open(self.jsonl, 'a', encoding='utf-8') as fh:
             fh.write(json.dumps(event, sort_keys=True, default=str) + '\n')
         self.md.write_text(self.markdown(), encoding='utf-8')
+        self.html.write_text(self.page(), encoding='utf-8')
+
+    def page(self) -> str:
+        """The transcript as one HTML page: the iterations' table, then each one's details."""
+        esc = html.escape
+        starts = [e for e in self.events if e.get('event') == 'start']
+        title = 'gates loop transcript'
+        parts = ['<!doctype html>', '<html lang="en"><head><meta charset="utf-8">',
+                 f'<title>{title}</title>', '<style>body{font-family:system-ui,sans-serif;'
+                 'margin:2em auto;max-width:1200px} table{border-collapse:collapse}'
+                 'td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}'
+                 'pre{background:#f6f6f6;padding:.5em}</style></head><body>', f'<h1>{title}</h1>']
+        for e in starts:
+            parts.append(
+                f'<p>Stage {e["stage"]["id"]} ({esc(e["stage"]["name"])}), tier '
+                f'<code>{esc(e["tier"])}</code>, at most {e["max_iterations"]} iterations; agent '
+                f'<code>{esc(e["agent"])}</code>; from <code>{esc(e["start_commit"][:12])}</code> '
+                f'on {esc(e["user_branch"] or "a detached HEAD")}; attempts on branch '
+                f'<code>{esc(e["loop_branch"])}</code>.</p>')
+        rows = []
+        for e in self.events:
+            if e.get('event') != 'iteration':
+                continue
+            findings = ''.join(f'<li>{esc(render_finding(f))}</li>' for f in e.get('findings') or [])
+            check = '-' if e.get('check_exit') is None else f'exit {e["check_exit"]}, {e["check_seconds"]:.1f}s'
+            rows.append(
+                f'<tr><td>{e["number"]}</td><td>{esc(e["outcome"])}</td>'
+                f'<td>exit {e["agent_exit"]}, {e["agent_seconds"]:.1f}s</td>'
+                f'<td><code>{esc((e.get("commit") or "-")[:12])}</code></td>'
+                f'<td><pre>{esc((e.get("diffstat") or "no change").rstrip())}</pre></td>'
+                f'<td>{esc(check)}</td><td>{esc(", ".join(e.get("failed_gates") or []) or "-")}'
+                f'{f"<ul>{findings}</ul>" if findings else ""}'
+                f'{esc(e["check_error"]) if e.get("check_error") else ""}</td></tr>')
+        if rows:
+            parts += ['<table><tr><th>#</th><th>outcome</th><th>agent</th><th>attempt</th>'
+                      '<th>diffstat</th><th>check</th><th>failed gates, findings</th></tr>',
+                      *rows, '</table>']
+        for e in self.events:
+            if e.get('event') == 'end':
+                parts.append(f'<h2>End</h2><p>{esc(e["outcome"])}: {esc(e["reason"])} (exit '
+                             f'{e["exit_code"]}, {e["seconds"]:.1f}s in all).</p>')
+                parts += [f'<p>{esc(n)}</p>' for n in e.get('notes') or []]
+        return '\n'.join(parts + ['</body></html>']) + '\n'
 
     def markdown(self) -> str:
         lines = ['# gates loop transcript', '']

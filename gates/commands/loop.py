@@ -121,6 +121,7 @@ class Run:
         self.iterations: list[Iteration] = []
         self.recorded: set[int] = set()
         self.last_doc: dict[str, Any] | None = None
+        self.base: str | None = None
         self.tmp = Path(tempfile.mkdtemp(prefix='stagegate-loop-'))
         self.tree = self.tmp / 'tree'
         self.ident: tuple[str, ...] = () if _git_ok(root, 'config', 'user.email') else IDENTITY
@@ -172,6 +173,8 @@ class Run:
         argv = [sys.executable, '-P', '-m', 'gates', command, *args]
         if self.spec_given:
             argv += ['--spec', self.spec_rel]
+        if self.base is not None:
+            argv += ['--base', self.base]
         return argv
 
     def run_engine(self, argv: Sequence[str], cwd: Path, stdout: Path, log: Path) -> int:
@@ -257,7 +260,8 @@ def fast_forward(root: Path, user_branch: str | None, start: str, target: str) -
 
 
 def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int,
-         accept: bool, as_json: bool, transcript_dir: Path | None, out: TextIO) -> int:
+         accept: bool, as_json: bool, transcript_dir: Path | None, out: TextIO,
+         base: str | None = None) -> int:
     if max_iterations < 1:
         raise GateError(f'--max-iterations {max_iterations}: give a number of iterations >= 1.')
     if not agent.strip():
@@ -270,6 +274,8 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     if stage is None:
         raise GateError(f'every stage of {the_spec.path} is already accepted; nothing to loop on.')
     the_spec.tier_workloads(tier)                 # an unknown tier is refused before any work
+    # Resolved here: in the loop's worktree a name like HEAD would mean the attempt itself.
+    base_sha = repo_mod.resolve(repo, base) if base is not None else None
     start = repo_mod.head_commit(repo)
     user_branch = _user_branch(root)
     stamp = _stamp(root)
@@ -282,6 +288,7 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     except OSError as e:
         raise GateError(f'--transcript {folder}: cannot write there ({e.strerror}); give a writable folder.') from None
     run = Run(root, spec_rel, spec is not None, agent, tier, max_iterations, as_json, folder, stamp)
+    run.base = base_sha
     began = time.monotonic()
     outcome, reason, code, notes = 'stopped', '', EXIT_FAIL, []
     passing: str | None = None
@@ -337,7 +344,8 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
             'stage': {'id': stage.id, 'name': stage.name}, 'tier': tier,
             'start_commit': start, 'user_branch': user_branch,
             'iterations': [i.to_dict() for i in run.iterations],
-            'transcript': {'jsonl': str(run.transcript.jsonl), 'markdown': str(run.transcript.md)},
+            'transcript': {'jsonl': str(run.transcript.jsonl), 'markdown': str(run.transcript.md),
+                           'html': str(run.transcript.html)},
         }, indent=2, sort_keys=True, default=str) + '\n')
     return code
 

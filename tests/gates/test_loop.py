@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from _browser import load
 from _loop_helpers import ALTERNATE
 from _loop_helpers import HANG_ON_SECOND
 from _loop_helpers import SCOPE_THEN_FIX
@@ -70,6 +71,9 @@ def test_out_of_scope_first_then_fixed_from_the_feedback_passes_in_two(tmp_path:
     assert all(e['check_seconds'] > 0 and e['diffstat'] for e in events[1:3])
     md = Path(doc['transcript']['markdown']).read_text()
     assert '| 1 | failed |' in md and '| 2 | passed |' in md and 'scope: modified outside' in md
+    page = load(Path(doc['transcript']['html']), tmp_path / 'browser')
+    assert page.body.get('data-errors') is None and page.console == []   # no script at all
+    assert '<td>failed</td>' in page.dom and 'scope: modified outside' in page.dom
 
 
 @pytest.mark.slow
