@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     lp.add_argument('--transcript', metavar='DIR',
                     help='folder for the transcript and feedback files '
                          '(default: <git dir>/gates-loop/<stamp>)')
+    lp.add_argument('--base', help="base revision each check judges against (default: the check's)")
     lp.add_argument('--json', action='store_true', help='print a JSON summary on stdout; no progress')
     return parser
 
@@ -111,7 +112,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gates.commands.loop import loop
         return loop(
             cwd, args.spec, args.agent, args.tier, args.max_iterations, args.accept, args.json,
-            Path(args.transcript).resolve() if args.transcript else None, sys.stdout,
+            Path(args.transcript).resolve() if args.transcript else None, sys.stdout, args.base,
         )
     if args.command == 'audit':
         from gates.commands.audit import audit
