@@ -13,6 +13,7 @@ import pytest
 
 from _browser import load
 from _loop_helpers import ALTERNATE
+from _loop_helpers import FAST_TIERS
 from _loop_helpers import HANG_ON_SECOND
 from _loop_helpers import SCOPE_THEN_FIX
 from _loop_helpers import agent_cmd
@@ -20,6 +21,8 @@ from _loop_helpers import gates_env
 from _loop_helpers import loop_subject
 from _loop_helpers import run_loop
 from _loop_helpers import snapshot
+from conftest import _SPEC_BLOCKS
+from conftest import build_tiny_subject
 from conftest import git
 from conftest import write_files
 
@@ -187,3 +190,38 @@ def test_next_format_agent_gives_the_rules(tmp_path: Path) -> None:
                      'only in a commit of its own', 'below 98% of the reference',
                      'under 2x the baseline', 'loosening is refused'):
         assert expected in text, expected
+
+
+@pytest.mark.slow
+def test_a_pass_on_a_dirty_tree_is_not_fast_forwarded_nor_accepted(tmp_path: Path) -> None:
+    tiny = loop_subject(tmp_path)
+    repo = tiny.path
+    write_files(repo, {'notes.txt': 'work in progress\n'})
+    before = snapshot(repo)
+    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--accept', '--json')
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc['outcome'] == 'passed' and doc['passing_commit']
+    assert any('uncommitted changes (notes.txt)' in n and 'git merge --ff-only' in n for n in doc['notes'])
+    assert any(n.startswith('not accepted') for n in doc['notes'])
+    assert snapshot(repo) == before
+    (branch,) = loop_branches(repo)
+    assert git(repo, 'rev-parse', branch) == doc['passing_commit']
+
+
+@pytest.mark.slow
+def test_accept_after_a_pass_records_the_stage(tmp_path: Path) -> None:
+    # As in test_cli's end-to-end run: 25 ms toy stages and up to 7 pairs keep the time gate's
+    # self-vs-self ratios of a shared machine clear of the budget.
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
+    tiny = build_tiny_subject(tmp_path, sleep_ms=25, budgets=budgets, tiers=FAST_TIERS)
+    repo = tiny.path
+    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--accept', '--json')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc['outcome'] == 'passed' and len(doc['iterations']) == 2
+    assert git(repo, 'log', '-1', '--format=%s') == 'gates: accept stage 0 (commit)'
+    assert git(repo, 'rev-parse', 'HEAD~1') == doc['passing_commit']
+    (row,) = json.loads((repo / 'specs/ledger.json').read_text())['rows']
+    assert row['stage'] == 0 and row['commit'] == doc['passing_commit']
+    assert git(repo, 'status', '--porcelain') == ''
