@@ -33,7 +33,8 @@ class Iteration:
     tree: str | None = None
     diffstat: str = ''
     files: list[str] = dataclasses.field(default_factory=list)
-    # 'passed' | 'failed' | 'no-change' | 'repeat' | 'interrupted' | 'check-error' | 'agent-error'
+    # 'passed' | 'failed' | 'no-change' | 'repeat' | 'interrupted' | 'unfinished' | 'check-error'
+    # | 'agent-error'
     outcome: str = 'running'
     repeats: int | None = None            # the earlier iteration whose tree this one repeats (0: start)
     check_exit: int | None = None

@@ -327,7 +327,11 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
         with _no_interrupts():
             notes += _finish(run, outcome)
     if passing is not None:
-        code, more = _after_pass(run, user_branch, start, passing, accept)
+        try:
+            code, more = _after_pass(run, user_branch, start, passing, accept)
+        except KeyboardInterrupt:
+            outcome, code = 'interrupted', EXIT_INTERRUPT
+            more = ['interrupted after the pass, during the fast-forward or gates accept.']
         notes += more
     end = {'event': 'end', 'outcome': outcome, 'reason': reason, 'exit_code': code,
            'seconds': time.monotonic() - began, 'loop_branch': run.branch, 'notes': notes,
@@ -416,9 +420,14 @@ def _finish(run: Run, outcome: str) -> list[str]:
     try:
         if run.tree.is_dir() and _git_ok(run.tree, 'rev-parse', 'HEAD'):
             before = run.head()
-            if outcome == 'interrupted':
+            # Normally each attempt is committed already; an interrupted one, or one cut short
+            # by an error, is committed here so that no ending loses the agent's work.
+            if _git(run.tree, 'status', '--porcelain', '--untracked-files=all').strip() or (
+                    outcome == 'interrupted' and run.iterations
+                    and run.iterations[-1].number not in run.recorded):
                 k = len(run.iterations) or 1
-                sha = run.commit_attempt(f'gates loop: attempt {k} (interrupted)\n\n'
+                how = 'interrupted' if outcome == 'interrupted' else 'left when the loop stopped'
+                sha = run.commit_attempt(f'gates loop: attempt {k} ({how})\n\n'
                                          f'Agent: {run.agent}\n')
                 if sha != before:
                     run.keep(k, sha)
@@ -427,7 +436,7 @@ def _finish(run: Run, outcome: str) -> list[str]:
                     if it.commit is None or sha != before:
                         it.commit = sha
                         it.diffstat, it.files = run.diff(before, sha)
-                    it.outcome = 'interrupted'
+                    it.outcome = 'interrupted' if outcome == 'interrupted' else 'unfinished'
                     run.record(it)
             notes.append(f'every attempt is on branch {run.branch} (and refs/gates-loop/{run.stamp}/*).')
     except GateError as e:
