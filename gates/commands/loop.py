@@ -12,22 +12,19 @@ works in its own worktree, and the transcript lives in the git directory. Every 
 commit on the loop branch and under ``refs/gates-loop/<stamp>/attempt-<k>`` (so an agent that
 rewrites the branch cannot lose one), on every ending.
 
-The check runs as ``python -P -m gates`` from the user's repository, so it is the installed
-engine that judges, never a ``gates/`` package the agent wrote into the worktree.
+The check runs in the worktree as ``python -P -m gates`` (-P: the working directory is not put
+on sys.path), so the installed engine judges, never a ``gates/`` package the agent wrote there.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,12 +36,20 @@ from gates.commands.brief import commit_rules
 from gates.commands.check import spec_relpath
 from gates.ledger import read_ledger
 from gates.ledger import stage_under_conversion
+from gates.loopgit import IDENTITY
+from gates.loopgit import child_env
+from gates.loopgit import current_branch
+from gates.loopgit import fast_forward
+from gates.loopgit import git
+from gates.loopgit import git_ok
+from gates.loopgit import new_stamp
+from gates.loopgit import no_interrupts
+from gates.loopgit import stop
 from gates.looptranscript import Feedback
 from gates.looptranscript import Iteration
 from gates.looptranscript import Transcript
 from gates.looptranscript import failing
 from gates.model import GateError
-from gates.proc import DROP_ENV
 from gates.spec import Spec
 from gates.spec import Stage
 from gates.spec import load_spec
@@ -53,59 +58,6 @@ EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 # The check converts SIGTERM into its Ctrl-C path (temporary trees removed); give it that long.
 CHECK_GRACE = 60.0
 AGENT_GRACE = 5.0
-IDENTITY = ('-c', 'user.name=gates loop', '-c', 'user.email=gates-loop@localhost')
-
-
-def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(('git', *args), cwd=cwd, env=repo_mod.no_git_env(),
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise GateError(f'git {args[0]} failed in {cwd}: {detail[-1] if detail else proc.returncode}')
-    return proc.stdout
-
-
-def _git_ok(cwd: Path, *args: str) -> bool:
-    return subprocess.run(('git', *args), cwd=cwd, env=repo_mod.no_git_env(),
-                          capture_output=True, check=False).returncode == 0
-
-
-def _child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in repo_mod.no_git_env().items() if k not in DROP_ENV}
-    env.update(extra)
-    return env
-
-
-def _stop(proc: subprocess.Popen[Any], grace: float, own_handler: bool) -> None:
-    """Stop a child that leads its own session: SIGTERM (to the child alone when it cleans up
-    its own children, as ``gates check`` does), then SIGKILL to the whole group."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if own_handler:
-            proc.send_signal(signal.SIGTERM)
-        else:
-            os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-@contextlib.contextmanager
-def _no_interrupts() -> Iterator[None]:
-    """Cleanup that keeps every attempt must not itself be cut short by a second Ctrl-C."""
-    try:
-        saved = [(s, signal.signal(s, signal.SIG_IGN)) for s in (signal.SIGINT, signal.SIGTERM)]
-    except ValueError:          # not the main thread: nothing to mask
-        saved = []
-    try:
-        yield
-    finally:
-        for s, handler in saved:
-            signal.signal(s, handler)
 
 
 class Run:
@@ -124,7 +76,7 @@ class Run:
         self.base: str | None = None
         self.tmp = Path(tempfile.mkdtemp(prefix='stagegate-loop-'))
         self.tree = self.tmp / 'tree'
-        self.ident: tuple[str, ...] = () if _git_ok(root, 'config', 'user.email') else IDENTITY
+        self.ident: tuple[str, ...] = () if git_ok(root, 'config', 'user.email') else IDENTITY
 
     def record(self, it: Iteration) -> None:
         self.recorded.add(it.number)
@@ -138,23 +90,23 @@ class Run:
         return f'iteration {k} of {self.max_iterations}'
 
     def head(self) -> str:
-        return _git(self.tree, 'rev-parse', 'HEAD').strip()
+        return git(self.tree, 'rev-parse', 'HEAD').strip()
 
     def tree_of(self, rev: str) -> str:
-        return _git(self.tree, 'rev-parse', f'{rev}^{{tree}}').strip()
+        return git(self.tree, 'rev-parse', f'{rev}^{{tree}}').strip()
 
     def commit_attempt(self, message: str) -> str:
         """Commit whatever the agent left uncommitted (hooks skipped: the loop checks itself)."""
-        _git(self.tree, 'add', '-A')
-        if not _git_ok(self.tree, 'diff', '--cached', '--quiet'):
-            _git(self.tree, *self.ident, 'commit', '-q', '--no-verify', '-m', message)
+        git(self.tree, 'add', '-A')
+        if not git_ok(self.tree, 'diff', '--cached', '--quiet'):
+            git(self.tree, *self.ident, 'commit', '-q', '--no-verify', '-m', message)
         return self.head()
 
     def keep(self, k: int, sha: str) -> None:
-        _git(self.root, 'update-ref', f'refs/gates-loop/{self.stamp}/attempt-{k}', sha)
+        git(self.root, 'update-ref', f'refs/gates-loop/{self.stamp}/attempt-{k}', sha)
 
     def run_agent(self, k: int, feedback_md: Path, feedback_json: Path, start: str) -> int:
-        env = _child_env({
+        env = child_env({
             'GATES_FEEDBACK': str(feedback_md), 'GATES_FEEDBACK_JSON': str(feedback_json),
             'GATES_ITERATION': str(k), 'GATES_MAX_ITERATIONS': str(self.max_iterations),
             'GATES_LOOP_BRANCH': self.branch, 'GATES_START_COMMIT': start, 'GATES_TIER': self.tier,
@@ -167,7 +119,7 @@ class Run:
             try:
                 return proc.wait()
             finally:
-                _stop(proc, AGENT_GRACE, own_handler=False)
+                stop(proc, AGENT_GRACE, own_handler=False)
 
     def engine(self, command: str, *args: str) -> list[str]:
         argv = [sys.executable, '-P', '-m', 'gates', command, *args]
@@ -180,7 +132,7 @@ class Run:
     def run_engine(self, argv: Sequence[str], cwd: Path, stdout: Path, log: Path) -> int:
         """A ``gates`` subcommand; its stderr is kept in ``log`` and shown indented."""
         with open(stdout, 'wb') as out, open(log, 'w', encoding='utf-8') as err_log:
-            proc = subprocess.Popen(list(argv), cwd=cwd, env=_child_env({}), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(list(argv), cwd=cwd, env=child_env({}), stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.PIPE, text=True,
                                     start_new_session=True)
             try:
@@ -192,7 +144,7 @@ class Run:
                             print(f'    {line.rstrip()}', file=sys.stderr, flush=True)
                 return proc.wait()
             finally:
-                _stop(proc, CHECK_GRACE, own_handler=True)
+                stop(proc, CHECK_GRACE, own_handler=True)
                 if proc.stderr is not None:
                     proc.stderr.close()
 
@@ -220,43 +172,9 @@ class Run:
         return doc
 
     def diff(self, old: str, new: str) -> tuple[str, list[str]]:
-        stat = _git(self.tree, 'diff', '--stat', '--no-color', old, new)
-        names = _git(self.tree, 'diff', '--name-only', '-z', old, new).split('\0')
+        stat = git(self.tree, 'diff', '--stat', '--no-color', old, new)
+        names = git(self.tree, 'diff', '--name-only', '-z', old, new).split('\0')
         return stat, [n for n in names if n]
-
-
-def _stamp(root: Path) -> str:
-    base = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%d-%H%M%S')
-    stamp, n = base, 1
-    while _git_ok(root, 'rev-parse', '--verify', '--quiet', f'refs/heads/gates-loop/{stamp}'):
-        n += 1
-        stamp = f'{base}-{n}'
-    return stamp
-
-
-def _user_branch(root: Path) -> str | None:
-    proc = subprocess.run(('git', 'symbolic-ref', '--quiet', '--short', 'HEAD'), cwd=root,
-                          env=repo_mod.no_git_env(), capture_output=True, text=True, check=False)
-    return proc.stdout.strip() or None
-
-
-def fast_forward(root: Path, user_branch: str | None, start: str, target: str) -> tuple[bool, str]:
-    """Move the user's branch to ``target`` only when that loses nothing: HEAD still on that
-    branch, the branch still where the loop started (or behind ``target``), a clean tree."""
-    manual = f'merge it yourself with `git merge --ff-only {target[:12]}`'
-    if user_branch is None:
-        return False, f'HEAD was detached when the loop started; {manual}.'
-    if _user_branch(root) != user_branch:
-        return False, f'you switched away from {user_branch}; {manual} on {user_branch}.'
-    now = _git(root, 'rev-parse', 'HEAD').strip()
-    if now != start and not _git_ok(root, 'merge-base', '--is-ancestor', now, target):
-        return False, f'{user_branch} moved to {now[:12]} meanwhile; {manual} or rebase.'
-    dirty = repo_mod.dirty_paths(repo_mod.open_repo(root))
-    if dirty:
-        return False, (f'your working tree has uncommitted changes ({", ".join(dirty[:3])}'
-                       f'{" ..." if len(dirty) > 3 else ""}); commit or stash them, then {manual}.')
-    _git(root, 'merge', '--ff-only', '--quiet', target)
-    return True, f'{user_branch} fast-forwarded to {target[:12]}.'
 
 
 def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int,
@@ -277,9 +195,9 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     # Resolved here: in the loop's worktree a name like HEAD would mean the attempt itself.
     base_sha = repo_mod.resolve(repo, base) if base is not None else None
     start = repo_mod.head_commit(repo)
-    user_branch = _user_branch(root)
-    stamp = _stamp(root)
-    common = Path(_git(root, 'rev-parse', '--path-format=absolute', '--git-common-dir').strip())
+    user_branch = current_branch(root)
+    stamp = new_stamp(root)
+    common = Path(git(root, 'rev-parse', '--path-format=absolute', '--git-common-dir').strip())
     folder = (transcript_dir if transcript_dir is not None else common / 'gates-loop' / stamp)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -293,8 +211,8 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     outcome, reason, code, notes = 'stopped', '', EXIT_FAIL, []
     passing: str | None = None
     try:
-        _git(root, 'branch', run.branch, start)
-        _git(root, 'worktree', 'add', '--quiet', str(run.tree), run.branch)
+        git(root, 'branch', run.branch, start)
+        git(root, 'worktree', 'add', '--quiet', str(run.tree), run.branch)
         run.transcript.add({
             'event': 'start', 'schema': 1, 'started_at': _now(), 'agent': agent, 'tier': tier,
             'max_iterations': max_iterations, 'stage': {'id': stage.id, 'name': stage.name},
@@ -324,7 +242,7 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     except KeyboardInterrupt:
         outcome, reason, code = 'interrupted', 'interrupted (Ctrl-C or SIGTERM)', EXIT_INTERRUPT
     finally:
-        with _no_interrupts():
+        with no_interrupts():
             notes += _finish(run, outcome)
     if passing is not None:
         try:
@@ -418,11 +336,11 @@ def _finish(run: Run, outcome: str) -> list[str]:
     """Keep every attempt (an interrupted one too), then remove the worktree; the branch stays."""
     notes = []
     try:
-        if run.tree.is_dir() and _git_ok(run.tree, 'rev-parse', 'HEAD'):
+        if run.tree.is_dir() and git_ok(run.tree, 'rev-parse', 'HEAD'):
             before = run.head()
             # Normally each attempt is committed already; an interrupted one, or one cut short
             # by an error, is committed here so that no ending loses the agent's work.
-            if _git(run.tree, 'status', '--porcelain', '--untracked-files=all').strip() or (
+            if git(run.tree, 'status', '--porcelain', '--untracked-files=all').strip() or (
                     outcome == 'interrupted' and run.iterations
                     and run.iterations[-1].number not in run.recorded):
                 k = len(run.iterations) or 1
@@ -443,10 +361,10 @@ def _finish(run: Run, outcome: str) -> list[str]:
         notes.append(f'could not commit the last attempt: {e}; its files are in {run.tree}.')
         return notes
     with contextlib.suppress(GateError):
-        _git(run.root, 'worktree', 'remove', '--force', str(run.tree))
+        git(run.root, 'worktree', 'remove', '--force', str(run.tree))
     shutil.rmtree(run.tmp, ignore_errors=True)
     with contextlib.suppress(GateError):
-        _git(run.root, 'worktree', 'prune')
+        git(run.root, 'worktree', 'prune')
     return notes
 
 
