@@ -46,8 +46,8 @@ def converted_means(spec: Spec, ledger: Ledger, stage: Stage, tier: str) -> list
         f'(`{spec.golden}`), and the verifier accepts them;',
         f'- memory: stage {stage.id} runs the `{spec.candidate_variant}` backend and its in-stage '
         f'peak heap is below {1 - mem.margin:.0%} of the reference (the ledger\'s newest figures, '
-        f'or the baseline measured now); every other stage stays within {1 + mem.tolerance:.0%} '
-        'of its reference;',
+        f'or the baseline measured now); every other stage stays within the memory tolerance '
+        f'({mem.tolerance:.0%}) of its reference;',
         f'- time: prove time is under {time.ratio_lt:g}x the baseline, end to end and for every '
         f'stage (median of {time.min_pairs}-{time.max_pairs} interleaved pairs);',
         '- api, scope, integrity: nothing protected changed, nothing outside the allowed paths '
@@ -75,7 +75,8 @@ def anti_reward_hacking(spec: Spec) -> list[str]:
         'semgrep rules such as monkeypatching protected names or importing prover code into the '
         'verifier);',
         '- paths outside the stage\'s allowed and shared paths (scope);',
-        f'- a converted stage still using {", ".join(f"`{n}`" for n in spec.forbid_in_converted) or "the baseline backend"};',
+        '- a converted stage still using '
+        + (', '.join(f'`{n}`' for n in spec.forbid_in_converted) or 'the baseline backend') + ';',
         '- any edit to a gate asset together with subject code, and any loosening of a budget or '
         'a tier (integrity): loosening is refused, never negotiated;',
         '- proofs that differ by one byte from the frozen golden digests, which only '
@@ -88,16 +89,18 @@ def anti_reward_hacking(spec: Spec) -> list[str]:
     ]
 
 
-def commands(tier: str) -> list[str]:
-    return [
-        f'- `gates check --tier {tier} --json`: the verdicts as JSON (exit 0 pass, 1 a gate '
-        'failed, 2 unusable input);',
-        '- `gates check --tier pre-commit`: the fast static gates and the proof gate;',
-        '- `gates check --tier ci`: all six gates on the ci workloads;',
+def commands(spec: Spec, tier: str) -> list[str]:
+    lines = [f'- `gates check --tier {tier} --json`: the verdicts as JSON (exit 0 pass, 1 a gate '
+             'failed, 2 unusable input);']
+    for name, workloads in spec.tiers.items():
+        lines.append(f'- `gates check --tier {name}`: {", ".join(spec.tier_gate_names(name))} '
+                     f'on {", ".join(workloads)};')
+    lines += [
         '- `gates next --format agent`: these instructions again.',
         'Do not run `gates accept`, `gates freeze` or `gates install-hook`: a person or the loop '
         'decides when to accept.',
     ]
+    return lines
 
 
 def agent_brief(spec: Spec, ledger: Ledger, tier: str = 'ci') -> str:
@@ -115,7 +118,7 @@ def agent_brief(spec: Spec, ledger: Ledger, tier: str = 'ci') -> str:
         '', 'and the shared paths:', '', *_bullets(spec.shared_paths), '',
         '## Protected paths (never edit)', '', *_bullets(spec.protected_paths), '',
         '## Gate assets (never edit together with subject code)', '', *_bullets(spec.assets), '',
-        '## Commands', '', *commands(tier), '',
+        '## Commands', '', *commands(spec, tier), '',
         '## Commit rules', '', *commit_rules(spec, stage), '',
         '## What "converted" means, in figures', '', *converted_means(spec, ledger, stage, tier), '',
         '## What the gates catch', '', *anti_reward_hacking(spec), '',

@@ -188,7 +188,9 @@ def test_next_format_agent_gives_the_rules(tmp_path: Path) -> None:
                      '- `toyprover/verifier.py`', '- `specs/golden.json`',
                      '`gates check --tier ci --json`', 'One stage per commit series',
                      'only in a commit of its own', 'below 98% of the reference',
-                     'under 2x the baseline', 'loosening is refused'):
+                     'under 2x the baseline', 'loosening is refused',
+                     '`gates check --tier pre-commit`: api, scope, integrity, proof on toy-12;',
+                     '`gates check --tier full`: api, scope, integrity, proof, memory, time on toy-12, toy-13;'):
         assert expected in text, expected
 
 
