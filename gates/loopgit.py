@@ -104,3 +104,16 @@ def fast_forward(root: Path, user_branch: str | None, start: str, target: str) -
                        f'{" ..." if len(dirty) > 3 else ""}); commit or stash them, then {manual}.')
     git(root, 'merge', '--ff-only', '--quiet', target)
     return True, f'{user_branch} fast-forwarded to {target[:12]}.'
+
+
+def upstream_of(root: Path, branch: str | None) -> str | None:
+    """The upstream ref of ``branch`` (e.g. ``origin/main``), or None."""
+    if branch is None:
+        return None
+    proc = subprocess.run(
+        ('git', 'rev-parse', '--abbrev-ref', '--symbolic-full-name', f'{branch}@{{upstream}}'),
+        cwd=root, env=repo_mod.no_git_env(), capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() or None

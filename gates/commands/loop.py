@@ -45,6 +45,7 @@ from gates.loopgit import git_ok
 from gates.loopgit import new_stamp
 from gates.loopgit import no_interrupts
 from gates.loopgit import stop
+from gates.loopgit import upstream_of
 from gates.looptranscript import Feedback
 from gates.looptranscript import Iteration
 from gates.looptranscript import Transcript
@@ -212,6 +213,11 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     passing: str | None = None
     try:
         git(root, 'branch', run.branch, start)
+        # The loop branch tracks what the user's branch tracks, so a check whose default base is
+        # the upstream judges the attempts against the same base as the user's own check would.
+        upstream = upstream_of(root, user_branch)
+        if upstream is not None:
+            git(root, 'branch', f'--set-upstream-to={upstream}', run.branch)
         git(root, 'worktree', 'add', '--quiet', str(run.tree), run.branch)
         run.transcript.add({
             'event': 'start', 'schema': 1, 'started_at': _now(), 'agent': agent, 'tier': tier,

@@ -93,6 +93,8 @@ def test_progress_goes_to_stderr_without_json(tmp_path: Path) -> None:
 
 def test_an_agent_that_changes_nothing_is_stopped(tmp_path: Path) -> None:
     tiny = loop_subject(tmp_path)
+    git(tiny.path, 'branch', 'upstream-line', 'stagegate-baseline')
+    git(tiny.path, 'branch', '--set-upstream-to=upstream-line', 'main')
     before = snapshot(tiny.path)
     proc = run_loop(tiny.path, '--agent', 'true', '--max-iterations', '3', '--json')
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -101,6 +103,9 @@ def test_an_agent_that_changes_nothing_is_stopped(tmp_path: Path) -> None:
     assert only['outcome'] == 'no-change' and only['check_exit'] is None   # nothing to check
     assert doc['reason'] == 'the agent made no change'
     assert snapshot(tiny.path) == before
+    # The loop branch tracks what main tracks: a check's default base is the same for both.
+    (branch,) = loop_branches(tiny.path)
+    assert git(tiny.path, 'rev-parse', '--abbrev-ref', f'{branch}@{{upstream}}') == 'upstream-line'
 
 
 @pytest.mark.slow
