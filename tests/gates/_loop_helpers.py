@@ -78,7 +78,11 @@ def snapshot(repo: Path) -> dict[str, str]:
             files[rel] = (repo / rel).read_bytes().hex()
     return {
         'head': git(repo, 'symbolic-ref', 'HEAD'),
-        'main': git(repo, 'rev-parse', 'refs/heads/main'),
+        # Every branch but the loop's own (whichever branch the fixture checks out).
+        'branches': '\n'.join(
+            line for line in git(repo, 'for-each-ref', '--format=%(refname) %(objectname)',
+                                 'refs/heads/').splitlines()
+            if not line.startswith('refs/heads/gates-loop/')),
         'index': git(repo, 'ls-files', '--stage'),
         'status': git(repo, 'status', '--porcelain', '--untracked-files=all'),
         'files': repr(sorted(files.items())),

@@ -27,6 +27,10 @@ from conftest import git
 from conftest import write_files
 
 
+def user_branch(repo: Path) -> str:
+    return git(repo, 'symbolic-ref', '--short', 'HEAD')
+
+
 def loop_branches(repo: Path) -> list[str]:
     return git(repo, 'for-each-ref', '--format=%(refname:short)', 'refs/heads/gates-loop/').split()
 
@@ -51,8 +55,9 @@ def test_out_of_scope_first_then_fixed_from_the_feedback_passes_in_two(tmp_path:
     assert [f['file'] for f in first['findings']] == ['toyprover/backends/common.py']
     assert second['outcome'] == 'passed' and second['files'] == ['toyprover/backends/common.py']
     # The user's branch was clean, so it was fast-forwarded to the passing attempt.
-    assert git(repo, 'rev-parse', 'main') == second['commit'] == doc['passing_commit']
-    assert git(repo, 'rev-list', '--count', f'{start}..main') == '2'
+    assert git(repo, 'rev-parse', 'HEAD') == second['commit'] == doc['passing_commit']
+    assert git(repo, 'symbolic-ref', '--short', 'HEAD') == doc['user_branch']
+    assert git(repo, 'rev-list', '--count', f'{start}..HEAD') == '2'
     assert git(repo, 'status', '--porcelain') == ''
     assert 'streaming' in (repo / 'toyprover/stages/stage0.py').read_text()
     assert git(repo, 'worktree', 'list').count('\n') == 0
@@ -82,19 +87,20 @@ def test_out_of_scope_first_then_fixed_from_the_feedback_passes_in_two(tmp_path:
 @pytest.mark.slow
 def test_progress_goes_to_stderr_without_json(tmp_path: Path) -> None:
     tiny = loop_subject(tmp_path)
+    branch = user_branch(tiny.path)
     proc = run_loop(tiny.path, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ''
     for line in ('iteration 1 of 5: running the agent', 'iteration 1 of 5: check failed (scope) after',
                  'iteration 2 of 5: check passed after', '    gates: scope FAILED',
-                 'main fast-forwarded to'):
+                 f'{branch} fast-forwarded to'):
         assert line in proc.stderr, proc.stderr
 
 
 def test_an_agent_that_changes_nothing_is_stopped(tmp_path: Path) -> None:
     tiny = loop_subject(tmp_path)
     git(tiny.path, 'branch', 'upstream-line', 'stagegate-baseline')
-    git(tiny.path, 'branch', '--set-upstream-to=upstream-line', 'main')
+    git(tiny.path, 'branch', '--set-upstream-to=upstream-line', user_branch(tiny.path))
     before = snapshot(tiny.path)
     proc = run_loop(tiny.path, '--agent', 'true', '--max-iterations', '3', '--json')
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -103,7 +109,7 @@ def test_an_agent_that_changes_nothing_is_stopped(tmp_path: Path) -> None:
     assert only['outcome'] == 'no-change' and only['check_exit'] is None   # nothing to check
     assert doc['reason'] == 'the agent made no change'
     assert snapshot(tiny.path) == before
-    # The loop branch tracks what main tracks: a check's default base is the same for both.
+    # The loop branch tracks what the user's branch tracks: a check's default base is the same.
     (branch,) = loop_branches(tiny.path)
     assert git(tiny.path, 'rev-parse', '--abbrev-ref', f'{branch}@{{upstream}}') == 'upstream-line'
 
@@ -122,7 +128,7 @@ def test_an_agent_alternating_between_two_attempts_is_stopped(tmp_path: Path) ->
     # Nothing passed: the user's side is exactly as before; the three attempts are kept.
     assert snapshot(tiny.path) == before
     (branch,) = loop_branches(tiny.path)
-    assert git(tiny.path, 'rev-list', '--count', f'main..{branch}') == '3'
+    assert git(tiny.path, 'rev-list', '--count', f'HEAD..{branch}') == '3'
 
 
 @pytest.mark.slow
@@ -152,7 +158,7 @@ def test_ctrl_c_in_the_middle_leaves_the_user_alone_and_keeps_every_attempt(tmp_
     assert [i['outcome'] for i in doc['iterations']] == ['failed', 'interrupted']
     assert snapshot(repo) == before
     (branch,) = loop_branches(repo)
-    log = git(repo, 'log', '--format=%s', f'main..{branch}').splitlines()
+    log = git(repo, 'log', '--format=%s', f'HEAD..{branch}').splitlines()
     assert log == ['gates loop: attempt 2 (interrupted)', 'gates loop: attempt 1 (agent exit 0)']
     assert '# attempt 2' in git(repo, 'show', f'{branch}:toyprover/stages/stage0.py')
     assert len(attempt_refs(repo)) == 2
