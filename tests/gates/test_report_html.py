@@ -13,6 +13,7 @@ import pytest
 
 from _browser import load
 from _loop_helpers import gates_env
+from conftest import _SPEC_BLOCKS
 from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import convert_stage
@@ -30,7 +31,10 @@ def accepted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Stage 0 converted, checked on the full tier (the baseline measured in that run: the
     ledger was empty) and accepted; returns the repo and the check document."""
     tmp = tmp_path_factory.mktemp('report')
-    repo = build_tiny_subject(tmp).path
+    # As test_cli's end-to-end run: few-ms toy stages put the time gate's self-vs-self ratios at
+    # the noise floor of a shared machine; 25 ms stages and up to 7 pairs keep them clear of it.
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
+    repo = build_tiny_subject(tmp, sleep_ms=25, budgets=budgets).path
     convert_stage(repo, 0)
     commit_all(repo, 'stage 0: streaming')
     proc = gates(repo, 'check', '--tier', 'full', '--json')
