@@ -57,9 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         help='judge the change since the merge-base of REF and HEAD (default: as gates check)',
     )
     with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
-    with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
     prot = with_spec(sub.add_parser('protected', help="protected paths and symbols, with the verifier's reach"))
     prot.add_argument('--json', action='store_true', help='print a JSON document on stdout')
+    nxt = with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
+    nxt.add_argument(
+        '--format', choices=('text', 'agent'), default='text',
+        help='text: the brief for people (default); agent: the full instructions for a coding agent',
+    )
     audit = with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
     audit.add_argument('row', nargs='?', type=int, help='row index (default: the last row)')
     audit.add_argument(
@@ -87,6 +91,26 @@ def _parser() -> argparse.ArgumentParser:
         '--bench', action='append', default=[], metavar='JSON',
         help='benchmark JSON file(s) to plot absolute prove times from (repeatable)',
     )
+    rep.add_argument(
+        '--check', action='append', default=[], metavar='JSON',
+        help='a `gates check --json` document (e.g. of --tier full) to plot the baseline and '
+             'candidate figures from (repeatable)',
+    )
+    lp = with_spec(sub.add_parser('loop', help='drive a coding agent: implement, check, fix, accept'))
+    lp.add_argument('--agent', required=True, metavar='CMD',
+                    help='shell command run once per iteration in a worktree of the loop branch; '
+                         'it reads the feedback file named by $GATES_FEEDBACK (also on stdin)')
+    lp.add_argument('--tier', default='pre-commit',
+                    help='tier each attempt is checked on (default: pre-commit)')
+    lp.add_argument('--max-iterations', type=int, default=5, metavar='N',
+                    help='stop after N attempts (default: 5)')
+    lp.add_argument('--accept', action=argparse.BooleanOptionalAction, default=False,
+                    help='run `gates accept` after a passing attempt is fast-forwarded (default: no)')
+    lp.add_argument('--transcript', metavar='DIR',
+                    help='folder for the transcript and feedback files '
+                         '(default: <git dir>/gates-loop/<stamp>)')
+    lp.add_argument('--base', help="base revision each check judges against (default: the check's)")
+    lp.add_argument('--json', action='store_true', help='print a JSON summary on stdout; no progress')
     return parser
 
 
@@ -105,11 +129,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         from gates.commands.status import status
         return status(cwd, args.spec, sys.stdout)
     if args.command == 'next':
+        if args.format == 'agent':
+            from gates.commands.brief import next_agent
+            return next_agent(cwd, args.spec, sys.stdout)
         from gates.commands.status import next_stage
         return next_stage(cwd, args.spec, sys.stdout)
     if args.command == 'protected':
         from gates.commands.protected import protected
         return protected(cwd, args.spec, args.json, sys.stdout)
+    if args.command == 'loop':
+        from gates.commands.loop import loop
+        return loop(
+            cwd, args.spec, args.agent, args.tier, args.max_iterations, args.accept, args.json,
+            Path(args.transcript).resolve() if args.transcript else None, sys.stdout, args.base,
+        )
     if args.command == 'audit':
         from gates.commands.audit import audit
         return audit(cwd, args.spec, args.row, sys.stdout, tuple(args.workload))
@@ -126,7 +159,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == 'report':
         from gates.commands.report import report
-        return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout)
+        return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout,
+                      [Path(c) for c in args.check])
     raise AssertionError(f'unhandled command {args.command}')  # argparse guarantees the choice
 
 

@@ -1,26 +1,34 @@
-"""``gates report``: markdown + HTML with plots, from the ledger and benchmark JSON.
+"""``gates report``: an HTML page (and its markdown twin) with plots, from the ledger, from
+``gates check --json`` documents and from benchmark JSON.
 
-Plots (matplotlib, PNG), one panel per stage, x = T (``2 ** params.log_t`` of each workload, or
+Where each line comes from, per stage, x = T (``2 ** params.log_t`` of each workload, or
 ``params.T``; workloads with neither are left out of the plots):
-- ``peak_vs_T.png``: the in-stage peak recorded by every ledger row, with a sqrt(T) reference
-  line through the newest row's smallest-T point (what a streaming stage should follow);
-- ``time_ratio_vs_T.png``: candidate/baseline time per stage per row, with the budget line;
-- ``time_vs_T.png`` (only with ``--bench``): median seconds of the baseline and candidate from
-  pytest-benchmark-layout JSON (``benchmarks[].params = {workload, metric, side}``,
-  ``benchmarks[].stats.median``, as the time gate writes), with sqrt(T) and T reference lines.
+- accepted: every ledger row's in-stage peaks and time ratios (one line per row);
+- baseline: the memory gate's reference in a ``--check`` document when it was the baseline
+  measured in that run (the ledger was empty then);
+- candidate: the memory gate's candidate peaks and the time gate's ratios in a ``--check``
+  document (run ``gates check --tier full --json > full.json`` for every T of the full tier);
+- ``--bench``: median seconds of baseline and candidate from pytest-benchmark-layout JSON
+  (``benchmarks[].params = {workload, metric, side}``, ``benchmarks[].stats.median``).
+Files: ``report.html``, ``report.md``, ``peak_vs_T.png``, ``time_ratio_vs_T.png`` and, with
+``--bench``, ``time_vs_T.png``. An unwritable ``--out`` is refused before any work (exit 2).
 """
 from __future__ import annotations
 
-import html
+import contextlib
 import json
-import math
+import os
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from typing import TextIO
 
+from gates import htmlreport
 from gates.commands.status import human_bytes
 from gates.commands.status import load
+from gates.htmlreport import Figures
+from gates.htmlreport import Line
 from gates.ledger import Ledger
 from gates.model import GateError
 from gates.spec import Spec
@@ -38,31 +46,79 @@ def workload_t(spec: Spec) -> dict[str, float]:
     return out
 
 
-def ledger_series(spec: Spec, ledger: Ledger, which: str) -> dict[int, Series]:
-    """stage -> row label -> points; ``which`` is 'peak' or 'ratio'."""
+def _add(figures: Figures, stage: int, label: str, kind: str, point: tuple[float, float]) -> None:
+    lines = figures.setdefault(stage, [])
+    for i, ln in enumerate(lines):
+        if ln.label == label:
+            lines[i] = Line(label, kind, tuple(sorted({*ln.points, point})))
+            return
+    lines.append(Line(label, kind, (point,)))
+
+
+def ledger_figures(spec: Spec, ledger: Ledger, which: str, into: Figures) -> None:
+    """Every row's figures; ``which`` is 'peak' or 'ratio'."""
     ts = workload_t(spec)
-    out: dict[int, Series] = {s.id: {} for s in spec.stages}
-    for row in ledger.rows:
-        label = f'after stage {row.stage} ({row.commit[:8]})'
+    stages = {s.id for s in spec.stages}
+    for i, row in enumerate(ledger.rows):
+        label = f'accepted: row {i}, stage {row.stage} ({row.commit[:8]})'
         for wid, fig in row.workloads.items():
-            if wid not in ts:
-                continue
             values = fig.stage_peaks if which == 'peak' else fig.time_ratio_stages
             for sid, y in values.items():
-                if int(sid) in out:
-                    out[int(sid)].setdefault(label, []).append((ts[wid], float(y)))
-    return out
+                if wid in ts and int(sid) in stages:
+                    _add(into, int(sid), label, 'accepted', (ts[wid], float(y)))
 
 
-def bench_series(spec: Spec, paths: Sequence[Path]) -> dict[int, Series]:
+def read_check(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, ValueError) as e:
+        raise GateError(f'--check {path}: not a readable `gates check --json` document ({e}).') from None
+    if not isinstance(doc, dict) or doc.get('schema') != 1 or not isinstance(doc.get('verdicts'), list):
+        raise GateError(f'--check {path}: expected a `gates check --json` document (schema 1, verdicts).')
+    if doc.get('error'):
+        raise GateError(f'--check {path}: that check could not judge ({doc["error"]}); run it again.')
+    return doc
+
+
+def _details(doc: Mapping[str, Any], gate: str) -> Mapping[str, Any]:
+    for v in doc['verdicts']:
+        if isinstance(v, Mapping) and v.get('gate') == gate:
+            found = (v.get('details') or {}).get('workloads') or {}
+            return found if isinstance(found, Mapping) else {}
+    return {}
+
+
+def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Figures) -> None:
     ts = workload_t(spec)
-    out: dict[int, Series] = {s.id: {} for s in spec.stages}
+    stages = {s.id for s in spec.stages}
+    label = f'candidate ({str(doc.get("head", ""))[:8]}, tier {doc.get("tier")})'
+    for wid, d in _details(doc, 'memory').items():
+        if wid not in ts or not isinstance(d, Mapping):
+            continue
+        for sid, y in ((d.get('candidate') or {}).get('stage_peaks') or {}).items():
+            if int(sid) in stages:
+                _add(peaks, int(sid), label, 'candidate', (ts[wid], float(y)))
+        ref = d.get('reference') or {}
+        if str(ref.get('source', '')).startswith('baseline'):
+            for sid, y in (ref.get('stage_peaks') or {}).items():
+                if int(sid) in stages:
+                    _add(peaks, int(sid), 'baseline', 'baseline', (ts[wid], float(y)))
+    for wid, d in _details(doc, 'time').items():
+        if wid in ts and isinstance(d, Mapping):
+            for sid, y in (d.get('ratio_stages') or {}).items():
+                if int(sid) in stages:
+                    _add(ratios, int(sid), label, 'candidate', (ts[wid], float(y)))
+
+
+def bench_figures(spec: Spec, paths: Sequence[Path]) -> Figures:
+    ts = workload_t(spec)
+    out: Figures = {}
     for path in paths:
         try:
             doc = json.loads(path.read_text(encoding='utf-8'))
             entries = doc['benchmarks']
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise GateError(f'{path}: not a benchmark JSON file ({e}).') from None
+            raise GateError(f'--bench {path}: not a benchmark JSON file ({e}).') from None
         for entry in entries:
             params = entry.get('params') or {}
             stats = entry.get('stats') or {}
@@ -70,63 +126,41 @@ def bench_series(spec: Spec, paths: Sequence[Path]) -> dict[int, Series]:
             seconds = stats.get('median', stats.get('mean'))
             if wid not in ts or not isinstance(seconds, (int, float)) or not str(metric).isdigit():
                 continue
-            sid = int(str(metric))
-            if sid in out:
-                out[sid].setdefault(str(side), []).append((ts[wid], float(seconds)))
+            kind = 'baseline' if side == 'baseline' else 'candidate'
+            _add(out, int(str(metric)), f'{side} (median s)', kind, (ts[wid], float(seconds)))
     return out
 
 
-def _plot(
-        spec: Spec,
-        series: Mapping[int, Series],
-        path: Path,
-        ylabel: str,
-        refs: Sequence[str],
-        hline: float | None = None,
-) -> Path | None:
-    if not any(points for s in series.values() for points in s.values()):
-        return None
-    import matplotlib
-    matplotlib.use('Agg')    # no display: the report is written to files
-    import matplotlib.pyplot as plt
-
-    n = len(spec.stages)
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for i, stage in enumerate(spec.stages):
-        ax = axes[i // cols][i % cols]
-        anchor: tuple[float, float] | None = None
-        for label, points in series.get(stage.id, {}).items():
-            pts = sorted(points)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker='o', label=label)
-            anchor = pts[0]
-        if anchor is not None:
-            xs = sorted({p[0] for pts in series[stage.id].values() for p in pts})
-            for ref in refs:
-                power = 0.5 if ref == 'sqrt' else 1.0
-                ys = [anchor[1] * (x / anchor[0]) ** power for x in xs]
-                ax.plot(xs, ys, linestyle='--', color='grey', label='√T' if power == 0.5 else 'T')
-        if hline is not None:
-            ax.axhline(hline, color='red', linestyle=':', label=f'budget {hline:g}')
-        ax.set_xscale('log', base=2)
-        ax.set_yscale('log')
-        ax.set_title(f'stage {stage.id} ({stage.name})')
-        ax.set_xlabel('T')
-        ax.set_ylabel(ylabel)
-        ax.legend(fontsize='x-small')
-    for j in range(n, rows * cols):
-        axes[j // cols][j % cols].set_visible(False)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def writable_folder(out_dir: Path) -> bool:
+    """Refuse an --out that cannot be written, before any work; True when this made it."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GateError(f'--out {out_dir}: is a file, not a folder; give a folder to write the report into.')
+    made = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f'.gates-report-probe-{os.getpid()}'
+        probe.write_bytes(b'')
+        probe.unlink()
+    except OSError as e:
+        raise GateError(f'--out {out_dir}: cannot write there ({e.strerror or e}); give a writable folder.') from None
+    return made
 
 
-def markdown(spec: Spec, ledger: Ledger, images: Sequence[Path]) -> str:
+EMPTY = (
+    'The ledger has no accepted rows and no <code>gates check --json</code> document was given, '
+    'so there are no figures yet. To get them: run <code>gates check --tier full --json &gt; '
+    'full.json</code> (in-stage peaks of baseline and candidate and the time ratios at every T of '
+    'the full tier) and then <code>gates report --check full.json</code>; or accept a stage with '
+    '<code>gates accept</code>, whose ledger row the report then plots.'
+)
+
+
+def markdown(spec: Spec, ledger: Ledger, images: Sequence[Path], empty: bool) -> str:
     lines = [f'# {spec.name}: conversion report', '']
     lines.append(f'{len(ledger.rows)} of {len(spec.stages)} stages accepted.')
+    if empty:
+        lines += ['', 'Nothing to plot: ' + EMPTY.replace('<code>', '`').replace('</code>', '')
+                  .replace('&gt;', '>')]
     lines += ['', '| stage | name | accepted at | workload | in-stage peak | whole run | time ratio | proof |',
               '|---|---|---|---|---|---|---|---|']
     for stage in spec.stages:
@@ -146,35 +180,60 @@ def markdown(spec: Spec, ledger: Ledger, images: Sequence[Path]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def html_page(spec: Spec, md: str, images: Sequence[Path]) -> str:
-    # A small hand-rolled page: the table rows as <pre>, the plots as images; no template engine.
-    table = '\n'.join(l for l in md.splitlines() if l.startswith('|'))
-    imgs = '\n'.join(f'<p><img src="{html.escape(i.name)}" alt="{html.escape(i.stem)}"></p>' for i in images)
-    title = html.escape(f'{spec.name}: conversion report')
-    return (
-        f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n'
-        f'<body><h1>{title}</h1>\n<pre>{html.escape(table)}</pre>\n{imgs}\n</body></html>\n'
-    )
-
-
-def report(cwd: Path, spec: str | None, out_dir: Path, bench: Sequence[Path], out: TextIO) -> int:
-    the_spec, ledger = load(cwd, spec)
+def report(cwd: Path, spec: str | None, out_dir: Path, bench: Sequence[Path], out: TextIO,
+           checks: Sequence[Path] = ()) -> int:
     target = out_dir if out_dir.is_absolute() else cwd / out_dir
-    plots: list[Path | None] = [
-        _plot(the_spec, ledger_series(the_spec, ledger, 'peak'), target / 'peak_vs_T.png',
-              'in-stage peak (bytes)', ['sqrt']),
-        _plot(the_spec, ledger_series(the_spec, ledger, 'ratio'), target / 'time_ratio_vs_T.png',
-              'time ratio (candidate / baseline)', [], the_spec.budgets.time.ratio_lt),
+    made = writable_folder(target)
+    try:
+        return _report(cwd, spec, target, bench, checks, out)
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                target.rmdir()        # only when still empty: never remove what we did not make
+        raise
+
+
+def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
+            checks: Sequence[Path], out: TextIO) -> int:
+    the_spec, ledger = load(cwd, spec)
+    docs = [(p, read_check(p)) for p in checks]
+    peaks: Figures = {}
+    ratios: Figures = {}
+    for _, doc in docs:
+        check_figures(the_spec, doc, peaks, ratios)
+    ledger_figures(the_spec, ledger, 'peak', peaks)
+    ledger_figures(the_spec, ledger, 'ratio', ratios)
+    bench_fig = bench_figures(the_spec, bench) if bench else {}
+    made: list[tuple[Path | None, str]] = [
+        (htmlreport.plot(the_spec, peaks, target / 'peak_vs_T.png', 'in-stage peak heap',
+                         log_y=True, bytes_axis=True, refs=(0.5, 1.0),
+                         title='In-stage peak heap against T (memray), log-log'),
+         'In-stage peak against T'),
+        (htmlreport.plot(the_spec, ratios, target / 'time_ratio_vs_T.png',
+                         'time ratio (candidate / baseline)', log_y=False, bytes_axis=False,
+                         budget=the_spec.budgets.time.ratio_lt,
+                         title='Prove-time ratio per stage against T, with the budget'),
+         'Time ratio per stage'),
     ]
     if bench:
-        plots.append(_plot(the_spec, bench_series(the_spec, bench), target / 'time_vs_T.png',
-                           'median seconds', ['sqrt', 'linear']))
-    images = [p for p in plots if p is not None]
-    md = markdown(the_spec, ledger, images)
-    target.mkdir(parents=True, exist_ok=True)
+        made.append((htmlreport.plot(the_spec, bench_fig, target / 'time_vs_T.png', 'median seconds',
+                                     log_y=True, bytes_axis=False, refs=(0.5, 1.0),
+                                     title='Median prove seconds against T'),
+                     'Median prove seconds against T'))
+    images = [(p, caption) for p, caption in made if p is not None]
+    empty = not images
+    reason = EMPTY if empty else None
+    if empty and bench:
+        reason = 'The benchmark files hold no per-stage figures of a workload with a T. ' + EMPTY
+    sources = [f'ledger {the_spec.ledger} ({len(ledger.rows)} rows)', *[str(p) for p, _ in docs],
+               *[str(b) for b in bench]]
+    tables = [('In-stage peaks (the plotted figures)', htmlreport.figures_table(the_spec, peaks, 'bytes')),
+              ('Time ratios (the plotted figures)', htmlreport.figures_table(the_spec, ratios, 'ratio'))]
+    md = markdown(the_spec, ledger, [p for p, _ in images], empty)
     (target / 'report.md').write_text(md, encoding='utf-8')
-    (target / 'report.html').write_text(html_page(the_spec, md, images), encoding='utf-8')
-    out.write(f'gates: report written to {target / "report.md"} and report.html ({len(images)} plots)\n')
+    (target / 'report.html').write_text(
+        htmlreport.page(the_spec, ledger, images, tables, sources, reason), encoding='utf-8')
+    what = (f'{len(images)} plots' if images else
+            'no plots: the ledger is empty and no --check document was given')
+    out.write(f'gates: report written to {target / "report.html"} and report.md ({what})\n')
     return 0
-
-

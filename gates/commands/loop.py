@@ -1,0 +1,390 @@
+"""``gates loop --agent CMD``: drive a coding agent through implement -> check -> fix.
+
+Each iteration: write the feedback (``GATES_FEEDBACK``, also on the agent's stdin), run CMD in a
+worktree of the loop branch ``gates-loop/<stamp>``, commit what it left there, run
+``gates check --tier T --json`` on that commit. Stops when the check passes (then fast-forwards
+the user's branch if that is safe, and runs ``gates accept`` with ``--accept``), after
+``--max-iterations``, when the agent made no change or repeated an earlier attempt's tree, and
+on Ctrl-C / SIGTERM.
+
+The user's branch, index and working tree are never touched before an attempt passes: the agent
+works in its own worktree, and the transcript lives in the git directory. Every attempt stays a
+commit on the loop branch and under ``refs/gates-loop/<stamp>/attempt-<k>`` (so an agent that
+rewrites the branch cannot lose one), on every ending.
+
+The check runs in the worktree as ``python -P -m gates`` (-P: the working directory is not put
+on sys.path), so the installed engine judges, never a ``gates/`` package the agent wrote there.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from typing import TextIO
+
+from gates import repo as repo_mod
+from gates.commands.brief import agent_brief
+from gates.commands.brief import commit_rules
+from gates.commands.check import spec_relpath
+from gates.ledger import read_ledger
+from gates.ledger import stage_under_conversion
+from gates.loopgit import IDENTITY
+from gates.loopgit import child_env
+from gates.loopgit import current_branch
+from gates.loopgit import fast_forward
+from gates.loopgit import git
+from gates.loopgit import git_ok
+from gates.loopgit import new_stamp
+from gates.loopgit import no_interrupts
+from gates.loopgit import stop
+from gates.loopgit import upstream_of
+from gates.looptranscript import Feedback
+from gates.looptranscript import Iteration
+from gates.looptranscript import Transcript
+from gates.looptranscript import failing
+from gates.model import GateError
+from gates.spec import Spec
+from gates.spec import Stage
+from gates.spec import load_spec
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+# The check converts SIGTERM into its Ctrl-C path (temporary trees removed); give it that long.
+CHECK_GRACE = 60.0
+AGENT_GRACE = 5.0
+
+
+class Run:
+    """One loop run's state: repository, loop branch and worktree, transcript, options."""
+
+    def __init__(self, root: Path, spec_rel: str, spec_given: bool, agent: str, tier: str,
+                 max_iterations: int, quiet: bool, folder: Path, stamp: str) -> None:
+        self.root, self.spec_rel, self.spec_given = root, spec_rel, spec_given
+        self.agent, self.tier, self.max_iterations, self.quiet = agent, tier, max_iterations, quiet
+        self.folder, self.stamp = folder, stamp
+        self.branch = f'gates-loop/{stamp}'
+        self.transcript = Transcript(folder)
+        self.iterations: list[Iteration] = []
+        self.recorded: set[int] = set()
+        self.last_doc: dict[str, Any] | None = None
+        self.base: str | None = None
+        self.tmp = Path(tempfile.mkdtemp(prefix='stagegate-loop-'))
+        self.tree = self.tmp / 'tree'
+        self.ident: tuple[str, ...] = () if git_ok(root, 'config', 'user.email') else IDENTITY
+
+    def record(self, it: Iteration) -> None:
+        self.recorded.add(it.number)
+        self.transcript.add(it.to_dict())
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            print(f'gates loop: {message}', file=sys.stderr, flush=True)
+
+    def where(self, k: int) -> str:
+        return f'iteration {k} of {self.max_iterations}'
+
+    def head(self) -> str:
+        return git(self.tree, 'rev-parse', 'HEAD').strip()
+
+    def tree_of(self, rev: str) -> str:
+        return git(self.tree, 'rev-parse', f'{rev}^{{tree}}').strip()
+
+    def commit_attempt(self, message: str) -> str:
+        """Commit whatever the agent left uncommitted (hooks skipped: the loop checks itself)."""
+        git(self.tree, 'add', '-A')
+        if not git_ok(self.tree, 'diff', '--cached', '--quiet'):
+            git(self.tree, *self.ident, 'commit', '-q', '--no-verify', '-m', message)
+        return self.head()
+
+    def keep(self, k: int, sha: str) -> None:
+        git(self.root, 'update-ref', f'refs/gates-loop/{self.stamp}/attempt-{k}', sha)
+
+    def run_agent(self, k: int, feedback_md: Path, feedback_json: Path, start: str) -> int:
+        env = child_env({
+            'GATES_FEEDBACK': str(feedback_md), 'GATES_FEEDBACK_JSON': str(feedback_json),
+            'GATES_ITERATION': str(k), 'GATES_MAX_ITERATIONS': str(self.max_iterations),
+            'GATES_LOOP_BRANCH': self.branch, 'GATES_START_COMMIT': start, 'GATES_TIER': self.tier,
+        })
+        log = self.folder / f'agent-{k}.log'
+        with open(feedback_md, 'rb') as stdin, open(log, 'wb') as out:
+            # Its own session: Ctrl-C reaches the loop, which then stops the agent's whole group.
+            proc = subprocess.Popen(self.agent, shell=True, cwd=self.tree, env=env, stdin=stdin,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                return proc.wait()
+            finally:
+                stop(proc, AGENT_GRACE, own_handler=False)
+
+    def engine(self, command: str, *args: str) -> list[str]:
+        argv = [sys.executable, '-P', '-m', 'gates', command, *args]
+        if self.spec_given:
+            argv += ['--spec', self.spec_rel]
+        if self.base is not None:
+            argv += ['--base', self.base]
+        return argv
+
+    def run_engine(self, argv: Sequence[str], cwd: Path, stdout: Path, log: Path) -> int:
+        """A ``gates`` subcommand; its stderr is kept in ``log`` and shown indented."""
+        with open(stdout, 'wb') as out, open(log, 'w', encoding='utf-8') as err_log:
+            proc = subprocess.Popen(list(argv), cwd=cwd, env=child_env({}), stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
+            try:
+                if proc.stderr is not None:
+                    for line in proc.stderr:
+                        err_log.write(line)
+                        err_log.flush()
+                        if not self.quiet:
+                            print(f'    {line.rstrip()}', file=sys.stderr, flush=True)
+                return proc.wait()
+            finally:
+                stop(proc, CHECK_GRACE, own_handler=True)
+                if proc.stderr is not None:
+                    proc.stderr.close()
+
+    def check(self, k: int, it: Iteration) -> dict[str, Any] | None:
+        out = self.folder / f'check-{k}.json'
+        self.say(f'{self.where(k)}: gates check --tier {self.tier} on {it.commit and it.commit[:12]}')
+        began = time.monotonic()
+        code = self.run_engine(self.engine('check', '--tier', self.tier, '--json'), self.tree,
+                               out, self.folder / f'check-{k}.log')
+        it.check_seconds, it.check_exit = time.monotonic() - began, code
+        try:
+            doc: dict[str, Any] | None = json.loads(out.read_text(encoding='utf-8'))
+        except (OSError, ValueError):
+            doc = None
+        if code == EXIT_INTERRUPT:
+            raise KeyboardInterrupt
+        if doc is None or code not in (EXIT_PASS, EXIT_FAIL, EXIT_USAGE):
+            it.outcome = 'check-error'
+            it.check_error = f'gates check exited {code} without a verdict; see {self.folder / f"check-{k}.log"}'
+            return doc
+        it.failed_gates, it.findings = failing(doc)
+        if code == EXIT_USAGE:
+            it.check_error = str(doc.get('error'))
+        it.outcome = 'passed' if code == EXIT_PASS else 'failed'
+        return doc
+
+    def diff(self, old: str, new: str) -> tuple[str, list[str]]:
+        stat = git(self.tree, 'diff', '--stat', '--no-color', old, new)
+        names = git(self.tree, 'diff', '--name-only', '-z', old, new).split('\0')
+        return stat, [n for n in names if n]
+
+
+def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int,
+         accept: bool, as_json: bool, transcript_dir: Path | None, out: TextIO,
+         base: str | None = None) -> int:
+    if max_iterations < 1:
+        raise GateError(f'--max-iterations {max_iterations}: give a number of iterations >= 1.')
+    if not agent.strip():
+        raise GateError('--agent: give the shell command that runs your coding agent.')
+    repo = repo_mod.open_repo(cwd)
+    root = repo_mod.root(repo)
+    spec_rel = spec_relpath(root, spec)
+    the_spec = load_spec(root / spec_rel, spec_rel)
+    stage = stage_under_conversion(the_spec, read_ledger(root / the_spec.ledger, the_spec.ledger))
+    if stage is None:
+        raise GateError(f'every stage of {the_spec.path} is already accepted; nothing to loop on.')
+    the_spec.tier_workloads(tier)                 # an unknown tier is refused before any work
+    # Resolved here: in the loop's worktree a name like HEAD would mean the attempt itself.
+    base_sha = repo_mod.resolve(repo, base) if base is not None else None
+    start = repo_mod.head_commit(repo)
+    user_branch = current_branch(root)
+    stamp = new_stamp(root)
+    common = Path(git(root, 'rev-parse', '--path-format=absolute', '--git-common-dir').strip())
+    folder = (transcript_dir if transcript_dir is not None else common / 'gates-loop' / stamp)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / '.probe').write_bytes(b'')
+        (folder / '.probe').unlink()
+    except OSError as e:
+        raise GateError(f'--transcript {folder}: cannot write there ({e.strerror}); give a writable folder.') from None
+    run = Run(root, spec_rel, spec is not None, agent, tier, max_iterations, as_json, folder, stamp)
+    run.base = base_sha
+    began = time.monotonic()
+    outcome, reason, code, notes = 'stopped', '', EXIT_FAIL, []
+    passing: str | None = None
+    try:
+        git(root, 'branch', run.branch, start)
+        # The loop branch tracks what the user's branch tracks, so a check whose default base is
+        # the upstream judges the attempts against the same base as the user's own check would.
+        upstream = upstream_of(root, user_branch)
+        if upstream is not None:
+            git(root, 'branch', f'--set-upstream-to={upstream}', run.branch)
+        git(root, 'worktree', 'add', '--quiet', str(run.tree), run.branch)
+        run.transcript.add({
+            'event': 'start', 'schema': 1, 'started_at': _now(), 'agent': agent, 'tier': tier,
+            'max_iterations': max_iterations, 'stage': {'id': stage.id, 'name': stage.name},
+            'start_commit': start, 'user_branch': user_branch, 'loop_branch': run.branch,
+            'worktree': str(run.tree), 'folder': str(folder),
+        })
+        run.say(f'stage {stage.id} ({stage.name}), tier {tier}, at most {max_iterations} '
+                f'iterations; attempts on branch {run.branch}; transcript in {folder}')
+        if repo_mod.is_dirty(repo):
+            run.say('note: your uncommitted changes are not part of the loop; it starts from HEAD')
+        seen = {run.tree_of(start): 0}
+        previous, last_doc = start, None
+        for k in range(1, max_iterations + 1):
+            it = Iteration(k, _now())
+            run.iterations.append(it)
+            code, outcome, reason = _iteration(run, it, k, start, previous, last_doc, seen,
+                                               the_spec, stage)
+            if outcome == 'continue':
+                previous, last_doc = str(it.commit), run.last_doc
+                if k == max_iterations:
+                    outcome, reason, code = 'stopped', f'not passing after {k} iterations', EXIT_FAIL
+                    break
+                continue
+            if outcome == 'passed':
+                passing = it.commit
+            break
+    except KeyboardInterrupt:
+        outcome, reason, code = 'interrupted', 'interrupted (Ctrl-C or SIGTERM)', EXIT_INTERRUPT
+    finally:
+        with no_interrupts():
+            notes += _finish(run, outcome)
+    if passing is not None:
+        try:
+            code, more = _after_pass(run, user_branch, start, passing, accept)
+        except KeyboardInterrupt:
+            outcome, code = 'interrupted', EXIT_INTERRUPT
+            more = ['interrupted after the pass, during the fast-forward or gates accept.']
+        notes += more
+    end = {'event': 'end', 'outcome': outcome, 'reason': reason, 'exit_code': code,
+           'seconds': time.monotonic() - began, 'loop_branch': run.branch, 'notes': notes,
+           'final_commit': run.iterations[-1].commit if run.iterations else start,
+           'passing_commit': passing}
+    run.transcript.add(end)
+    run.say(f'{outcome}: {reason} ({end["seconds"]:.1f}s in all)')
+    for note in notes:
+        run.say(note)
+    run.say(f'transcript: {run.transcript.md}')
+    if as_json:
+        out.write(json.dumps({
+            'schema': 1, **{k: v for k, v in end.items() if k != 'event'},
+            'stage': {'id': stage.id, 'name': stage.name}, 'tier': tier,
+            'start_commit': start, 'user_branch': user_branch,
+            'iterations': [i.to_dict() for i in run.iterations],
+            'transcript': {'jsonl': str(run.transcript.jsonl), 'markdown': str(run.transcript.md),
+                           'html': str(run.transcript.html)},
+        }, indent=2, sort_keys=True, default=str) + '\n')
+    return code
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+
+def _iteration(run: Run, it: Iteration, k: int, start: str, previous: str,
+               last_doc: dict[str, Any] | None, seen: dict[str, int], spec: Spec,
+               stage: Stage) -> tuple[int, str, str]:
+    """One iteration; returns (exit code, outcome, reason) with outcome 'continue' to go on."""
+    changed = None
+    if k > 1:
+        last = run.iterations[-2]
+        changed = {'diffstat': last.diffstat, 'files': list(last.files), 'commit': last.commit}
+    ledger = read_ledger(run.root / spec.ledger, spec.ledger)
+    fb = Feedback(k, run.max_iterations, run.tier, {'id': stage.id, 'name': stage.name,
+                  'brief': stage.brief, 'paths': list(stage.paths),
+                  'shared_paths': list(spec.shared_paths), 'protected_paths': list(spec.protected_paths),
+                  'assets': list(spec.assets)},
+                  run.branch, start, previous, last_doc, changed, commit_rules(spec, stage),
+                  agent_brief(spec, ledger, run.tier))
+    md, js = run.folder / f'feedback-{k}.md', run.folder / f'feedback-{k}.json'
+    md.write_text(fb.markdown(), encoding='utf-8')
+    js.write_text(json.dumps(fb.to_dict(), indent=2, sort_keys=True, default=str) + '\n', encoding='utf-8')
+    run.say(f'{run.where(k)}: running the agent (output in {run.folder / f"agent-{k}.log"})')
+    began = time.monotonic()
+    try:
+        it.agent_exit = run.run_agent(k, md, js, start)
+    finally:
+        it.agent_seconds = time.monotonic() - began
+    it.commit = run.commit_attempt(f'gates loop: attempt {k} (agent exit {it.agent_exit})\n\n'
+                                   f'Agent: {run.agent}\nTier: {run.tier}\n')
+    run.keep(k, it.commit)
+    it.tree = run.tree_of(it.commit)
+    it.diffstat, it.files = run.diff(previous, it.commit)
+    summary = it.diffstat.strip().splitlines()[-1].strip() if it.diffstat.strip() else 'no change'
+    run.say(f'{run.where(k)}: agent exited {it.agent_exit} after {it.agent_seconds:.1f}s; '
+            f'attempt {it.commit[:12]}: {summary}')
+    if it.agent_exit in (126, 127) and it.commit == previous:
+        it.outcome = 'agent-error'
+        return EXIT_USAGE, 'stopped', (f'the agent command could not be run (exit {it.agent_exit}); '
+                                       f'see {run.folder / f"agent-{k}.log"}')
+    if it.tree in seen:
+        it.repeats = seen[it.tree]
+        it.outcome = 'no-change' if it.tree == run.tree_of(previous) else 'repeat'
+        what = ('the agent made no change' if it.outcome == 'no-change' else
+                f'the agent repeated {"the starting tree" if it.repeats == 0 else f"attempt {it.repeats}"} (thrashing)')
+        run.record(it)
+        return EXIT_FAIL, 'stopped', what
+    seen[it.tree] = k
+    run.last_doc = run.check(k, it)
+    run.record(it)
+    if it.outcome == 'check-error':
+        return EXIT_CRASH, 'stopped', str(it.check_error)
+    failed = ', '.join(it.failed_gates) or ('none: ' + str(it.check_error) if it.check_error else '-')
+    run.say(f'{run.where(k)}: check {"passed" if it.outcome == "passed" else f"failed ({failed})"} '
+            f'after {it.check_seconds:.1f}s')
+    if it.outcome == 'passed':
+        return EXIT_PASS, 'passed', f'the check passed at iteration {k} of {run.max_iterations}'
+    return EXIT_FAIL, 'continue', ''
+
+
+def _finish(run: Run, outcome: str) -> list[str]:
+    """Keep every attempt (an interrupted one too), then remove the worktree; the branch stays."""
+    notes = []
+    try:
+        if run.tree.is_dir() and git_ok(run.tree, 'rev-parse', 'HEAD'):
+            before = run.head()
+            # Normally each attempt is committed already; an interrupted one, or one cut short
+            # by an error, is committed here so that no ending loses the agent's work.
+            if git(run.tree, 'status', '--porcelain', '--untracked-files=all').strip() or (
+                    outcome == 'interrupted' and run.iterations
+                    and run.iterations[-1].number not in run.recorded):
+                k = len(run.iterations) or 1
+                how = 'interrupted' if outcome == 'interrupted' else 'left when the loop stopped'
+                sha = run.commit_attempt(f'gates loop: attempt {k} ({how})\n\n'
+                                         f'Agent: {run.agent}\n')
+                if sha != before:
+                    run.keep(k, sha)
+                if run.iterations and k not in run.recorded:
+                    it = run.iterations[-1]
+                    if it.commit is None or sha != before:
+                        it.commit = sha
+                        it.diffstat, it.files = run.diff(before, sha)
+                    it.outcome = 'interrupted' if outcome == 'interrupted' else 'unfinished'
+                    run.record(it)
+            notes.append(f'every attempt is on branch {run.branch} (and refs/gates-loop/{run.stamp}/*).')
+    except GateError as e:
+        notes.append(f'could not commit the last attempt: {e}; its files are in {run.tree}.')
+        return notes
+    with contextlib.suppress(GateError):
+        git(run.root, 'worktree', 'remove', '--force', str(run.tree))
+    shutil.rmtree(run.tmp, ignore_errors=True)
+    with contextlib.suppress(GateError):
+        git(run.root, 'worktree', 'prune')
+    return notes
+
+
+def _after_pass(run: Run, user_branch: str | None, start: str, passing: str,
+                accept: bool) -> tuple[int, list[str]]:
+    done, note = fast_forward(run.root, user_branch, start, passing)
+    notes = [note]
+    if not accept:
+        return EXIT_PASS, notes
+    if not done:
+        notes.append('not accepted: `gates accept` runs on your branch once it holds the passing commit.')
+        return EXIT_FAIL, notes
+    run.say('running gates accept (the full tier) on your branch')
+    code = run.run_engine(run.engine('accept'), run.root, run.folder / 'accept.out',
+                          run.folder / 'accept.log')
+    notes.append(f'gates accept exited {code}; its output is in {run.folder / "accept.out"}.')
+    return code, notes

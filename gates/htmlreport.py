@@ -1,0 +1,240 @@
+"""The report page people look at: plots (matplotlib, PNG) and one HTML page around them.
+
+Figures are lines: a label, a kind (``baseline``, ``accepted``, ``candidate``) and points (T, y)
+per stage. The plots, one panel per stage:
+- in-stage peak against T on log-log axes, with sqrt(T) and T reference slopes through the
+  first point of the lowest line (what a streaming stage should follow, and what a materialized
+  one does);
+- time ratio (candidate / baseline) against T, with the budget line;
+- optionally median seconds against T (benchmark JSON), with the same reference slopes.
+The page holds the plots, the figures as tables (readable without the images) and the ledger's
+history. Its inline script only marks, for tests and for people, whether every image loaded and
+whether any script error happened (``data-images-loaded``, ``data-errors`` on ``<body>``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from gates.ledger import Ledger
+from gates.spec import Spec
+
+STYLE = {
+    'baseline': {'color': '#222222', 'marker': 's'},
+    'accepted': {'color': '#1f77b4', 'marker': 'o'},
+    'candidate': {'color': '#ff7f0e', 'marker': '^'},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    label: str
+    kind: str                              # a key of STYLE
+    points: tuple[tuple[float, float], ...]  # (T, y), sorted by T
+
+
+Figures = dict[int, list[Line]]           # stage id -> lines
+
+
+def human_bytes(n: float) -> str:
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if abs(n) < 1024 or unit == 'GiB':
+            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
+        n /= 1024
+    return f'{n:.1f} TiB'
+
+
+def has_points(figures: Figures) -> bool:
+    return any(line.points for lines in figures.values() for line in lines)
+
+
+def _t_label(t: float) -> str:
+    k = math.log2(t)
+    return f'2^{k:.0f}' if abs(k - round(k)) < 1e-9 else f'{t:g}'
+
+
+def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, bytes_axis: bool,
+         refs: Sequence[float] = (), budget: float | None = None, title: str = '') -> Path | None:
+    """One panel per stage; None (no file) when there is nothing to plot."""
+    if not has_points(figures):
+        return None
+    import matplotlib
+    matplotlib.use('Agg')    # no display: the report is written to files
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator
+    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import NullLocator
+
+    n = len(spec.stages)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.7 * rows), squeeze=False)
+    for i, stage in enumerate(spec.stages):
+        ax = axes[i // cols][i % cols]
+        lines = [ln for ln in figures.get(stage.id, []) if ln.points]
+        ax.set_title(f'stage {stage.id} ({stage.name})', fontsize='medium')
+        ax.set_xlabel('T (trace rows)')
+        ax.set_ylabel(ylabel)
+        ax.set_xscale('log', base=2)
+        if not lines:
+            ax.text(0.5, 0.5, 'no figures', ha='center', va='center', transform=ax.transAxes,
+                    color='grey')
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        xs = sorted({p[0] for ln in lines for p in ln.points})
+        ys = [p[1] for ln in lines for p in ln.points]
+        # Candidate last and dashed: where it equals an accepted row both stay visible.
+        order = {'baseline': 0, 'accepted': 1, 'candidate': 2}
+        for ln in sorted(lines, key=lambda ln: order.get(ln.kind, 3)):
+            style = STYLE.get(ln.kind, STYLE['candidate'])
+            # The baseline hollow and larger: where a stage is unchanged the lines coincide,
+            # and both must stay visible.
+            hollow = ln.kind == 'baseline'
+            ax.plot([p[0] for p in ln.points], [p[1] for p in ln.points], label=ln.label,
+                    marker=style['marker'], color=style['color'] if ln.kind != 'accepted' else None,
+                    linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else (7 if ln.kind == 'accepted' else 5),
+                    markerfacecolor='none' if hollow else None, alpha=0.75 if hollow else 1.0,
+                    linestyle='--' if ln.kind == 'candidate' else '-')
+        # A single T still gets a readable x range: one octave each side.
+        lo, hi = (xs[0] / 2, xs[-1] * 2) if len(xs) == 1 else (xs[0] / 1.25, xs[-1] * 1.25)
+        ref_ys: list[float] = []
+        if refs:
+            # sqrt(T) through the lowest line (what streaming should follow), T through the
+            # highest (what materializing does).
+            lowest = min(lines, key=lambda ln: ln.points[0][1]).points[0]
+            highest = max(lines, key=lambda ln: ln.points[0][1]).points[0]
+            grid = [lo, *xs, hi]
+            for power, dash in zip(refs, ('--', ':')):
+                x0, y0 = lowest if power < 1 else highest
+                ry = [y0 * (x / x0) ** power for x in grid]
+                ref_ys += ry
+                name = '√T slope' if power == 0.5 else ('T slope' if power == 1 else f'T^{power:g}')
+                ax.plot(grid, ry, linestyle=dash, color='grey', linewidth=1, label=name)
+        if budget is not None:
+            ax.axhline(budget, color='red', linestyle='-.', linewidth=1.2, label=f'budget {budget:g}')
+        ax.set_xlim(lo, hi)
+        ax.xaxis.set_major_locator(FixedLocator(xs))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _t_label(v)))
+        if log_y:
+            # Bytes on powers of two (64 KiB, 1 MiB, ...), the units people read them in.
+            ax.set_yscale('log', base=2 if bytes_axis else 10)
+            # Data decide the range; the reference slopes may run out of it, not stretch it.
+            top, bottom = max(ys), min(ys)
+            ax.set_ylim(bottom / 2.5, top * 2.5)
+        else:
+            # Room above the budget line for the legend, so it never hides a point.
+            top = max([*ys, budget or 0.0])
+            ax.set_ylim(0, top * 1.5 if top > 0 else 1)
+        if bytes_axis:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_bytes(v)))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ''))
+        ax.grid(True, which='major', alpha=0.3)
+        ax.legend(fontsize='x-small', loc='best' if log_y else 'upper left')
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+_SCRIPT = '''\
+<script>
+// Marks whether every plot loaded and whether any script error happened: the report's test reads
+// these attributes in a headless browser, and a reader sees a note when an image is missing.
+(function () {
+  var errors = [];
+  window.addEventListener('error', function (e) { errors.push(String(e.message || e)); }, true);
+  window.addEventListener('load', function () {
+    var imgs = Array.prototype.slice.call(document.images);
+    var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; });
+    document.body.setAttribute('data-images-total', String(imgs.length));
+    document.body.setAttribute('data-images-loaded', String(ok.length));
+    document.body.setAttribute('data-errors', String(errors.length));
+    if (ok.length < imgs.length) {
+      var p = document.createElement('p');
+      p.className = 'warn';
+      p.textContent = (imgs.length - ok.length) + ' plot image(s) did not load.';
+      document.body.insertBefore(p, document.body.firstChild);
+    }
+  });
+})();
+</script>'''
+
+_CSS = '''\
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td.l, th.l { text-align: left; }
+img { max-width: 100%; border: 1px solid #ddd; }
+.empty, .warn { background: #fff6e0; border-left: 4px solid #e0a000; padding: 0.6em 1em; }
+code { background: #f3f3f3; padding: 0 0.2em; }
+'''
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    def cell(tag: str, i: int, v: str) -> str:
+        cls = ' class="l"' if i < left else ''
+        return f'<{tag}{cls}>{html.escape(v)}</{tag}>'
+    out = ['<table>', '<tr>' + ''.join(cell('th', i, h) for i, h in enumerate(head)) + '</tr>']
+    out += ['<tr>' + ''.join(cell('td', i, v) for i, v in enumerate(r)) + '</tr>' for r in rows]
+    return '\n'.join(out + ['</table>'])
+
+
+def figures_table(spec: Spec, figures: Figures, fmt: str) -> str:
+    rows = []
+    for stage in spec.stages:
+        for ln in figures.get(stage.id, []):
+            for t, y in ln.points:
+                value = human_bytes(y) if fmt == 'bytes' else f'{y:.3f}'
+                rows.append([f'{stage.id} {stage.name}', ln.label, _t_label(t), value])
+    return _table(['stage', 'series', 'T', 'value'], rows, left=2) if rows else ''
+
+
+def ledger_table(ledger: Ledger) -> str:
+    rows = []
+    for i, row in enumerate(ledger.rows):
+        for wid, f in sorted(row.workloads.items()):
+            peak = f.stage_peaks.get(str(row.stage))
+            rows.append([
+                str(i), f'{row.stage} {row.stage_name}', row.commit[:12] + (' (dirty)' if row.dirty else ''),
+                row.accepted_at, wid, human_bytes(peak) if peak is not None else '?',
+                human_bytes(f.whole_run_peak), f'{f.time_ratio_total:.2f}', f.proof_sha256[:12],
+            ])
+    return _table(['row', 'stage', 'commit', 'accepted at', 'workload', 'in-stage peak',
+                   'whole-run peak', 'time ratio', 'proof sha256'], rows, left=5)
+
+
+def page(spec: Spec, ledger: Ledger, images: Sequence[tuple[Path, str]], tables: Sequence[tuple[str, str]],
+         sources: Sequence[str], empty_reason: str | None) -> str:
+    title = html.escape(f'{spec.name}: conversion report')
+    parts = [
+        '<!doctype html>', '<html lang="en"><head><meta charset="utf-8">',
+        f'<title>{title}</title>', f'<style>\n{_CSS}</style>', _SCRIPT, '</head><body>',
+        f'<h1>{title}</h1>',
+        f'<p>{len(ledger.rows)} of {len(spec.stages)} stages accepted. Budgets: time ratio &lt; '
+        f'{spec.budgets.time.ratio_lt:g}; the stage under conversion\'s in-stage peak below '
+        f'{1 - spec.budgets.memory.margin:.0%} of its reference.</p>',
+    ]
+    if sources:
+        parts.append('<p>Figures from: ' + ', '.join(f'<code>{html.escape(s)}</code>' for s in sources) + '.</p>')
+    if empty_reason:
+        parts.append(f'<div class="empty"><p><strong>Nothing to plot.</strong> {empty_reason}</p></div>')
+    for path, caption in images:
+        parts += [f'<h2>{html.escape(caption)}</h2>',
+                  f'<p><img src="{html.escape(path.name)}" alt="{html.escape(caption)}"></p>']
+    for heading, table in tables:
+        if table:
+            parts += [f'<h2>{html.escape(heading)}</h2>', table]
+    parts.append('<h2>Ledger history</h2>')
+    parts.append(ledger_table(ledger) if ledger.rows else '<p>The ledger has no rows yet.</p>')
+    parts.append('</body></html>')
+    return '\n'.join(parts) + '\n'
