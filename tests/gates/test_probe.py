@@ -238,9 +238,9 @@ printf x > "$STAGEGATE_PROOF"
         probe.time_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, timeout=60)
 
 
-def test_command_subject_memory_is_unsupported(tmp_path: Path) -> None:
+def test_command_subject_heap_is_unsupported(tmp_path: Path) -> None:
     subject = _command_subject(tmp_path, 'exit 0\n')
-    with pytest.raises(GateError, match="memory is not measured for subject kind 'command'"):
+    with pytest.raises(GateError, match="heap peaks are not measured for subject kind 'command'"):
         probe.memory_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, tmp_path / 'c')
 
 
