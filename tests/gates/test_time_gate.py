@@ -37,7 +37,8 @@ def _runner(values: Iterator[float], stages: tuple[float, ...] = (0.1, 0.1, 0.00
 
 def _compare(base: list[float], cand: list[float], budget: TimeBudget = BUDGET) -> tuple[list[timegate.Pair], list[timegate.Decision]]:
     b, c = iter(base), iter(cand)
-    return timegate.compare(lambda: _runner(b), lambda: _runner(c), ['total', '0', '1', '2'], budget)
+    pairs, decisions, _ = timegate.compare(lambda: _runner(b), lambda: _runner(c), ['total', '0', '1', '2'], budget)
+    return pairs, decisions
 
 
 def test_clean_ratios_decide_as_soon_as_the_interval_can() -> None:
@@ -76,7 +77,7 @@ def test_a_stage_under_the_noise_floor_is_reported_not_judged() -> None:
         next(runs)
         return _fake(0.204, (0.1, 0.1, 0.004))
 
-    _, decisions = timegate.compare(lambda: _runner(b), cand, ['total', '0', '1', '2'], BUDGET)
+    _, decisions, _ = timegate.compare(lambda: _runner(b), cand, ['total', '0', '1', '2'], BUDGET)
     stage2 = decisions[3]
     assert stage2.median == pytest.approx(4.0) and not stage2.judged and stage2.passed
     findings, notes = timegate.findings_for('w', decisions, 2.0)
@@ -94,7 +95,7 @@ def test_one_slow_stage_fails_even_if_the_total_passes() -> None:
         next(b)
         return _fake(0.2, (0.1, 0.05, 0.001))    # ... but stage 1 vs 0.05 is 3x
 
-    _, decisions = timegate.compare(base, cand, ['total', '0', '1', '2'], BUDGET)
+    _, decisions, _ = timegate.compare(base, cand, ['total', '0', '1', '2'], BUDGET)
     findings, _ = timegate.findings_for('w', decisions, 2.0)
     assert [(f.stage, round(f.figure or 0, 3)) for f in findings] == [(1, 3.0)]
 
