@@ -18,6 +18,9 @@ Rules, per workload (``judge``):
   counts when it is set;
 - the whole-run peak may not exceed its reference by more than ``tolerance_bytes``; once every
   stage runs converted it must be below ``(1 - margin) * reference``;
+- what a stage allocated and still holds at its exit (``retained``, heap only) follows the
+  same absolute bound against the baseline measured now: a buffer kept alive after the stage's
+  temporaries are gone leaves the in-stage peak as it was, but not this;
 - a stage without a figure on either side is a failure.
 Over three or more sizes (the full tier), the in-stage peak of every stage the candidate runs
 converted is fitted as ``peak ~ T^e`` (least squares on log-log) and fails above
@@ -81,6 +84,7 @@ class Reference:
     whole_run_peak: int | None
     variant: Mapping[str, str]
     source: str
+    retained: Mapping[int, int] = dataclasses.field(default_factory=dict)   # empty: not known
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +104,7 @@ def judge(
         require_conversion: bool,
         slack: int | None = None,
         whole_run_peak: int | None = None,
+        retained: Mapping[int, int] | None = None,
 ) -> Judgement:
     """Apply the rules above to one workload's figures (no measuring here). ``slack``
     overrides the spec's tolerance_bytes; ``whole_run_peak``: the candidate's, judged when
@@ -144,6 +149,15 @@ def judge(
                 GATE, f'stage {sid} ({stage.name}) in-stage peak: {why}',
                 workload=workload, stage=sid, figure=float(now),
             ))
+        kept, kept_ref = (retained or {}).get(sid), reference.retained.get(sid)
+        if kept is not None and kept_ref is not None:
+            row['retained'] = {'candidate': kept, 'reference': kept_ref}
+            kept_why = not_higher.fails(kept, kept_ref)
+            if kept_why is not None:
+                out.findings.append(Finding(
+                    GATE, f'stage {sid} ({stage.name}) keeps more alive at its exit: {kept_why}',
+                    workload=workload, stage=sid, figure=float(kept),
+                ))
     _judge_whole(spec, workload, candidate_variant, reference, whole_run_peak, lower, not_higher, out)
     return out
 
@@ -301,7 +315,7 @@ def check_workload(
                 ref_run = measure.memory(ctx, base, workload, ref_variant, capture_dir, 'baseline')
             reference = Reference(
                 ref_run.stage_peaks, ref_run.whole_run_peak, ref_variant,
-                f'baseline ref {ctx.spec.baseline_ref} measured now',
+                f'baseline ref {ctx.spec.baseline_ref} measured now', ref_run.retained,
             )
             ref_children = dict(ref_run.children)
         else:
@@ -313,7 +327,7 @@ def check_workload(
     under = ctx.stage_under_conversion.id if ctx.stage_under_conversion is not None else None
     judged = judge(
         ctx.spec, workload.id, under, run.stage_peaks, variant, reference, require_conversion,
-        whole_run_peak=run.whole_run_peak,
+        whole_run_peak=run.whole_run_peak, retained=run.retained,
     )
     details = {
         'measure': ctx.spec.budgets.memory.measure,
@@ -321,6 +335,7 @@ def check_workload(
             'variant': variant, 'whole_run_peak': run.whole_run_peak,
             'stage_peaks': {str(k): v for k, v in sorted(run.stage_peaks.items())},
             'children_peaks': dict(run.children),
+            'retained': {str(k): v for k, v in sorted(run.retained.items())},
         },
         'reference': {
             'source': reference.source, 'variant': dict(reference.variant),

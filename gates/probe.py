@@ -68,6 +68,9 @@ class MemoryRun:
     captures: Mapping[str, Path]
     children: Mapping[str, int] = dataclasses.field(default_factory=dict)
     measure: str = 'heap'
+    # Bytes allocated inside stage k and still live at exit(k) (heap only): a buffer kept alive
+    # after the stage's temporaries are freed does not raise its peak, but it shows here.
+    retained: Mapping[int, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,6 +299,17 @@ def peak_bytes(capture: Path) -> int:
         reader.close()
 
 
+def retained_bytes(capture: Path) -> int:
+    """Bytes allocated inside the capture's window and not freed when it closed."""
+    import memray
+
+    reader = memray.FileReader(str(capture))
+    try:
+        return sum(int(r.size) for r in reader.get_leaked_allocation_records(merge_threads=True))
+    finally:
+        reader.close()
+
+
 def memory_unsupported(subject: Subject, measure: str = 'heap') -> str | None:
     """Why memory cannot be measured for ``subject`` with ``measure`` (None when it can)."""
     if measure == 'rss' or subject.kind == 'python':
@@ -344,7 +358,10 @@ def memory_run(
         )
         captures[str(track)] = capture
     peaks = {int(k): peak_bytes(path) + children[k] for k, path in captures.items() if k != 'whole'}
-    return MemoryRun(peaks, peak_bytes(captures['whole']) + children['whole'], captures, children)
+    retained = {int(k): retained_bytes(path) for k, path in captures.items() if k != 'whole'}
+    return MemoryRun(
+        peaks, peak_bytes(captures['whole']) + children['whole'], captures, children, 'heap', retained,
+    )
 
 
 def rss_run(
