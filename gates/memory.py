@@ -382,7 +382,13 @@ def run(
     findings += grown
     notes += fitted_notes
     extra = {'growth': fitted} if fitted else {}
+    budget = ctx.spec.budgets.memory
+    summary = [
+        f'measure {budget.measure}; other stages and the whole run within reference + '
+        f'{budget.tolerance_bytes:,} B' + (f' or {budget.tolerance:.1%}' if budget.tolerance else ''),
+        *fitted_notes,
+    ]
     return Verdict.from_findings(GATE, findings, {
-        'workloads': details, 'notes': notes, 'tolerance_bytes': ctx.spec.budgets.memory.tolerance_bytes,
-        **extra,
+        'workloads': details, 'notes': notes, 'tolerance_bytes': budget.tolerance_bytes,
+        'summary': summary, **extra,
     })

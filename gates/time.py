@@ -326,7 +326,14 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
          'units': [list(u) for u in budget.units],
          'confidence': CONFIDENCE, 'workloads': details, 'notes': notes},
     )
+    summary = []
+    for wid, d in details.items():
+        if 'stopped' not in d:
+            continue
+        units = ''.join(f'; {describe(m)} {r:.3f}' for m, r in d['ratio_units'].items())
+        summary.append(f'{wid}: end to end {d["ratio_total"]:.3f}{units}; stopped after '
+                       f'{d["pairs"]} pairs, {d["stopped"]}')
     return Verdict.from_findings(GATE, findings, {
         'workloads': details, 'notes': notes, 'json': str(path), 'noise_floor_s': NOISE_FLOOR,
-        'confidence': CONFIDENCE,
+        'confidence': CONFIDENCE, 'summary': summary,
     })
