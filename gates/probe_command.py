@@ -82,8 +82,8 @@ def run(
         sample_rss: bool = False,
 ) -> tuple[BoundaryCheck, float, bytes, Rss]:
     """One run: the checked boundaries, the wall time of the process, the proof bytes and the
-    peak RSS of its process tree (sampled only when ``sample_rss``: scanning /proc takes CPU
-    the timed runs must not lose; otherwise only wait4's figure)."""
+    peak RSS of its process tree (only when ``sample_rss``: scanning /proc takes CPU the timed
+    runs must not lose; otherwise the Rss is empty)."""
     proof_path = workdir / 'proof.bin'
     env = proc.child_env({
         'STAGEGATE_PROOF': str(proof_path), 'STAGEGATE_WORKLOAD': workload,
@@ -106,10 +106,13 @@ def run(
         start = time.perf_counter()
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        code, maxrss = proc.wait_rusage(
-            child, timeout, f'{argv[0]} in {root}', log,
-            (lambda t, rss: samples.append((t, rss))) if sample_rss else None,
-        )
+        if sample_rss:
+            code, maxrss = proc.wait_rusage(
+                child, timeout, f'{argv[0]} in {root}', log, lambda t, rss: samples.append((t, rss)),
+            )
+        else:
+            # Timed runs wait as before: no polling thread of ours competes with the reader's.
+            code, maxrss = proc.wait(child, timeout, f'{argv[0]} in {root}', log), 0
         total = time.perf_counter() - start
         reader.join(timeout=5.0)
     tail = '\n'.join(text for _, text in lines[-20:])
