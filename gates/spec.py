@@ -351,9 +351,11 @@ def _build(c: Checker) -> Spec:
     measure = c.string(mem_key + ('measure',), default_measure)
     if measure not in MEMORY_MEASURES:
         c.fail(mem_key + ('measure',), f'expected heap or rss, got {show(measure)}.')
-    if measure == 'heap' and kind != 'python':
+    if measure != default_measure:
         c.fail(mem_key + ('measure',),
-               'heap peaks (memray) need a python subject; use rss for a command subject.')
+               'heap peaks (memray) need a python subject; use rss for a command subject.'
+               if measure == 'heap' else
+               'rss is measured for command subjects; a python subject uses heap (memray).')
     main_branch = c.string(('main_branch',), 'main')
 
     return Spec(
