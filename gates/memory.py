@@ -245,7 +245,8 @@ def judge_growth(
         if limit is not None and e > limit:
             findings.append(Finding(
                 GATE, f'stage {stage.id} ({stage.name}) in-stage peak grows as T^{e:.3f} over {span}, '
-                f'above budgets.memory.max_exponent {limit:g}', stage=stage.id, figure=e,
+                f'above budgets.memory.max_exponent {limit:g}', workload=','.join(measured),
+                stage=stage.id, figure=e,
             ))
     return findings, notes, fitted
 

@@ -170,6 +170,7 @@ def test_the_exponent_fit_and_its_budget() -> None:
     findings, notes, fitted = memory.judge_growth(spec, spec.workloads, peaks, variant)
     assert [f.stage for f in findings] == [0]            # stage 2 is not converted: not judged
     assert 'T^1.000' in findings[0].message and 'max_exponent 0.6' in findings[0].message
+    assert findings[0].workload == 'w16,w17,w18,w19,w20' and findings[0].figure == pytest.approx(1.0)
     assert sorted(fitted['stages']) == ['0', '1']
     assert fitted['stages']['1']['exponent'] == pytest.approx(0.5, abs=0.01)
     assert any(n.startswith('stage 1 (constraints): in-stage peak grows as T^0.50') for n in notes)
