@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import io
+import os
 import platform
 import signal
 import sys
@@ -38,23 +40,45 @@ def _parser() -> argparse.ArgumentParser:
         '--gate', action='append', choices=GATES, default=[], metavar='NAME',
         help=f'run only this gate (repeatable; one of {", ".join(GATES)}; default: all)',
     )
-    check.add_argument('--base', help="base revision (default: the spec's baseline ref)")
+    check.add_argument(
+        '--base', metavar='REF',
+        help='judge the change since the merge-base of REF and HEAD (default: GITHUB_BASE_REF in a '
+             'pull request, else the upstream branch, else main; proofs are always judged against '
+             "the spec's baseline ref)",
+    )
     check.add_argument('--json', action='store_true', help='print a JSON document on stdout')
     check.add_argument(
         '--staged', action='store_true',
         help='judge the staged index instead of the working tree (the pre-commit hook does)',
     )
     accept = with_spec(sub.add_parser('accept', help='run the full tier and record the stage'))
-    accept.add_argument('--base', help="base revision (default: the spec's baseline ref)")
+    accept.add_argument(
+        '--base', metavar='REF',
+        help='judge the change since the merge-base of REF and HEAD (default: as gates check)',
+    )
     with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
     with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
     audit = with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
     audit.add_argument('row', nargs='?', type=int, help='row index (default: the last row)')
+    audit.add_argument(
+        '--workload', action='append', default=[], metavar='ID',
+        help="re-measure only this workload of the row (repeatable; default: all the row's)",
+    )
     hook = with_spec(sub.add_parser('install-hook', help='install the git pre-commit hook'))
     hook.add_argument('--force', action='store_true', help='overwrite a foreign pre-commit hook')
     fr = with_spec(sub.add_parser('freeze', help='write the golden digests from the baseline ref'))
     fr.add_argument('--ref', default=None, help='the baseline revision (default: the spec\'s baseline.ref)')
     fr.add_argument('--force', action='store_true', help='overwrite digests that differ (a new baseline)')
+    reb = with_spec(sub.add_parser(
+        'rebaseline', help='a new oracle: tag, golden digests, spec version, ledger reset, one commit',
+    ))
+    reb.add_argument('ref', metavar='REF', help='the commit whose prover becomes the new baseline')
+    reb.add_argument('--reason', required=True, help='why the oracle changes (recorded in the golden digests)')
+    reb.add_argument(
+        '--reset-ledger', action='store_true',
+        help='discard the accepted rows (refused without it while the ledger has rows)',
+    )
+    reb.add_argument('--tag', default=None, help="tag to create or move (default: the spec's baseline.ref)")
     rep = with_spec(sub.add_parser('report', help='markdown + HTML report with plots'))
     rep.add_argument('--out', default='out/report', help='output folder (default: out/report)')
     rep.add_argument(
@@ -83,13 +107,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return next_stage(cwd, args.spec, sys.stdout)
     if args.command == 'audit':
         from gates.commands.audit import audit
-        return audit(cwd, args.spec, args.row, sys.stdout)
+        return audit(cwd, args.spec, args.row, sys.stdout, tuple(args.workload))
     if args.command == 'install-hook':
         from gates.commands.install_hook import install_hook
         return install_hook(cwd, args.spec, args.force, sys.stdout)
     if args.command == 'freeze':
         from gates.commands.freeze import freeze
         return freeze(cwd, args.spec, args.ref, args.force, sys.stdout)
+    if args.command == 'rebaseline':
+        from gates.commands.rebaseline import rebaseline
+        return rebaseline(
+            cwd, args.spec, args.ref, args.reason, args.reset_ledger, args.tag, sys.stdout,
+        )
     if args.command == 'report':
         from gates.commands.report import report
         return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout)
@@ -132,11 +161,60 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class _QuietPipe(io.TextIOBase):
+    """stdout that a closed reader (``gates next | head -1``) cannot turn into a crash: on the
+    first EPIPE the stream is pointed at /dev/null, the command runs to its end and exits with the
+    status a normal run has. A reader that stopped reading has said it wants nothing more."""
+
+    def __init__(self, inner: io.TextIOBase) -> None:
+        super().__init__()
+        self._inner = inner
+        self.closed_by_reader = False
+
+    def _quiet(self) -> None:
+        self.closed_by_reader = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._inner.fileno())
+        finally:
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            self._quiet()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            self._quiet()
+            # What was buffered now goes to /dev/null, so the shutdown flush cannot fail again.
+            self._inner.flush()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    real_stdout = sys.stdout
+    pipe = _QuietPipe(real_stdout) if isinstance(real_stdout, io.TextIOBase) else None
+    if pipe is not None:
+        sys.stdout = pipe
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()
+        return code
     except GateError as e:
         if args.command == 'check' and args.json:
             from gates.commands.check import json_error
@@ -150,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _crash(e)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if pipe is not None:
+            pipe.flush()
+            sys.stdout = real_stdout
 
 
 if __name__ == '__main__':

@@ -74,9 +74,20 @@ def _stderr(message: str) -> None:
 class CheckContext:
     """Everything a gate's ``run(ctx)`` may read. Gates never write to it, except ``measurements``.
 
-    ``head_tree`` is the tree under judgement (the working tree, or a temporary export of the
-    index in the pre-commit hook); ``base_tree`` is a temporary worktree of ``base_rev`` (the
-    merge-base of the baseline ref and HEAD). Both are removed by the CLI on exit, error and Ctrl-C.
+    Two revisions with two roles (docs/gates.md, "The change and the oracle"):
+
+    - the change: ``base_rev`` is the commit the change starts from (the pull request's
+      merge-base with its target in CI; locally the merge-base with the upstream or main branch;
+      HEAD in the hook), ``base_tree`` its export, ``changed`` the paths from it to the head.
+      api, scope and integrity judge this.
+    - the oracle: ``oracle_rev`` is the frozen baseline (the spec's ``baseline.ref``, or the
+      commit the golden digests name when the tag is missing), ``oracle_tree`` its export.
+      The measuring gates compare against it.
+
+    ``head_tree`` is the tree under judgement: a private export of the working tree (tracked and
+    untracked, never ignored files) or of the staged index in the hook. Every tree is removed
+    by the CLI on exit, error and Ctrl-C. ``oracle_tree`` may be None only in contexts built by
+    hand (tests); then it is exported on demand.
     """
 
     spec: Spec
@@ -91,6 +102,8 @@ class CheckContext:
     changed: list[ChangedPath]
     measurements: Measurements = dataclasses.field(default_factory=Measurements)
     progress: Callable[[str], None] = _stderr
+    oracle_rev: str = ''
+    oracle_tree: Path | None = None
 
     def accepted_stages(self) -> tuple[int, ...]:
         return self.ledger.accepted_stages()

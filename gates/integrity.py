@@ -7,7 +7,13 @@
    canonical form), new rows carry a valid ``row_digest``, and each was committed by an accept
    commit (subject ``gates: accept stage N (name)``, touching only the ledger, whose parent is
    the commit the row names). An uncommitted ledger edit is a hand edit: accept commits its row.
-3. The spec and the golden digests never loosen (``gates.loosening``), not even alone.
+3. The spec and the golden digests never loosen (``gates.loosening``), not even alone, except
+   through ``gates rebaseline``: ``baseline.version`` up by one, a ``rebaseline`` record in the
+   golden digests (reason, rows reset), the ledger emptied, all in commits of the engine's own,
+   and the digests reproducible: this gate re-makes them for the tier's workloads from the new
+   baseline commit and compares.
+4. A ledger row this change adds is trusted only once this engine has measured it
+   (``gates.trust``, ci and full tiers).
 In CI the base revision's engine runs this gate against the head (the workflow's job), so an
 edit of this file in the change under judgement cannot weaken it.
 """
@@ -35,6 +41,7 @@ from gates.spec import matches
 
 GATE = 'integrity'
 ACCEPT_SUBJECT = re.compile(r'^gates: accept stage (\d+) \(')
+REBASELINE_SUBJECT = re.compile(r'^gates: rebaseline to [0-9a-f]{12} \(baseline v\d+\)$')
 
 
 def _listing(paths: Sequence[str], limit: int = 5) -> str:
@@ -82,8 +89,9 @@ def _line_of(text: str, needle: str) -> int | None:
     return None if at < 0 or not needle else text.count('\n', 0, at) + 1
 
 
-def ledger_rows(ctx: CheckContext, spec: Spec) -> list[Finding]:
-    """Base rows unchanged, new rows valid; returns findings (never raises on a bad ledger)."""
+def ledger_rows(ctx: CheckContext, spec: Spec, reset: bool = False) -> list[Finding]:
+    """Base rows unchanged, new rows valid; returns findings (never raises on a bad ledger).
+    ``reset``: a checked re-baseline empties the ledger on purpose."""
     rel = spec.ledger
     base_text, head_text = trees.read_text(ctx.base_tree, rel), trees.read_text(ctx.head_tree, rel)
     if base_text is None or base_text == head_text:
@@ -96,6 +104,8 @@ def ledger_rows(ctx: CheckContext, spec: Spec) -> list[Finding]:
     except ValueError as e:
         return [Finding(GATE, f'{e}; {fix}', rel)]
     out = []
+    if reset and not new:
+        return []
     for i, row in enumerate(old):
         if i >= len(new):
             out.append(Finding(GATE, f'rows[{i}] was removed; the ledger only grows; {fix}', rel))
@@ -155,6 +165,9 @@ def accept_provenance(ctx: CheckContext, spec: Spec) -> list[Finding]:
         subject = repo.git.log('-1', '--format=%s', sha)
         files = [f for f in repo.git.diff_tree('--no-commit-id', '--name-only', '-r', '--root', sha).splitlines() if f]
         short = sha[:12]
+        if REBASELINE_SUBJECT.match(subject) and len(parents) == 1 and set(files) <= rebaseline_files(spec):
+            # An engine re-baseline commit: judged by ``rebaseline_findings`` as a whole.
+            continue
         match = ACCEPT_SUBJECT.match(subject)
         if match is None or files != [rel] or len(parents) != 1:
             out.append(Finding(
@@ -184,10 +197,96 @@ def _spec_line(spec: Spec, key: str) -> int | None:
     return None
 
 
-def budget_findings(ctx: CheckContext, base: Spec) -> list[Finding]:
+def rebaseline_files(spec: Spec) -> set[str]:
+    return {spec.path, spec.golden, spec.ledger}
+
+
+def _golden_doc(text: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(text) if text is not None else None
+    except json.JSONDecodeError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def rebaseline_findings(ctx: CheckContext, base: Spec) -> tuple[bool, list[Finding]]:
+    """(is this change a re-baseline, what is wrong with it). A re-baseline is recognised by the
+    spec's ``baseline.version`` changing; everything ``gates rebaseline`` writes must then hold."""
+    head = ctx.spec
+    old_v, new_v = base.baseline_version, head.baseline_version
+    if old_v == new_v:
+        return False, []
+    out = []
+    where = head.path
+    line = _spec_line(head, 'baseline.version')
+    if new_v != old_v + 1:
+        out.append(Finding(GATE, f'baseline.version {old_v} -> {new_v}: a re-baseline raises it by '
+                                 f'exactly one; run `gates rebaseline REF --reason ...`', where, line))
+    doc = _golden_doc(trees.read_text(ctx.head_tree, head.golden))
+    record = doc.get('rebaseline')
+    base_rows = len(trees.base_ledger(ctx, base).rows)
+    if not isinstance(record, dict) or record.get('version') != new_v or not str(record.get('reason') or '').strip():
+        out.append(Finding(GATE, f'baseline.version is {new_v} but {head.golden} has no rebaseline record '
+                                 f'for it (version, reason): re-baselining is `gates rebaseline`, not a '
+                                 f'hand edit', head.golden))
+    elif record.get('ledger_rows_reset') != base_rows:
+        out.append(Finding(GATE, f'{head.golden}: the rebaseline record says '
+                                 f'{record.get("ledger_rows_reset")} ledger rows were reset, the base has '
+                                 f'{base_rows}', head.golden))
+    head_ledger = trees.read_text(ctx.head_tree, head.ledger)
+    try:
+        rows_now = _rows(head_ledger, head.ledger) if head_ledger is not None else []
+    except ValueError:
+        rows_now = []
+    if rows_now:
+        out.append(Finding(GATE, f'a re-baseline empties {head.ledger}; it has {len(rows_now)} row(s): rows '
+                                 f'measured against the old oracle cannot count against the new one',
+                           head.ledger))
+    out += _reproduce_golden(ctx, doc)
+    return True, out
+
+
+def _reproduce_golden(ctx: CheckContext, doc: dict[str, Any]) -> list[Finding]:
+    """The new digests must be what the new baseline commit proves: re-made here, by this engine,
+    for the tier's workloads."""
+    from gates import probe   # only a re-baseline pays for proving here
+    head = ctx.spec
+    commit = doc.get('baseline_commit')
+    repo = repo_mod.open_repo(ctx.repo_root)
+    sha = repo_mod.try_resolve(repo, commit) if isinstance(commit, str) else None
+    if sha is None or not repo_mod.is_ancestor(repo, sha, 'HEAD'):
+        return [Finding(GATE, f'{head.golden}: baseline_commit {str(commit)[:12]} is not in the history '
+                              f'of HEAD; the new oracle must be a commit every clone has', head.golden)]
+    raw = doc.get('workloads')
+    wanted: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    out = []
+    with repo_mod.export(repo, sha) as tree:
+        for w in ctx.workloads:
+            ctx.progress(f'integrity: re-making the golden digest of {w.id} at {sha[:12]} (re-baseline)')
+            run = probe.proof_run(head.subject, tree, w.id, w.params, head.variant(()), [s.id for s in head.stages])
+            made = {'sha256': run.sha256, 'size': run.size}
+            if wanted.get(w.id) != made:
+                out.append(Finding(
+                    GATE, f'{head.golden}: the digest of {w.id} is not what {sha[:12]} proves '
+                          f'({run.sha256[:12]}, {run.size} B): golden digests are made by the engine',
+                    head.golden, workload=w.id,
+                ))
+    return out
+
+
+# What a checked re-baseline may change (everything else still may not loosen).
+_REBASELINE_KEYS = ('baseline.ref', 'golden.baseline_commit')
+
+
+def budget_findings(ctx: CheckContext, base: Spec, rebaselined: bool = False) -> list[Finding]:
     head = ctx.spec
     found = loosening.spec(base, head, bool(trees.base_ledger(ctx, base).rows))
     found += loosening.golden(trees.read_text(ctx.base_tree, base.golden), trees.read_text(ctx.head_tree, head.golden))
+    if rebaselined:
+        found = [
+            f for f in found
+            if f.key not in _REBASELINE_KEYS and not (f.key.startswith('golden.workloads.') and f.new != 'removed')
+        ]
     out = []
     for item in found:
         is_golden = item.key.startswith('golden.')
@@ -205,11 +304,17 @@ def budget_findings(ctx: CheckContext, base: Spec) -> list[Finding]:
 def run(ctx: CheckContext) -> Verdict:
     base = trees.base_spec(ctx)
     spec = base if base is not None else ctx.spec
-    findings = co_edit(ctx, spec)
-    findings += ledger_rows(ctx, spec)
+    rebaselined, findings = rebaseline_findings(ctx, base) if base is not None else (False, [])
+    checked_reset = rebaselined and not findings
+    findings += co_edit(ctx, spec)
+    findings += ledger_rows(ctx, spec, reset=checked_reset)
     findings += accept_provenance(ctx, spec)
     if base is not None:
-        findings += budget_findings(ctx, base)
+        findings += budget_findings(ctx, base, rebaselined)
+    if not findings:
+        # Only a ledger that is otherwise sound is worth measuring (it costs probe runs).
+        from gates import trust
+        findings += trust.remeasure(ctx, spec)
     details = {
         'spec': 'base' if base is not None else 'head (the base has no spec)',
         'assets': list(spec.assets),

@@ -326,7 +326,12 @@ def reference_peaks(ledger: Ledger, workload_id: str) -> dict[int, int] | None:
     return None
 
 
-def compare_row(spec: Spec, row: Row, measured: Mapping[str, WorkloadFigures]) -> list[Finding]:
+def compare_row(
+        spec: Spec,
+        row: Row,
+        measured: Mapping[str, WorkloadFigures],
+        only: tuple[str, ...] = (),
+) -> list[Finding]:
     """Audit: do fresh figures at the row's commit reproduce it (within the spec's budgets)?
 
     The proof digest must be identical; peaks may drift by the memory tolerance either way;
@@ -336,6 +341,8 @@ def compare_row(spec: Spec, row: Row, measured: Mapping[str, WorkloadFigures]) -
     tolerance = spec.budgets.memory.tolerance
     ratio = spec.budgets.time.threshold()
     for wid, old in sorted(row.workloads.items()):
+        if only and wid not in only:
+            continue
         new = measured.get(wid)
         if new is None:
             findings.append(Finding('audit', 'not re-measured', workload=wid, stage=row.stage))

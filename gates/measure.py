@@ -69,8 +69,11 @@ def candidate_variant(ctx: CheckContext) -> dict[str, str]:
 
 @contextlib.contextmanager
 def baseline_tree(ctx: CheckContext) -> Iterator[Path]:
-    """A tree of the baseline ref (the oracle): ``ctx.base_tree`` when it is that commit
-    (the usual case: HEAD descends from the baseline ref), else a temporary worktree of it."""
+    """A tree of the baseline ref (the oracle): ``ctx.oracle_tree`` (exported once per run by
+    ``gates check``), else ``ctx.base_tree`` when it is that commit, else an export of it."""
+    if ctx.oracle_tree is not None:
+        yield ctx.oracle_tree
+        return
     repo = gitrepo.open_repo(ctx.repo_root)
     wanted = gitrepo.resolve(repo, ctx.spec.baseline_ref)
     watch = guard(ctx)

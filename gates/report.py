@@ -9,8 +9,10 @@ JSON document (``gates check --json``, schema 1; also described in docs/gates-js
       "error": null | "<one sentence>",
       "spec": "specs/streaming-prover.yaml",
       "tier": "ci",
-      "base": "<merge-base sha>",
+      "base": "<sha the change starts from>",       # = change.base (kept for old readers)
       "head": "<HEAD sha>",
+      "oracle": {"ref": "stagegate-baseline", "sha": "<sha>", "source": "ref" | "golden"},
+      "change": {"base": "<sha>", "how": "merge-base with main"},
       "head_tree": "worktree" | "staged",
       "dirty": false,
       "stage_under_conversion": {"id": 0, "name": "commit"} | null,
@@ -63,6 +65,18 @@ class RunInfo:
     stage_under_conversion: tuple[int, str] | None
     accepted_stages: tuple[int, ...]
     workloads: tuple[str, ...]
+    oracle_ref: str = ''              # the spec's baseline.ref
+    oracle: str = ''                  # the oracle commit (sha)
+    oracle_source: str = 'ref'        # 'ref', or 'golden' when the tag was missing
+    change_how: str = ''              # where the change's base came from (one phrase)
+
+
+def revisions(info: RunInfo) -> str:
+    """The header's two revisions: what the proofs are judged against, and where the change starts."""
+    via = ' via the golden digests' if info.oracle_source == 'golden' else ''
+    oracle = f'oracle {info.oracle_ref} {info.oracle[:12]}{via}' if info.oracle else 'oracle ?'
+    how = f' ({info.change_how})' if info.change_how else ''
+    return f'{oracle}; change from {info.base[:12]}{how}'
 
 
 def exit_code(verdicts: Sequence[Verdict]) -> int:
@@ -76,8 +90,8 @@ def table(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, floa
     )
     lines = [
         f'gates check: {stage}, tier {info.tier} [{", ".join(info.workloads)}], '
-        f'base {info.base[:12]}, head {info.head[:12]} ({info.head_tree}'
-        f'{", dirty" if info.dirty else ""})',
+        f'head {info.head[:12]} ({info.head_tree}{", dirty" if info.dirty else ""})',
+        f'  {revisions(info)}',
         '',
     ]
     width = max((len(v.gate) for v in verdicts), default=4)
@@ -111,6 +125,8 @@ def document(
         'tier': info.tier,
         'base': info.base,
         'head': info.head,
+        'oracle': {'ref': info.oracle_ref, 'sha': info.oracle, 'source': info.oracle_source},
+        'change': {'base': info.base, 'how': info.change_how},
         'head_tree': info.head_tree,
         'dirty': info.dirty,
         'stage_under_conversion': (
@@ -171,8 +187,8 @@ def summary_markdown(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mappin
     out = [
         f'## gates check: {"passed" if exit_code(verdicts) == 0 else "FAILED"}',
         '',
-        f'{stage}; tier `{info.tier}` ({", ".join(info.workloads)}); base `{info.base[:12]}`, '
-        f'head `{info.head[:12]}`',
+        f'{stage}; tier `{info.tier}` ({", ".join(info.workloads)}); head `{info.head[:12]}`; '
+        f'{revisions(info)}',
         '',
         '| gate | result | findings | seconds |',
         '|---|---|---|---|',

@@ -123,6 +123,7 @@ class Spec:
     ledger: str
     lines: Mapping[str, int]       # dotted key ('budgets.time.ratio_lt', 'stages[0].paths') -> line
     main_branch: str = 'main'      # the branch a local change is measured against (its upstream)
+    baseline_version: int = 1      # bumped by `gates rebaseline` each time the oracle is re-frozen
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -235,7 +236,7 @@ def _build(c: Checker) -> Spec:
             c.fail(('subject', 'argv'), 'expected a non-empty command line.')
     subject = Subject(kind, c.string(('subject', 'root'), '.'), argv=argv, **entries)
 
-    c.mapping(('baseline',), ('ref',))
+    c.mapping(('baseline',), ('ref', 'version'))
     c.mapping(('variants',), ('baseline', 'candidate'))
     base_variant = c.string(('variants', 'baseline'))
     cand_variant = c.string(('variants', 'candidate'))
@@ -382,6 +383,9 @@ def _build(c: Checker) -> Spec:
         ledger=c.string(('ledger',), 'specs/ledger.json'),
         lines={dotted(k): v for k, v in c.lines.items()},
         main_branch=main_branch,
+        baseline_version=int(c.number(
+            ('baseline', 'version'), 'an integer >= 1', lambda v: v >= 1, integer=True,
+        )) if c.has(('baseline', 'version')) else 1,
     )
 
 

@@ -19,6 +19,7 @@ import git
 from gates import repo as repo_mod
 from gates import report
 from gates.context import CheckContext
+from gates.trees import read_text
 from gates.ledger import read_ledger
 from gates.ledger import stage_under_conversion
 from gates.model import GATE_NAMES
@@ -60,22 +61,43 @@ def prepared(
     spec_rel = spec_relpath(root, spec)
     head = repo_mod.head_commit(repo)
     with contextlib.ExitStack() as stack:
-        head_tree = stack.enter_context(repo_mod.staged_tree(repo)) if staged else root
+        # The tree under judgement is a private copy (the staged index in the hook; else the
+        # working tree as `git add -A` would commit it), never the checkout: nothing ignored in
+        # the checkout (a hidden sitecustomize.py) is in it, and the subject runs elsewhere.
+        head_tree = stack.enter_context(
+            repo_mod.staged_tree(repo) if staged else repo_mod.working_export(repo),
+        )
         # The spec and ledger come from the tree under judgement (the staged one in the hook).
         the_spec = load_spec(head_tree / spec_rel, spec_rel)
         ledger = read_ledger(head_tree / the_spec.ledger, the_spec.ledger)
         stage = stage_under_conversion(the_spec, ledger)
         workloads = the_spec.tier_workloads(tier)
-        base_rev = repo_mod.merge_base(repo, base or the_spec.baseline_ref, 'HEAD')
-        changed = repo_mod.changed_paths(
-            repo, base_rev, repo_mod.INDEX if staged else repo_mod.WORKTREE,
+        # Two revisions, two roles (docs/gates.md): the oracle judges proofs and time; the
+        # change's base is what api, scope and integrity compare the tree under judgement with.
+        the_oracle, note = repo_mod.oracle(
+            repo, the_spec.baseline_ref, read_text(head_tree, the_spec.golden), the_spec.golden,
         )
-        log(f'gates: base {base_rev[:12]}; checking out a temporary worktree')
-        base_tree = stack.enter_context(repo_mod.worktree(repo, base_rev))
+        if note:
+            log(note)
+        change = repo_mod.change_base(
+            repo, base, staged, str(getattr(the_spec, 'main_branch', 'main')),
+        )
+        changed = repo_mod.changed_paths(
+            repo, change.base, repo_mod.INDEX if staged else repo_mod.WORKTREE,
+        )
+        log(
+            f'gates: oracle {the_spec.baseline_ref} = {the_oracle.sha[:12]}; change from '
+            f'{change.base[:12]} ({change.how}), {len(changed)} path(s)',
+        )
+        base_tree = stack.enter_context(repo_mod.export(repo, change.base))
+        oracle_tree = (
+            base_tree if the_oracle.sha == change.base
+            else stack.enter_context(repo_mod.export(repo, the_oracle.sha))
+        )
         ctx = CheckContext(
             spec=the_spec,
             repo_root=root,
-            base_rev=base_rev,
+            base_rev=change.base,
             head_tree=head_tree,
             base_tree=base_tree,
             tier=tier,
@@ -84,17 +106,23 @@ def prepared(
             ledger=ledger,
             changed=changed,
             progress=log,
+            oracle_rev=the_oracle.sha,
+            oracle_tree=oracle_tree,
         )
         info = report.RunInfo(
             spec=spec_rel,
             tier=tier,
-            base=base_rev,
+            base=change.base,
             head=head,
             head_tree='staged' if staged else 'worktree',
             dirty=repo_mod.is_dirty(repo),
             stage_under_conversion=None if stage is None else (stage.id, stage.name),
             accepted_stages=ledger.accepted_stages(),
             workloads=tuple(w.id for w in workloads),
+            oracle_ref=the_spec.baseline_ref,
+            oracle=the_oracle.sha,
+            oracle_source=the_oracle.source,
+            change_how=change.how,
         )
         yield ctx, info
 

@@ -41,7 +41,8 @@ this checkout (when present), README.md, ``tests/test_toy.py`` and a ``.gitignor
 (``.stagegate/``, ``__pycache__/``); commit 2 adds
 ``specs/golden.json`` (``{"schema": 1, "baseline_commit": <commit 1>, "workloads": {id:
 {"sha256", "size"}}}``, computed by running the baseline). Tag ``stagegate-baseline`` = commit 2,
-branch ``main``. Workloads ``toy-12`` (log_t 12) and ``toy-13`` (log_t 13); tiers: pre-commit
+branch ``main`` = commit 2; HEAD is branch ``conversion`` (from main), so what tests commit is
+the change the engine judges by default (merge-base with main). Workloads ``toy-12`` (log_t 12) and ``toy-13`` (log_t 13); tiers: pre-commit
 and ci = [toy-12], full = [toy-12, toy-13].
 """
 from __future__ import annotations
@@ -449,6 +450,9 @@ def build_tiny_subject(
     write_files(repo, {'specs/golden.json': json.dumps(golden, indent=2, sort_keys=True) + '\n'})
     baseline = commit_all(repo, 'specs: golden digests of the baseline')
     git(repo, 'tag', 'stagegate-baseline')
+    # Work happens on a branch, as a conversion does: `main` holds what is already judged, so the
+    # change under judgement is everything since main (the engine's default base).
+    git(repo, 'checkout', '-q', '-b', 'conversion')
     return TinyRepo(
         repo, repo / 'specs/streaming-prover.yaml', baseline, tuple(_toy_workloads(sleep_ms)), golden,
     )

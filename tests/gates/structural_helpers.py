@@ -32,6 +32,7 @@ def run_gate(
         staged: bool = False,
         base: str | None = None,
         after_prepare: Callable[[], None] | None = None,
+        edit_head_tree: Callable[[Path], None] | None = None,
 ) -> Verdict:
     """The verdict of ``gates.<gate>.run`` on ``repo`` (working tree, or the staged index).
 
@@ -41,6 +42,9 @@ def run_gate(
     with prepared(repo_mod.open_repo(repo), None, 'ci', base, staged, log=quiet) as (ctx, _info):
         if after_prepare is not None:
             after_prepare()
+        if edit_head_tree is not None:
+            # The tree under judgement is a private export: edits after prepare go there.
+            edit_head_tree(ctx.head_tree)
         verdict: Verdict = module.run(ctx)
     return verdict
 
@@ -57,13 +61,15 @@ def _figures() -> dict[str, WorkloadFigures]:
     }
 
 
-def accept_like_gates(repo: Path, stage: int) -> str:
+def accept_like_gates(repo: Path, stage: int, figures: dict[str, WorkloadFigures] | None = None) -> str:
     """Append and commit a ledger row the way ``gates accept`` does (only the ledger, subject
-    ``gates: accept stage N (name)``, the row naming the parent commit). Returns the commit."""
+    ``gates: accept stage N (name)``, the row naming the parent commit). Returns the commit.
+    Without ``figures`` the row's figures are invented (a forged row, as a ci-tier integrity
+    check then reports); ``_change_helpers.engine_figures`` gives really measured ones."""
     spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
     path = repo / spec.ledger
     head = git(repo, 'rev-parse', 'HEAD')
-    append_row(path, read_ledger(path, spec.ledger), make_row(spec.stage(stage), head, False, _figures()))
+    append_row(path, read_ledger(path, spec.ledger), make_row(spec.stage(stage), head, False, figures or _figures()))
     git(repo, 'add', spec.ledger)
     git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage {stage} ({spec.stage(stage).name})\n\nmeasured')
     return git(repo, 'rev-parse', 'HEAD')

@@ -148,7 +148,8 @@ def test_check_context(tiny_subject: TinyRepo, monkeypatch: pytest.MonkeyPatch, 
     fake_gates(scope=spy)
     assert cli(monkeypatch, tiny_subject.path, 'check', '--gate', 'scope', '--tier', 'full') == 0
     (ctx,) = seen
-    assert ctx.head_tree == tiny_subject.path
+    # The tree under judgement is a private export of the working tree, gone after the run.
+    assert ctx.head_tree != tiny_subject.path and not ctx.head_tree.exists()
     assert ctx.base_rev == tiny_subject.baseline
     assert [w.id for w in ctx.workloads] == ['toy-12', 'toy-13']
     assert ctx.stage_under_conversion is not None and ctx.stage_under_conversion.id == 0
@@ -363,7 +364,7 @@ def test_end_to_end_with_the_real_gates(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sigterm_during_a_check_cleans_up_like_ctrl_c(tiny_subject: TinyRepo) -> None:
-    """A cancelled CI job sends SIGTERM mid-run: exit 130, no worktree or probe left, tree intact."""
+    """A cancelled CI job sends SIGTERM mid-run: exit 130, no exported tree or probe left, tree intact."""
     import signal
     repo = tiny_subject.path
     convert_stage(repo, 0)                       # an uncommitted change to judge
@@ -374,15 +375,22 @@ def test_sigterm_during_a_check_cleans_up_like_ctrl_c(tiny_subject: TinyRepo) ->
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stderr is not None
+    trees = []
     for line in proc.stderr:                     # wait until the memory gate's probes run
+        found = re.search(r'prove in (\S+)', line)
+        if found:
+            trees.append(Path(found.group(1)))
         if line.startswith('memory '):
             break
     else:
         pytest.fail('gates check ended before the memory gate started')
-    assert worktree_count(repo) == 2             # the baseline worktree exists right now
+    # The trees are private exports: they exist right now, but not as worktrees of the repo.
+    assert trees and all(t.is_dir() for t in trees)
+    assert worktree_count(repo) == 1
     proc.send_signal(signal.SIGTERM)
     rest = proc.communicate(timeout=120)
     assert proc.returncode == 130, rest
+    assert not any(t.exists() or t.parent.exists() for t in trees)
     assert worktree_count(repo) == 1
     assert git(repo, 'status', '--porcelain') == before
 

@@ -13,6 +13,7 @@ from conftest import convert_stage
 from conftest import git
 from conftest import write_files
 from gates.ledger import digest_of
+from _change_helpers import engine_figures
 from structural_helpers import accept_like_gates
 from structural_helpers import append_raw_row
 from structural_helpers import gates_cli
@@ -121,7 +122,8 @@ def test_accept_commit_passes(tiny_subject: TinyRepo) -> None:
     repo = tiny_subject.path
     convert_stage(repo, 0)
     commit_all(repo, 'stage 0: streaming')
-    accept_like_gates(repo, 0)
+    # The row's figures are the engine's own measurements: the ci-tier re-measure agrees.
+    accept_like_gates(repo, 0, engine_figures(repo, 0))
     verdict = run_gate(repo, 'integrity')
     assert verdict.passed, rendered(verdict)
 
@@ -161,7 +163,7 @@ def test_stale_digest_in_the_working_tree_fails(tiny_subject: TinyRepo) -> None:
     assert 'specs/ledger.json: rows[1] (stage 1): row_digest does not match the row' in proc.stderr
     # ... and the gate itself reports it too (for callers that build the context otherwise).
     git(repo, 'checkout', '-q', '--', LEDGER)
-    verdict = run_gate(repo, 'integrity', base=accepted, after_prepare=lambda: append_raw_row(repo, row))
+    verdict = run_gate(repo, 'integrity', base=accepted, edit_head_tree=lambda tree: append_raw_row(tree, row))
     messages = rendered(verdict)
     assert 'rows[1]: row_digest does not match the row (written or edited by hand)' in messages
     assert 'the ledger differs from the last commit' in messages

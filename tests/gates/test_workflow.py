@@ -84,7 +84,8 @@ def test_workflow_runs_the_bases_engine_against_the_head() -> None:
     checkout = next(s for s in steps() if str(s.get('uses', '')).startswith('actions/checkout@'))
     assert checkout['with']['fetch-depth'] == 0 and checkout['with']['ref'] == '${{ env.HEAD_SHA }}'
     base = next(s for n, s in by_name.items() if n.startswith('Check out the base'))
-    assert 'git worktree add --detach "$RUNNER_TEMP/base" "$BASE_SHA"' in base['run']
+    assert 'git archive "$BASE_SHA" | tar -x -C "$RUNNER_TEMP/base"' in base['run']
+    assert 'worktree' not in base['run']
     python = next(s for s in steps() if str(s.get('uses', '')).startswith('actions/setup-python@'))
     assert python['with']['python-version'] == '3.11'
     install = next(s for n, s in by_name.items() if n.startswith('Install the base'))
@@ -127,3 +128,23 @@ def test_pre_commit_manifest() -> None:
     # The entry is a command the engine accepts.
     proc = run(sys.executable, '-m', 'gates', *hook['entry'].split()[1:], '--help')
     assert proc.returncode == 0 and '--tier' in proc.stdout
+
+
+def test_how_ci_runs_the_gates_is_a_gate_asset() -> None:
+    """.ci/run, the workflow and the hook manifest are assets (never shared paths): editing one
+    together with subject code fails integrity (tests/gates/test_assets.py shows it)."""
+    from gates.spec import load_spec
+    from gates.spec import matches
+    spec = load_spec(ROOT / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
+    for path in ('.ci/run', '.github/workflows/gates.yml', '.pre-commit-hooks.yaml'):
+        assert matches(path, spec.assets), path
+        assert not matches(path, spec.shared_paths), path
+
+
+def test_ci_run_does_not_recreate_the_tag_and_the_hook_is_described_honestly() -> None:
+    text = (ROOT / '.ci/run').read_text()
+    assert 'git tag' not in text and 'gates check --tier ci' in text
+    (hook,) = yaml.safe_load(HOOKS.read_text())
+    # The pre-commit tier narrows to the structural gates and proof; memory and time run in CI.
+    assert 'memory and time run in CI' in hook['description']
+    assert 'proof, memory' not in hook['description']
