@@ -71,12 +71,13 @@ def candidate_variant(ctx: CheckContext) -> dict[str, str]:
 def baseline_tree(ctx: CheckContext) -> Iterator[Path]:
     """A tree of the baseline ref (the oracle): ``ctx.oracle_tree`` (exported once per run by
     ``gates check``), else ``ctx.base_tree`` when it is that commit, else an export of it."""
+    watch = guard(ctx)
     if ctx.oracle_tree is not None:
+        watch.watch(ctx.oracle_tree, 'baseline')
         yield ctx.oracle_tree
         return
     repo = gitrepo.open_repo(ctx.repo_root)
     wanted = gitrepo.resolve(repo, ctx.spec.baseline_ref)
-    watch = guard(ctx)
     if gitrepo.resolve(repo, ctx.base_rev) == wanted:
         watch.watch(ctx.base_tree, 'baseline')
         yield ctx.base_tree
