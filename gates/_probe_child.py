@@ -1,17 +1,23 @@
 """The probe's child: runs one subject entry point in a fresh process and writes a JSON result.
 
-Started by gates/probe.py as ``python -P -m gates._probe_child REQUEST.json`` with cwd = the
-tree's subject root. ``-P`` keeps the cwd off sys.path so this engine module (found through
-PYTHONPATH) is the one that runs even when the tree holds its own ``gates/``; then the engine's
-path entry and any editable-install finder are dropped and the subject root becomes
-``sys.path[0]``, so ``import prover`` resolves inside the given tree only (the baseline
-worktree's code for the baseline, the head's for the candidate).
+gates/probe.py copies this file, alone, into a private temporary folder and runs it by path:
+``python -B -s -S -P <tmp>/stagegate_probe_child.py REQUEST.json`` with cwd = the tree's subject
+root and an environment with no PYTHON* variable but PYTHONHASHSEED=0 (equivalent to ``-I``,
+which would also drop the fixed hash seed). ``-S`` skips site.py: no ``.pth`` file runs, so
+neither an editable install of the engine's checkout nor a ``sitecustomize.py`` reachable
+through one can run in the subject's process. ``_isolate`` then builds sys.path from the
+standard library, the site-packages folders the engine names in the request (their ``.pth``
+files not processed) and the subject root first, so ``import prover`` resolves inside the given
+tree only (the baseline tree's code for the baseline, the head's for the candidate), and no
+folder of the engine or of the other tree is on the path. ``-B``: no bytecode is written into
+the tree, whose digest the engine checks before and after the run (gates/treedigest.py).
 
 Only the standard library (and memray, in memory mode) is imported here: nothing of the engine
 runs inside the subject's process, so what the probe measures there is the subject's own work.
 
 Protocol v1 (request and result are JSON files; the request path is argv[1]):
 request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"capabilities", "root": str,
+          "site": [site-packages folders], "exclude": [folders never to put on sys.path],
           "entries": {"prove"|"verify"|"sections"|"capabilities": "module:function"},
           "params": {...}, "variant": {"0": "materialized", ...}, "stages": [0, 1, ...],
           "track": null | "whole" | <stage id>, "capture": str | null, "proof": str | null,
@@ -19,7 +25,7 @@ request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"capabilities", "root":
 result   {"protocol": 1, "ok": bool, "mode": str, "error": null | {"kind", "message", "traceback"},
           "events": [["enter"|"exit", stage, t], ...], "subject_file": str,
           time:   "stage_seconds": {"0": s, ...}, "total_seconds": s, "proof_sha256", "proof_size"
-          memory: "tracked": "whole" | k, "stopped_after": k | null
+          memory: "tracked": "whole" | k, "stopped_after": k | null, "children_peak": bytes
           proof:  "proof_sha256", "proof_size", "verify": {"ok", "message"}, "sections": [[s, o, n]]
           capabilities: "capabilities": {"0": [...], ...}}
 """
@@ -154,26 +160,86 @@ def _entry(spec: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def _isolate(root: str) -> None:
-    """Make the subject root the only place the subject's code can come from."""
-    engine_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    sys.path[:] = [
-        p for p in sys.path
-        if p and os.path.abspath(p) != engine_root and not p.startswith('__editable__')
-    ]
-    sys.path.insert(0, root)
+def _isolate(root: str, site_dirs: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
+    """Make the subject root the only place the subject's code can come from: sys.path is the
+    subject root, the standard library and the named site-packages folders, minus anything in
+    ``exclude`` (the engine's checkout, the other tree) or below it, except the root itself."""
+    banned = [os.path.realpath(p) for p in exclude]
+    real_root = os.path.realpath(root)
+
+    def allowed(path: str) -> bool:
+        if not path or path.startswith('__editable__'):
+            return False
+        real = os.path.realpath(path)
+        if real == real_root:
+            return False   # re-added first below
+        for bad in banned:
+            if real == bad or (real.startswith(bad + os.sep) and not _site_folder(real)):
+                return False
+        return True
+
+    kept = [p for p in sys.path if allowed(p)]
+    kept += [p for p in site_dirs if allowed(p) and p not in kept and os.path.isdir(p)]
+    sys.path[:] = [root, *kept]
     # An editable install of this checkout maps 'gates' and 'prover' to the engine's tree
-    # through a meta-path finder (a class) and a path hook; without dropping them, a module
-    # missing from the given tree would silently be imported from the engine's checkout.
+    # through a meta-path finder (a class) and a path hook; -S keeps its .pth from running,
+    # and these lines stay for an interpreter started some other way.
     sys.meta_path[:] = [f for f in sys.meta_path if not _editable(f)]
     sys.path_hooks[:] = [h for h in sys.path_hooks if not _editable(h)]
     sys.path_importer_cache.clear()
+
+
+def _site_folder(path: str) -> bool:
+    """A site-packages folder (of a venv that lives inside a banned checkout): third-party
+    packages only, never the checkout's own code, so it may stay."""
+    return os.path.basename(path) in ('site-packages', 'dist-packages')
 
 
 def _editable(hook: object) -> bool:
     owner = hook if isinstance(hook, type) else getattr(hook, '__self__', hook)
     module = owner.__module__ if isinstance(owner, type) else type(owner).__module__
     return module.startswith('__editable__')
+
+
+def _children_maxrss() -> int:
+    """The largest peak RSS of any waited-for descendant so far, in bytes (Linux: KiB)."""
+    import resource
+    return int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) * 1024
+
+
+def _live_children_hwm() -> int:
+    """Sum of the peak RSS (VmHWM) of this process's descendants still alive, in bytes; 0
+    where /proc is not available. Read once, at the end of the tracked window."""
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    try:
+        names = os.listdir('/proc')
+    except OSError:
+        return 0
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f'/proc/{name}/stat', 'rb') as fh:
+                fields = fh.read().rsplit(b')', 1)[1].split()
+            parents[int(name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    total = 0
+    for pid in parents:
+        up, hops = parents.get(pid), 0
+        while up is not None and up != me and up > 1 and hops < 64:
+            up, hops = parents.get(up), hops + 1
+        if up != me:
+            continue
+        try:
+            with open(f'/proc/{pid}/status', encoding='ascii', errors='replace') as fh:
+                for line in fh:
+                    if line.startswith('VmHWM:'):
+                        total += int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def _digest(proof: object) -> tuple[bytes, dict[str, Any]]:
@@ -207,26 +273,41 @@ def _run_memory(req: dict[str, Any], prove: Callable[..., Any], out: dict[str, A
         # the size of a full capture (no temporal view, which the gate does not need).
         return memray.Tracker(req['capture'], file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
 
-    state: dict[str, Any] = {'tracker': None}
+    # Child processes are outside memray's view (a fork+exec starts a new interpreter), so
+    # their peak RSS is read around the tracked window, outside the tracker (the reads allocate
+    # and must not show in the heap figure): the largest waited-for child's peak, if it rose
+    # in the window, plus the peaks of children still alive at its end. A child of an earlier
+    # stage that was larger hides a smaller one of this stage (ru_maxrss is a maximum).
+    state: dict[str, Any] = {'tracker': None, 'children_before': 0, 'children_peak': 0}
 
     def on_enter(stage: int) -> None:
         if stage == track:
+            state['children_before'] = _children_maxrss()
             state['tracker'] = make()
             state['tracker'].__enter__()
 
+    def close_window() -> None:
+        tracker, state['tracker'] = state['tracker'], None
+        tracker.__exit__(None, None, None)
+        waited = _children_maxrss()
+        rose = waited if waited > state['children_before'] else 0
+        state['children_peak'] = rose + _live_children_hwm()
+
     def on_exit(stage: int) -> None:
         if stage == track:
-            tracker, state['tracker'] = state['tracker'], None
-            tracker.__exit__(None, None, None)
+            close_window()
             raise _StopRun
 
     check = BoundaryCheck(req['stages'], on_enter, on_exit)
     stopped = False
     try:
         if track == 'whole':
+            state['children_before'] = _children_maxrss()
             state['tracker'] = make()
             state['tracker'].__enter__()
         prove(req['params'], req['variant'], check)
+        if track == 'whole':
+            close_window()
     except _StopRun:
         stopped = True
     finally:
@@ -240,6 +321,7 @@ def _run_memory(req: dict[str, Any], prove: Callable[..., Any], out: dict[str, A
     _finish(check, stopped)
     out['tracked'] = track
     out['stopped_after'] = track if stopped else None
+    out['children_peak'] = state['children_peak']
 
 
 def _run_proof(req: dict[str, Any], prove: Callable[..., Any], out: dict[str, Any]) -> None:
@@ -269,7 +351,11 @@ def _finish(check: BoundaryCheck, stopped: bool) -> None:
 def run(req: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {'protocol': PROTOCOL, 'ok': False, 'mode': req['mode'], 'error': None}
     try:
-        _isolate(req['root'])
+        _isolate(req['root'], req.get('site', ()), req.get('exclude', ()))
+        if sys.flags.optimize:
+            # The engine refuses -O/PYTHONOPTIMIZE itself; this is the last line of defence:
+            # a verifier that checks with assert would accept anything.
+            raise RuntimeError('the probe child runs with optimizations (-O); asserts would be stripped')
         if req['mode'] == 'capabilities':
             caps = _entry(req['entries']['capabilities'])()
             out['capabilities'] = {str(k): [str(b) for b in v] for k, v in dict(caps).items()}

@@ -25,7 +25,7 @@ def dotted(key: KeyPath) -> str:
             out += f'[{part}]'
         else:
             out += f'.{part}' if out else part
-    return out or '<document>'
+    return out or 'the top level'
 
 
 class Checker:
@@ -112,7 +112,37 @@ class Checker:
         return float(value)
 
 
+# yaml's own words for the common slips, and what it expected in the spec's terms.
+_HINTS = {
+    'mapping values are not allowed here':
+        "expected 'key: value' to start a new line at this indentation; look for a missing ':' "
+        'in the line above or a wrong indentation',
+    "could not find expected ':'": "expected 'key: value'",
+}
+
+
+def syntax_error(display: str, e: yaml.MarkedYAMLError) -> str:
+    """``file:line:col: YAML syntax error: <what yaml expected or found>``: the parser's own
+    words name what was expected (``expected ':'``, ``expected <block end>``); where it
+    started the construct it could not finish is added when that is another line."""
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    col = mark.column + 1 if mark is not None else 1
+    problem = (e.problem or 'unreadable').strip()
+    what = f'{e.context.strip()}, {problem}' if e.context else problem
+    hint = _HINTS.get(problem)
+    if hint:
+        what += f' ({hint})'
+    started = ''
+    if e.context_mark is not None and e.problem_mark is not None and e.context_mark.line != e.problem_mark.line:
+        started = f' (the construct began at line {e.context_mark.line + 1})'
+    return f'{display}:{line}:{col}: YAML syntax error: {what}{started}; fix the syntax there.'
+
+
 def show(value: Any) -> str:
+    if isinstance(value, bool):
+        # In the spec's own words: YAML spells it true/false, Python's True would confuse.
+        return f'{str(value).lower()} (a yes/no value)'
     if isinstance(value, str):
         return f'"{value}"'
     if value is None:
@@ -149,16 +179,12 @@ def compose(text: str, display: str) -> Checker:
     try:
         node = loader.get_single_node()
         if node is None:
-            raise GateError(f'{display}:1: <document>: the file is empty; start from docs/gates.md.')
+            raise GateError(f'{display}:1: the file is empty; start from the example in docs/gates.md.')
         lines: dict[KeyPath, int] = {}
         _walk(node, (), lines, display)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise GateError(
-            f'{display}:{line}: <document>: not valid YAML ({e.problem}); fix the syntax.',
-        ) from None
+        raise GateError(syntax_error(display, e)) from None
     finally:
         loader.dispose()
     return Checker(display, data, lines)

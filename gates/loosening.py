@@ -59,7 +59,7 @@ def _changed(out: list[Loosening], key: str, old: Any, new: Any, why: str) -> No
         out.append(Loosening(key, _show(old), _show(new), why))
 
 
-def budgets(base: Spec, head: Spec) -> list[Loosening]:
+def budgets(base: Spec, head: Spec, stages_accepted: bool = True) -> list[Loosening]:
     out: list[Loosening] = []
     bt, ht = base.budgets.time, head.budgets.time
     bm, hm = base.budgets.memory, head.budgets.memory
@@ -73,6 +73,19 @@ def budgets(base: Spec, head: Spec) -> list[Loosening]:
             'a smaller margin accepts a smaller drop of the converted stage\'s peak')
     _number(out, 'budgets.memory.tolerance', bm.tolerance, hm.tolerance, True,
             'a larger tolerance lets the other stages\' peaks grow more')
+    _number(out, 'budgets.memory.tolerance_bytes', bm.tolerance_bytes, hm.tolerance_bytes, True,
+            'a larger absolute tolerance lets every peak grow more')
+    if bm.max_exponent is not None and (hm.max_exponent is None or hm.max_exponent > bm.max_exponent):
+        out.append(Loosening('budgets.memory.max_exponent', _show(bm.max_exponent),
+                             _show(hm.max_exponent) if hm.max_exponent is not None else 'removed',
+                             'a converted stage\'s peak may then grow faster with T'))
+    _changed(out, 'budgets.memory.measure', bm.measure, hm.measure,
+             'another measure compares figures unlike the ledger\'s')
+    if stages_accepted:
+        # Written before the first stage is accepted (issue 7): grouping stages relaxes each
+        # one's own rule, splitting a unit tightens it; once any row exists, any change counts.
+        _changed(out, 'budgets.time.units', bt.units, ht.units,
+                 'the time rule for grouped stages is fixed once a stage has been accepted')
     return out
 
 
@@ -127,11 +140,14 @@ def identity(base: Spec, head: Spec) -> list[Loosening]:
     _changed(out, 'golden', base.golden, head.golden, 'the golden digests must stay where the base keeps them')
     _changed(out, 'ledger', base.ledger, head.ledger, 'the ratchet must stay where the base keeps it')
     _changed(out, 'schema', base.schema, head.schema, why)
+    _changed(out, 'main_branch', base.main_branch, head.main_branch, 'it changes what counts as the change')
     return out
 
 
-def spec(base: Spec, head: Spec) -> list[Loosening]:
-    return budgets(base, head) + coverage(base, head) + identity(base, head)
+def spec(base: Spec, head: Spec, stages_accepted: bool = True) -> list[Loosening]:
+    """``stages_accepted``: whether the base's ledger holds any row (rules such as
+    ``budgets.time.units`` may be written only before the first acceptance)."""
+    return budgets(base, head, stages_accepted) + coverage(base, head) + identity(base, head)
 
 
 def golden(base_text: str | None, head_text: str | None) -> list[Loosening]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gates import probe
 from gates import repo as gitrepo
+from gates import treedigest
 from gates.context import CheckContext
 from gates.spec import Spec
 from gates.spec import Workload
@@ -39,9 +40,20 @@ def variant_key(variant: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(variant.items()))
 
 
+def guard(ctx: CheckContext) -> treedigest.Guard:
+    """The check's tree guard (one per ``gates check``), watching the head tree from its first
+    use; every subject run verifies all the trees it watches before and after (issue 8.1)."""
+    found = ctx.measurements.get(('tree-guard',), treedigest.Guard)
+    # The head tree is the user's checkout unless the CLI exported it: the engine's own
+    # bytecode may appear there, and nothing but the candidate's own code reads it.
+    found.watch(ctx.head_tree, 'candidate', bytecode=False)
+    return found
+
+
 def capabilities(ctx: CheckContext, tree: Path) -> dict[str, list[str]] | None:
     return ctx.measurements.get(
-        ('capabilities', str(tree)), lambda: probe.capabilities(ctx.spec.subject, tree),
+        ('capabilities', str(tree)),
+        lambda: probe.capabilities(ctx.spec.subject, tree, guard=guard(ctx)),
     )
 
 
@@ -59,16 +71,23 @@ def candidate_variant(ctx: CheckContext) -> dict[str, str]:
 def baseline_tree(ctx: CheckContext) -> Iterator[Path]:
     """A tree of the baseline ref (the oracle): ``ctx.oracle_tree`` (exported once per run by
     ``gates check``), else ``ctx.base_tree`` when it is that commit, else an export of it."""
+    watch = guard(ctx)
     if ctx.oracle_tree is not None:
+        watch.watch(ctx.oracle_tree, 'baseline')
         yield ctx.oracle_tree
         return
     repo = gitrepo.open_repo(ctx.repo_root)
     wanted = gitrepo.resolve(repo, ctx.spec.baseline_ref)
     if gitrepo.resolve(repo, ctx.base_rev) == wanted:
+        watch.watch(ctx.base_tree, 'baseline')
         yield ctx.base_tree
         return
     with gitrepo.worktree(repo, wanted) as tree:
-        yield tree
+        watch.watch(tree, 'baseline')
+        try:
+            yield tree
+        finally:
+            watch.forget(tree)
 
 
 def proof(ctx: CheckContext, tree: Path, workload: Workload, variant: Mapping[str, str]) -> probe.ProofRun:
@@ -78,6 +97,7 @@ def proof(ctx: CheckContext, tree: Path, workload: Workload, variant: Mapping[st
         ctx.progress(f'proof {workload.id}: prove in {tree}')
         return probe.proof_run(
             ctx.spec.subject, tree, workload.id, workload.params, variant, stage_ids(ctx.spec),
+            guard=guard(ctx),
         )
 
     return ctx.measurements.get(key, measure)
@@ -94,5 +114,6 @@ def memory(
     key = ('memory', str(tree), workload.id, variant_key(variant))
     return ctx.measurements.get(key, lambda: probe.memory_run(
         ctx.spec.subject, tree, workload.id, workload.params, variant, stage_ids(ctx.spec),
-        capture_dir, label=label, progress=ctx.progress,
+        capture_dir, label=label, progress=ctx.progress, guard=guard(ctx),
+        measure=ctx.spec.budgets.memory.measure,
     ))

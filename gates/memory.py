@@ -1,25 +1,40 @@
 """The memory gate: the stage under conversion's in-stage peak drops; no other stage's grows.
 
-Figures are memray heap high-water marks (allocations, not pages), one fresh process per stage
-(gates/probe.py): deterministic for deterministic code, so a small tolerance suffices. The
-reference is the ledger's newest accepted figures for the workload, or, when the ledger holds
-none, the baseline ref measured now with the reference variant.
+Figures (``budgets.memory.measure``): ``heap`` (python subjects) is memray's heap high-water
+mark inside the stage (allocations, not pages), one fresh process per stage (gates/probe.py),
+plus the peak RSS of child processes the stage started (memray cannot see into them);
+deterministic for deterministic code. ``rss`` (command subjects) is the peak RSS of the process
+tree, sampled while the stage is open. The reference is the ledger's newest accepted figures
+for the workload, or, when the ledger holds none, the baseline ref measured now with the
+reference variant.
 
 Rules, per workload (``judge``):
 - the stage under conversion, if the candidate really runs another backend there than the
   reference did, must be below ``(1 - margin) * reference``; if it runs the same backend it is
   "not yet converted": a note for ``check``, a failure when ``require_conversion`` (``accept``);
 - every other stage (and an unconverted stage under conversion) must stay within
-  ``max((1 + tolerance) * reference, reference + ARENA_SLACK)``;
-- a stage without a figure on either side is a failure; the whole-run peak is reported.
+  ``reference + tolerance_bytes``: an ABSOLUTE bound, so that a leak that grows with T (8 bytes
+  a row is 512 KiB at 2^16) fails at every T; an older spec's proportional ``tolerance`` still
+  counts when it is set;
+- the whole-run peak may not exceed its reference by more than ``tolerance_bytes``; once every
+  stage runs converted it must be below ``(1 - margin) * reference``;
+- what a stage allocated and still holds at its exit (``retained``, heap only) follows the
+  same absolute bound against the baseline measured now: a buffer kept alive after the stage's
+  temporaries are gone leaves the in-stage peak as it was, but not this;
+- a stage without a figure on either side is a failure.
+Over three or more sizes (the full tier), the in-stage peak of every stage the candidate runs
+converted is fitted as ``peak ~ T^e`` (least squares on log-log) and fails above
+``max_exponent``; the fitted exponents are in every such report.
 A failing stage gets a memray flamegraph of the candidate's capture, named in the finding.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import shutil
 import tempfile
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +48,33 @@ from gates.spec import Spec
 from gates.spec import Workload
 
 GATE = 'memory'
-# CPython's small-object allocator takes memory from the OS in 1 MiB arenas (3.10+) and memray,
-# which sees those requests rather than the objects, counts a whole arena when one more small
-# object is kept alive across an arena boundary. Below that step a change is allocator noise.
-ARENA_SLACK = 1 << 20
+MIN_SIZES_FOR_FIT = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class NotHigherThan:
-    """current <= max((1 + tolerance) * reference, reference + slack)."""
+    """current <= reference + slack (or (1 + tolerance) * reference, if an older spec sets a
+    proportional tolerance and that is larger)."""
 
     tolerance: float
     slack: int
 
+    def bound(self, reference: float) -> float:
+        return max((1.0 + self.tolerance) * reference, reference + self.slack)
+
+    def rule(self) -> str:
+        if self.tolerance:
+            return f'<= max((1 + {self.tolerance:g}) x reference, reference + {self.slack:,} B)'
+        return f'<= reference + {self.slack:,} B'
+
     def fails(self, current: float, reference: float) -> str | None:
-        bound = max((1.0 + self.tolerance) * reference, reference + self.slack)
+        bound = self.bound(reference)
         if current <= bound:
             return None
+        extra = f'{self.tolerance:.1%}, at least {self.slack:,} B' if self.tolerance else f'{self.slack:,} B'
         return (
-            f'{current:,.0f} B exceeds {bound:,.0f} B (reference {reference:,.0f} B plus '
-            f'{self.tolerance:.1%}, at least {self.slack:,} B)'
+            f'{current:,.0f} B exceeds {bound:,.0f} B (reference {reference:,.0f} B plus {extra}; '
+            f'+{current - reference:,.0f} B)'
         )
 
 
@@ -62,6 +84,7 @@ class Reference:
     whole_run_peak: int | None
     variant: Mapping[str, str]
     source: str
+    retained: Mapping[int, int] = dataclasses.field(default_factory=dict)   # empty: not known
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,11 +102,16 @@ def judge(
         candidate_variant: Mapping[str, str],
         reference: Reference,
         require_conversion: bool,
-        slack: int = ARENA_SLACK,
+        slack: int | None = None,
+        whole_run_peak: int | None = None,
+        retained: Mapping[int, int] | None = None,
 ) -> Judgement:
-    """Apply the rules above to one workload's figures (no measuring here)."""
-    lower = StrictlyLower(spec.budgets.memory.margin)
-    not_higher = NotHigherThan(spec.budgets.memory.tolerance, slack)
+    """Apply the rules above to one workload's figures (no measuring here). ``slack``
+    overrides the spec's tolerance_bytes; ``whole_run_peak``: the candidate's, judged when
+    both it and the reference's are known."""
+    budget = spec.budgets.memory
+    lower = StrictlyLower(budget.margin)
+    not_higher = NotHigherThan(budget.tolerance, budget.tolerance_bytes if slack is None else slack)
     out = Judgement([], [], {})
     for stage in spec.stages:
         sid = stage.id
@@ -105,7 +133,7 @@ def judge(
             row['rule'] = f'< (1 - {lower.margin:g}) x reference'
             why = lower.fails(now, ref)
         else:
-            row['rule'] = f'<= max((1 + {not_higher.tolerance:g}) x reference, reference + {slack} B)'
+            row['rule'] = not_higher.rule()
             why = not_higher.fails(now, ref)
             if sid == under:
                 note = (
@@ -121,7 +149,106 @@ def judge(
                 GATE, f'stage {sid} ({stage.name}) in-stage peak: {why}',
                 workload=workload, stage=sid, figure=float(now),
             ))
+        kept, kept_ref = (retained or {}).get(sid), reference.retained.get(sid)
+        if kept is not None and kept_ref is not None:
+            row['retained'] = {'candidate': kept, 'reference': kept_ref}
+            kept_why = not_higher.fails(kept, kept_ref)
+            if kept_why is not None:
+                out.findings.append(Finding(
+                    GATE, f'stage {sid} ({stage.name}) keeps more alive at its exit: {kept_why}',
+                    workload=workload, stage=sid, figure=float(kept),
+                ))
+    _judge_whole(spec, workload, candidate_variant, reference, whole_run_peak, lower, not_higher, out)
     return out
+
+
+def _judge_whole(
+        spec: Spec,
+        workload: str,
+        candidate_variant: Mapping[str, str],
+        reference: Reference,
+        now: int | None,
+        lower: StrictlyLower,
+        not_higher: NotHigherThan,
+        out: Judgement,
+) -> None:
+    ref = reference.whole_run_peak
+    row: dict[str, Any] = {'candidate': now, 'reference': ref, 'rule': None, 'judged': False}
+    out.stages['whole'] = row
+    if now is None or ref is None:
+        return
+    row['judged'] = True
+    row['ratio'] = now / ref if ref else None
+    all_converted = all(
+        candidate_variant.get(str(s.id)) == spec.candidate_variant for s in spec.stages
+    )
+    if all_converted:
+        row['rule'] = f'< (1 - {lower.margin:g}) x reference (every stage converted)'
+        why = lower.fails(now, ref)
+    else:
+        row['rule'] = not_higher.rule()
+        why = not_higher.fails(now, ref)
+    if why is not None:
+        out.findings.append(Finding(
+            GATE, f'whole-run peak: {why}', workload=workload, figure=float(now),
+        ))
+
+
+def sizes(workloads: Sequence[Workload]) -> dict[str, int] | None:
+    """T per workload id, from a ``log_t`` param (None unless every workload has one)."""
+    out = {}
+    for w in workloads:
+        log_t = w.params.get('log_t')
+        if not isinstance(log_t, int) or isinstance(log_t, bool):
+            return None
+        out[w.id] = 1 << log_t
+    return out
+
+
+def fit_exponent(points: Sequence[tuple[int, int]]) -> float:
+    """Least-squares slope of log(peak) against log(T); points are (T, peak bytes)."""
+    xs = [math.log(t) for t, _ in points]
+    ys = [math.log(max(p, 1)) for _, p in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return 0.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+
+
+def judge_growth(
+        spec: Spec,
+        workloads: Sequence[Workload],
+        peaks: Mapping[str, Mapping[int, int]],
+        candidate_variant: Mapping[str, str],
+) -> tuple[list[Finding], list[str], dict[str, Any]]:
+    """The exponent of in-stage peak vs T for every stage the candidate runs converted."""
+    ts = sizes(workloads)
+    measured = [w.id for w in workloads if w.id in peaks]
+    if ts is None or len({ts[w] for w in measured}) < MIN_SIZES_FOR_FIT:
+        return [], [], {}
+    limit = spec.budgets.memory.max_exponent
+    findings: list[Finding] = []
+    notes: list[str] = []
+    fitted: dict[str, Any] = {'max_exponent': limit, 'stages': {}}
+    for stage in spec.stages:
+        if candidate_variant.get(str(stage.id)) != spec.candidate_variant:
+            continue
+        points = [(ts[w], peaks[w][stage.id]) for w in measured if stage.id in peaks[w]]
+        if len({t for t, _ in points}) < MIN_SIZES_FOR_FIT:
+            continue
+        e = fit_exponent(points)
+        span = f'T = 2^{min(points)[0].bit_length() - 1} .. 2^{max(points)[0].bit_length() - 1}'
+        fitted['stages'][str(stage.id)] = {'exponent': e, 'points': [list(p) for p in points]}
+        notes.append(f'stage {stage.id} ({stage.name}): in-stage peak grows as T^{e:.3f} over {span}'
+                     + (f' (budget {limit:g})' if limit is not None else ''))
+        if limit is not None and e > limit:
+            findings.append(Finding(
+                GATE, f'stage {stage.id} ({stage.name}) in-stage peak grows as T^{e:.3f} over {span}, '
+                f'above budgets.memory.max_exponent {limit:g}', workload=','.join(measured),
+                stage=stage.id, figure=e,
+            ))
+    return findings, notes, fitted
 
 
 def reference_from_ledger(ctx: CheckContext, workload: str) -> Reference | None:
@@ -150,7 +277,7 @@ def _flamegraphs(
     """Each failing stage's finding, with the flamegraph of the candidate's capture named."""
     out = []
     for finding in judged.findings:
-        if finding.stage is None:
+        if finding.stage is None or ctx.spec.budgets.memory.measure != 'heap':
             out.append(finding)
             continue
         folder = out_dir or measure.output_dir(ctx.repo_root, 'memory')
@@ -162,6 +289,7 @@ def _flamegraphs(
                 capture = probe.memory_capture(
                     ctx.spec.subject, ctx.head_tree, workload.id, workload.params, variant,
                     measure.stage_ids(ctx.spec), finding.stage, capture_dir, label='again',
+                    guard=measure.guard(ctx),
                 )
             probe.flamegraph(capture, target)
             extra = f'; flamegraph: {target}'
@@ -188,8 +316,11 @@ def check_workload(
                 ref_run = measure.memory(ctx, base, workload, ref_variant, capture_dir, 'baseline')
             reference = Reference(
                 ref_run.stage_peaks, ref_run.whole_run_peak, ref_variant,
-                f'baseline ref {ctx.spec.baseline_ref} measured now',
+                f'baseline ref {ctx.spec.baseline_ref} measured now', ref_run.retained,
             )
+            ref_children = dict(ref_run.children)
+        else:
+            ref_children = {}
     except probe.ProbeFailed as e:
         return [Finding(GATE, f'memory run failed: {e.message}', workload=workload.id)], [], {
             'error': e.message, 'log': e.log,
@@ -197,16 +328,21 @@ def check_workload(
     under = ctx.stage_under_conversion.id if ctx.stage_under_conversion is not None else None
     judged = judge(
         ctx.spec, workload.id, under, run.stage_peaks, variant, reference, require_conversion,
+        whole_run_peak=run.whole_run_peak, retained=run.retained,
     )
     details = {
+        'measure': ctx.spec.budgets.memory.measure,
         'candidate': {
             'variant': variant, 'whole_run_peak': run.whole_run_peak,
             'stage_peaks': {str(k): v for k, v in sorted(run.stage_peaks.items())},
+            'children_peaks': dict(run.children),
+            'retained': {str(k): v for k, v in sorted(run.retained.items())},
         },
         'reference': {
             'source': reference.source, 'variant': dict(reference.variant),
             'whole_run_peak': reference.whole_run_peak,
             'stage_peaks': {str(k): v for k, v in sorted(reference.stage_peaks.items())},
+            'children_peaks': ref_children,
         },
         'stages': judged.stages,
     }
@@ -222,7 +358,7 @@ def run(
     findings: list[Finding] = []
     notes: list[str] = []
     details: dict[str, Any] = {}
-    unsupported = probe.memory_unsupported(ctx.spec.subject)
+    unsupported = probe.memory_unsupported(ctx.spec.subject, ctx.spec.budgets.memory.measure)
     if unsupported is not None:
         # Not a config error for the whole check: the other gates still judge this subject.
         return Verdict.fails(GATE, [Finding(GATE, unsupported)], {'unsupported': unsupported})
@@ -236,4 +372,24 @@ def run(
             notes += noted
     finally:
         shutil.rmtree(capture_dir, ignore_errors=True)
-    return Verdict.from_findings(GATE, findings, {'workloads': details, 'notes': notes})
+    peaks = {
+        wid: {int(k): int(v) for k, v in d['candidate']['stage_peaks'].items()}
+        for wid, d in details.items() if 'candidate' in d
+    }
+    variant: dict[str, str] = next(
+        (d['candidate']['variant'] for d in details.values() if 'candidate' in d), {},
+    )
+    grown, fitted_notes, fitted = judge_growth(ctx.spec, ctx.workloads, peaks, variant)
+    findings += grown
+    notes += fitted_notes
+    extra = {'growth': fitted} if fitted else {}
+    budget = ctx.spec.budgets.memory
+    summary = [
+        f'measure {budget.measure}; other stages and the whole run within reference + '
+        f'{budget.tolerance_bytes:,} B' + (f' or {budget.tolerance:.1%}' if budget.tolerance else ''),
+        *fitted_notes,
+    ]
+    return Verdict.from_findings(GATE, findings, {
+        'workloads': details, 'notes': notes, 'tolerance_bytes': budget.tolerance_bytes,
+        'summary': summary, **extra,
+    })

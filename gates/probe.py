@@ -3,16 +3,21 @@
 Every measurement is a new process: memray allows one Tracker per process, imports and caches
 of one run must not help the next, and a crash or a leak stays in the child. The observer the
 subject reports its stage boundaries to is the engine's (``BoundaryCheck``), so the figures are
-the probe's, never the subject's. A python subject runs in ``gates._probe_child`` (see its
-docstring for the JSON protocol); a ``command`` subject runs its argv and announces boundaries
-as ``STAGEGATE enter N`` / ``STAGEGATE exit N`` lines on stderr.
+the probe's, never the subject's. A python subject runs in a private copy of
+gates/_probe_child.py, isolated (see its docstring for the JSON protocol and the isolation); a
+``command`` subject runs its argv and announces boundaries as ``STAGEGATE enter N`` /
+``STAGEGATE exit N`` lines on stderr. Both get an environment with no PYTHON* variable, and
+``PYTHONOPTIMIZE`` / ``-O`` in the engine are refused (exit 2).
 
-Modes: ``time_run`` (perf_counter at the boundaries), ``memory_run`` (one process per stage k
-with a memray Tracker from enter(k) to exit(k), then the run stops; plus one process tracking
-the whole run; command subjects are not supported: memray follows a Python process only),
-``proof_run`` (proof bytes, the subject's verify verdict and section layout) and
-``capabilities``. A failing run raises ``ProbeFailed`` with a one-sentence reason; the gates
-turn it into a finding.
+With a ``guard`` (gates/treedigest.py), every tree it watches is digested before and after each
+subject run; a change raises ``TreeTampered``, a ProbeFailed the gates report as a finding.
+
+Modes: ``time_run`` (perf_counter at the boundaries), ``memory_run`` (heap: one process per
+stage k with a memray Tracker from enter(k) to exit(k), then the run stops, plus the peak RSS
+of child processes started in that window; plus one process tracking the whole run. rss: one
+run of a command subject, its process tree's RSS sampled per stage), ``proof_run`` (proof
+bytes, the subject's verify verdict and section layout) and ``capabilities``. A failing run
+raises ``ProbeFailed`` with a one-sentence reason; the gates turn it into a finding.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
+import site
 import sys
 import tempfile
 from collections.abc import Callable
@@ -30,6 +37,7 @@ from typing import Any
 
 from gates import probe_command
 from gates import proc
+from gates import treedigest
 from gates._probe_child import PROTOCOL
 from gates.model import GateError
 from gates.proc import ProbeFailed as ProbeFailed   # re-exported: the gates catch probe.ProbeFailed
@@ -50,12 +58,19 @@ class TimeRun:
 
 @dataclasses.dataclass(frozen=True)
 class MemoryRun:
-    """In-stage peaks (bytes allocated inside stage k and live at once, at most) and the
-    whole run's peak; ``captures`` maps ``'whole'`` / ``str(k)`` to the memray capture file."""
+    """In-stage peaks (bytes allocated inside stage k and live at once, at most, plus the peak
+    RSS of the child processes the stage started) and the whole run's peak; ``captures`` maps
+    ``'whole'`` / ``str(k)`` to the memray capture file (empty for RSS runs). ``children``
+    holds the child-process part of each figure (``'whole'`` / ``str(k)``)."""
 
     stage_peaks: Mapping[int, int]
     whole_run_peak: int
     captures: Mapping[str, Path]
+    children: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    measure: str = 'heap'
+    # Bytes allocated inside stage k and still live at exit(k) (heap only): a buffer kept alive
+    # after the stage's temporaries are freed does not raise its peak, but it shows here.
+    retained: Mapping[int, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +93,43 @@ def stderr_progress(message: str) -> None:
 
 
 def engine_root() -> Path:
-    """The folder holding the engine's ``gates`` package (put on the child's PYTHONPATH)."""
+    """The folder holding the engine's ``gates`` package (kept off the child's sys.path)."""
     return Path(__file__).resolve().parents[1]
+
+
+CHILD_SCRIPT = 'stagegate_probe_child.py'
+
+
+def refuse_optimized() -> None:
+    """``PYTHONOPTIMIZE`` or ``-O`` strip asserts: a verifier that checks with ``assert`` then
+    accepts anything, and ``gates freeze`` would record proofs that do not verify."""
+    if sys.flags.optimize or os.environ.get('PYTHONOPTIMIZE'):
+        how = (f'PYTHONOPTIMIZE={os.environ["PYTHONOPTIMIZE"]!r} is set'
+               if os.environ.get('PYTHONOPTIMIZE') else 'python runs with -O')
+        raise GateError(
+            f'{how}: optimized interpreters strip asserts, so a verifier could accept anything; '
+            f'unset PYTHONOPTIMIZE and run the engine without -O.',
+        )
+
+
+def site_dirs() -> list[str]:
+    """The engine interpreter's site-packages folders: the child, started with -S, gets these
+    on its path without their .pth files (which is where an editable install hooks in)."""
+    found = list(site.getsitepackages())
+    return [d for d in found if os.path.isdir(d)]
+
+
+def _verify(guard: treedigest.Guard | None, when: str) -> None:
+    if guard is None:
+        return
+    try:
+        guard.verify(when)
+    except treedigest.TreeChanged as e:
+        raise TreeTampered(e.message) from None
+
+
+class TreeTampered(ProbeFailed):
+    """A measured tree changed around a subject run: every figure of the check is void."""
 
 
 def subject_root(subject: Subject, tree: Path) -> Path:
@@ -95,8 +145,14 @@ def _python_child(
         request: dict[str, Any],
         workdir: Path,
         timeout: float,
+        guard: treedigest.Guard | None = None,
 ) -> dict[str, Any]:
-    """Run ``gates._probe_child`` on ``request``; return its result (raise ProbeFailed if not ok)."""
+    """Run the child shim on ``request``; return its result (raise ProbeFailed if not ok).
+
+    The shim is copied, alone, into ``workdir`` and run by path, isolated (see
+    gates/_probe_child.py): the engine's package is never importable in the subject's
+    process, and the other trees the guard watches are kept off its path."""
+    refuse_optimized()
     root = subject_root(subject, tree)
     entries = {
         name: value for name, value in (
@@ -104,19 +160,28 @@ def _python_child(
             ('sections', subject.sections), ('capabilities', subject.capabilities),
         ) if value
     }
+    others = [str(t) for t in (guard.watched() if guard else []) if t != tree.resolve()]
     result_path = workdir / 'result.json'
     req = {
         'protocol': PROTOCOL, 'root': str(root), 'entries': entries, 'params': {},
         'variant': {}, 'stages': [], 'track': None, 'capture': None, 'proof': None,
         **request, 'result': str(result_path), 'parent': os.getpid(),
+        'site': site_dirs(), 'exclude': [str(engine_root()), *others],
     }
     req_path = workdir / 'request.json'
     req_path.write_text(json.dumps(req), encoding='utf-8')
+    shim = workdir / CHILD_SCRIPT
+    shutil.copyfile(Path(__file__).with_name('_probe_child.py'), shim)
     log = workdir / 'child.log'
-    argv = (sys.executable, '-P', '-m', 'gates._probe_child', str(req_path))
-    env = proc.child_env({'PYTHONPATH': str(engine_root())})
-    with proc.started(argv, root, env, log, stderr_pipe=False) as child:
-        code = proc.wait(child, timeout, f'the {request["mode"]} run in {tree}', log)
+    argv = (sys.executable, '-B', '-s', '-S', '-P', str(shim), str(req_path))
+    env = proc.child_env()
+    what = f'the {request["mode"]} run in {tree}'
+    _verify(guard, f'before {what}')
+    try:
+        with proc.started(argv, root, env, log, stderr_pipe=False) as child:
+            code = proc.wait(child, timeout, what, log)
+    finally:
+        _verify(guard, f'during {what}')
     if not result_path.is_file():
         raise ProbeFailed(f'the probe child in {tree} exited with {code} and wrote no result', proc.tail(log))
     result: dict[str, Any] = json.loads(result_path.read_text(encoding='utf-8'))
@@ -132,13 +197,14 @@ def _python_child(
 
 def capabilities(
         subject: Subject, tree: Path, *, timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
 ) -> dict[str, list[str]] | None:
     """Backends per stage id the tree's subject offers; None when the subject cannot say
     (a command subject, or no ``capabilities`` entry): then the wanted variant is used as is."""
     if subject.kind != 'python' or not subject.capabilities:
         return None
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
-        result = _python_child(subject, tree, {'mode': 'capabilities'}, Path(tmp), timeout)
+        result = _python_child(subject, tree, {'mode': 'capabilities'}, Path(tmp), timeout, guard)
     caps: dict[str, list[str]] = result['capabilities']
     return caps
 
@@ -162,22 +228,22 @@ def time_run(
         stages: Sequence[int],
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
 ) -> TimeRun:
     """One timed prove. Python subjects: ``total`` is the prove call (imports excluded);
     command subjects: the process's wall time (startup included, the same for both trees)."""
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
         if subject.kind == 'command':
-            check, total, proof = probe_command.run(
-                subject, subject_root(subject, tree), workload, params, variant, stages,
-                Path(tmp), timeout,
-            )
+            check, total, proof = _command(
+                subject, tree, workload, params, variant, stages, Path(tmp), timeout, guard,
+            )[:3]
             return TimeRun(
                 {int(k): v for k, v in check.stage_seconds().items()}, total,
                 hashlib.sha256(proof).hexdigest(), len(proof), None,
             )
         result = _python_child(subject, tree, {
             'mode': 'time', 'params': dict(params), 'variant': dict(variant), 'stages': list(stages),
-        }, Path(tmp), timeout)
+        }, Path(tmp), timeout, guard)
     return TimeRun(
         {int(k): float(v) for k, v in result['stage_seconds'].items()},
         float(result['total_seconds']), result['proof_sha256'], int(result['proof_size']),
@@ -194,14 +260,14 @@ def proof_run(
         stages: Sequence[int],
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
 ) -> ProofRun:
     """The proof bytes, the subject's own verify verdict and its section layout."""
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
         if subject.kind == 'command':
-            _, _, proof = probe_command.run(
-                subject, subject_root(subject, tree), workload, params, variant, stages,
-                Path(tmp), timeout,
-            )
+            proof = _command(
+                subject, tree, workload, params, variant, stages, Path(tmp), timeout, guard,
+            )[2]
             return ProofRun(
                 proof, hashlib.sha256(proof).hexdigest(), len(proof), None,
                 'command subjects declare no verifier', None, None,
@@ -212,7 +278,7 @@ def proof_run(
         result = _python_child(subject, tree, {
             'mode': 'proof', 'params': dict(params), 'variant': dict(variant),
             'stages': list(stages), 'proof': str(proof_path),
-        }, Path(tmp), timeout)
+        }, Path(tmp), timeout, guard)
         proof = proof_path.read_bytes()
     return ProofRun(
         proof, result['proof_sha256'], int(result['proof_size']), bool(result['verify']['ok']),
@@ -233,14 +299,24 @@ def peak_bytes(capture: Path) -> int:
         reader.close()
 
 
-def memory_unsupported(subject: Subject) -> str | None:
-    """Why memory cannot be measured for ``subject`` (None when it can)."""
-    if subject.kind == 'python':
+def retained_bytes(capture: Path) -> int:
+    """Bytes allocated inside the capture's window and not freed when it closed."""
+    import memray
+
+    reader = memray.FileReader(str(capture))
+    try:
+        return sum(int(r.size) for r in reader.get_leaked_allocation_records(merge_threads=True))
+    finally:
+        reader.close()
+
+
+def memory_unsupported(subject: Subject, measure: str = 'heap') -> str | None:
+    """Why memory cannot be measured for ``subject`` with ``measure`` (None when it can)."""
+    if measure == 'rss' or subject.kind == 'python':
         return None
     return (
-        f'memory is not measured for subject kind {subject.kind!r}: memray tracks a Python '
-        f'process only, so per-stage heap peaks need a python subject (prove/verify/sections '
-        f'entry points); the memory gate cannot pass for this subject'
+        f'heap peaks are not measured for subject kind {subject.kind!r}: memray tracks a Python '
+        f'process only; set budgets.memory.measure: rss for the peak RSS of its process tree'
     )
 
 
@@ -256,26 +332,84 @@ def memory_run(
         label: str = 'run',
         progress: Progress = quiet,
         timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
+        measure: str = 'heap',
 ) -> MemoryRun:
-    """In-stage peaks, one fresh process per stage, plus one for the whole run.
+    """In-stage peaks. ``heap``: one fresh process per stage (memray from enter(k) to exit(k),
+    plus the peak RSS of the child processes started in that window), plus one for the whole
+    run. ``rss``: one run of a command subject, its process tree's RSS sampled per stage.
 
     The captures are written to ``capture_dir`` (the caller deletes it, after making any
     flamegraph it needs). Never combine with timing: memray slows allocation-heavy code down.
     """
-    unsupported = memory_unsupported(subject)
+    unsupported = memory_unsupported(subject, measure)
     if unsupported is not None:
         raise GateError(unsupported)
+    if measure == 'rss':
+        return rss_run(subject, tree, workload, params, variant, stages, timeout=timeout, guard=guard)
     captures: dict[str, Path] = {}
+    children: dict[str, int] = {}
     tracks: list[int | str] = [*stages, 'whole']
     for track in tracks:
         progress(f'memory {label} {workload}: {_track_name(track)} ({len(captures) + 1}/{len(tracks)})')
-        capture = memory_capture(
+        capture, children[str(track)] = _capture(
             subject, tree, workload, params, variant, stages, track, capture_dir,
-            label=label, timeout=timeout,
+            label=label, timeout=timeout, guard=guard,
         )
         captures[str(track)] = capture
-    peaks = {int(k): peak_bytes(path) for k, path in captures.items() if k != 'whole'}
-    return MemoryRun(peaks, peak_bytes(captures['whole']), captures)
+    peaks = {int(k): peak_bytes(path) + children[k] for k, path in captures.items() if k != 'whole'}
+    retained = {int(k): retained_bytes(path) for k, path in captures.items() if k != 'whole'}
+    return MemoryRun(
+        peaks, peak_bytes(captures['whole']) + children['whole'], captures, children, 'heap', retained,
+    )
+
+
+def rss_run(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
+) -> MemoryRun:
+    """Peak RSS of the process tree: per stage, the largest sampled sum while the stage was
+    open; whole run, the larger of that and wait4's ru_maxrss."""
+    if subject.kind != 'command':
+        raise GateError('budgets.memory.measure: rss is measured for command subjects; use heap.')
+    with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
+        check, _, _, rss = _command(
+            subject, tree, workload, params, variant, stages, Path(tmp), timeout, guard,
+            sample_rss=True,
+        )
+    del check
+    return MemoryRun(rss.stage_peaks, rss.whole_peak, {}, {}, 'rss')
+
+
+def _command(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        workdir: Path,
+        timeout: float,
+        guard: treedigest.Guard | None,
+        sample_rss: bool = False,
+) -> tuple[Any, float, bytes, probe_command.Rss]:
+    refuse_optimized()
+    what = f'the {subject.argv[0]} run in {tree}'
+    _verify(guard, f'before {what}')
+    try:
+        return probe_command.run(
+            subject, subject_root(subject, tree), workload, params, variant, stages, workdir,
+            timeout, sample_rss,
+        )
+    finally:
+        _verify(guard, f'during {what}')
 
 
 def _track_name(track: int | str) -> str:
@@ -294,8 +428,30 @@ def memory_capture(
         *,
         label: str = 'run',
         timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
 ) -> Path:
     """One process with a memray Tracker on stage ``track`` (or ``'whole'``); the capture file."""
+    return _capture(
+        subject, tree, workload, params, variant, stages, track, capture_dir,
+        label=label, timeout=timeout, guard=guard,
+    )[0]
+
+
+def _capture(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        variant: Mapping[str, str],
+        stages: Sequence[int],
+        track: int | str,
+        capture_dir: Path,
+        *,
+        label: str,
+        timeout: float,
+        guard: treedigest.Guard | None,
+) -> tuple[Path, int]:
+    """The capture file and the peak RSS of the child processes started in the window."""
     unsupported = memory_unsupported(subject)
     if unsupported is not None:
         raise GateError(unsupported)
@@ -303,11 +459,11 @@ def memory_capture(
     capture = capture_dir / f'{label}-{workload}-{_track_name(track)}.bin'
     capture.unlink(missing_ok=True)   # memray refuses to overwrite a capture
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
-        _python_child(subject, tree, {
+        result = _python_child(subject, tree, {
             'mode': 'memory', 'params': dict(params), 'variant': dict(variant),
             'stages': list(stages), 'track': track, 'capture': str(capture),
-        }, Path(tmp), timeout)
-    return capture
+        }, Path(tmp), timeout, guard)
+    return capture, int(result.get('children_peak') or 0)
 
 
 def flamegraph(capture: Path, out_html: Path, *, timeout: float = 600.0) -> Path:

@@ -5,11 +5,17 @@ the environment carries STAGEGATE_PROOF (where to write the proof bytes), STAGEG
 STAGEGATE_PARAMS and STAGEGATE_VARIANT (JSON); the command prints ``STAGEGATE enter N`` and
 ``STAGEGATE exit N`` lines on stderr around stage N. The engine stamps each line with
 perf_counter as it arrives (pipe latency is microseconds, far below the time gate's 5 ms floor)
-and checks them with the same observer as python subjects. Memory is not measured: memray
-tracks a Python process only.
+and checks them with the same observer as python subjects. Memory (``budgets.memory.measure:
+rss``): the engine waits with ``os.wait4`` and samples the RSS of the command's whole process
+tree every few milliseconds; a stage's figure is the largest sample taken while it was open
+(the samples bracketing a stage shorter than the interval count for it), the whole run's is the
+larger of the largest sample and wait4's ru_maxrss. memray tracks a Python process only, so
+command subjects get no heap figure.
 """
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import json
 import re
 import threading
@@ -29,6 +35,33 @@ from gates.spec import Subject
 BOUNDARY_LINE = re.compile(r'^STAGEGATE (enter|exit) (\d+)\s*$')
 
 
+@dataclasses.dataclass(frozen=True)
+class Rss:
+    """Peak RSS of the command's process tree, per stage and for the whole run (bytes)."""
+
+    stage_peaks: dict[int, int]
+    whole_peak: int
+
+
+def stage_rss(events: Sequence[tuple[str, int, float]], samples: Sequence[tuple[float, int]]) -> dict[int, int]:
+    """Each stage's largest sample between its enter and exit; a stage with no sample inside
+    gets the larger of the samples just before and just after it."""
+    times = [t for t, _ in samples]
+    opened: dict[int, float] = {}
+    out: dict[int, int] = {}
+    for event, stage, when in events:
+        if event == 'enter':
+            opened[stage] = when
+            continue
+        lo = bisect.bisect_left(times, opened[stage])
+        hi = bisect.bisect_right(times, when)
+        inside = [rss for _, rss in samples[lo:hi]]
+        if not inside:
+            inside = [samples[i][1] for i in (lo - 1, hi) if 0 <= i < len(samples)]
+        out[stage] = max(inside, default=0)
+    return out
+
+
 def format_argv(argv: Sequence[str], workload: str, params: Mapping[str, Any]) -> list[str]:
     values = {**{str(k): v for k, v in params.items()}, 'workload': workload}
     try:
@@ -46,8 +79,11 @@ def run(
         stages: Sequence[int],
         workdir: Path,
         timeout: float,
-) -> tuple[BoundaryCheck, float, bytes]:
-    """One run: the checked boundaries, the wall time of the process, the proof bytes."""
+        sample_rss: bool = False,
+) -> tuple[BoundaryCheck, float, bytes, Rss]:
+    """One run: the checked boundaries, the wall time of the process, the proof bytes and the
+    peak RSS of its process tree (only when ``sample_rss``: scanning /proc takes CPU the timed
+    runs must not lose; otherwise the Rss is empty)."""
     proof_path = workdir / 'proof.bin'
     env = proc.child_env({
         'STAGEGATE_PROOF': str(proof_path), 'STAGEGATE_WORKLOAD': workload,
@@ -66,10 +102,17 @@ def run(
             for raw in pipe:
                 lines.append((time.perf_counter(), raw.decode('utf-8', 'replace').rstrip('\n')))
 
+        samples: list[tuple[float, int]] = []
         start = time.perf_counter()
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
-        code = proc.wait(child, timeout, f'{argv[0]} in {root}', log)
+        if sample_rss:
+            code, maxrss = proc.wait_rusage(
+                child, timeout, f'{argv[0]} in {root}', log, lambda t, rss: samples.append((t, rss)),
+            )
+        else:
+            # Timed runs wait as before: no polling thread of ours competes with the reader's.
+            code, maxrss = proc.wait(child, timeout, f'{argv[0]} in {root}', log), 0
         total = time.perf_counter() - start
         reader.join(timeout=5.0)
     tail = '\n'.join(text for _, text in lines[-20:])
@@ -88,4 +131,5 @@ def run(
         raise ProbeFailed(f'stage boundary failure in {root}: {problem}', tail)
     if not proof_path.is_file():
         raise ProbeFailed(f'subject failure in {root}: no proof written to $STAGEGATE_PROOF', tail)
-    return check, total, proof_path.read_bytes()
+    rss = Rss(stage_rss(check.events, samples), max([maxrss, *(r for _, r in samples)]))
+    return check, total, proof_path.read_bytes(), rss

@@ -102,6 +102,8 @@ def table(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, floa
         lines.append(f'{v.gate:.<{width + 3}}{mark}{took_s}')
         for f in v.findings:
             lines.append(f'    - {f.render()}')
+        # Figures a gate states in every report, pass or fail (details['summary']: lines).
+        lines.extend(f'    * {line}' for line in v.details.get('summary', ()))
     lines.append('')
     failed = [v.gate for v in verdicts if not v.passed]
     lines.append(f'FAILED: {", ".join(failed)}' if failed else 'All gates passed.')

@@ -28,6 +28,7 @@ from gates.model import StrictlyLower
 TOP_KEYS = (
     'schema', 'name', 'subject', 'baseline', 'variants', 'stages', 'protected',
     'shared_paths', 'workloads', 'tiers', 'tier_gates', 'budgets', 'assets', 'golden', 'ledger',
+    'main_branch',
 )
 PYTHON_ENTRIES = ('prove', 'verify', 'sections', 'capabilities')
 
@@ -64,15 +65,26 @@ class TimeBudget:
     ratio_lt: float
     min_pairs: int
     max_pairs: int
+    # Groups of stages judged as ONE unit: the sum of their in-stage times against the
+    # baseline's sum (e.g. ((0, 8),): the commitment and its opening). Stages in no unit are
+    # judged one by one; end to end is always judged.
+    units: tuple[tuple[int, ...], ...] = ()
 
     def threshold(self) -> RatioBelow:
         return RatioBelow(self.ratio_lt)
 
 
+MEMORY_MEASURES = ('heap', 'rss')
+DEFAULT_TOLERANCE_BYTES = 1 << 20   # what a spec without tolerance_bytes gets (the old slack)
+
+
 @dataclasses.dataclass(frozen=True)
 class MemoryBudget:
     margin: float
-    tolerance: float
+    tolerance: float               # proportional part; 0 unless an older spec still sets it
+    tolerance_bytes: int = DEFAULT_TOLERANCE_BYTES   # absolute: may not grow with T
+    max_exponent: float | None = None   # converted stages: fitted peak ~ T^e over the full tier
+    measure: str = 'heap'          # 'heap' (memray, python subjects) | 'rss' (process tree)
 
     def converted(self) -> StrictlyLower:
         """The stage under conversion must drop below the reference."""
@@ -110,6 +122,7 @@ class Spec:
     golden: str
     ledger: str
     lines: Mapping[str, int]       # dotted key ('budgets.time.ratio_lt', 'stages[0].paths') -> line
+    main_branch: str = 'main'      # the branch a local change is measured against (its upstream)
     baseline_version: int = 1      # bumped by `gates rebaseline` each time the oracle is re-frozen
     # ``path::qualname`` entries (``path::`` is the whole file) protected like protected paths.
     protected_symbols: tuple[str, ...] = ()
@@ -313,8 +326,8 @@ def _build(c: Checker) -> Spec:
             tier_gates[str(tier)] = tuple(g for g in GATE_NAMES if g in gate_list)
 
     c.mapping(('budgets',), ('time', 'memory'))
-    c.mapping(('budgets', 'time'), ('ratio_lt', 'min_pairs', 'max_pairs'))
-    c.mapping(('budgets', 'memory'), ('margin', 'tolerance'))
+    c.mapping(('budgets', 'time'), ('ratio_lt', 'min_pairs', 'max_pairs', 'units'))
+    c.mapping(('budgets', 'memory'), ('margin', 'tolerance', 'tolerance_bytes', 'max_exponent', 'measure'))
     time_key: KeyPath = ('budgets', 'time')
     mem_key: KeyPath = ('budgets', 'memory')
     ratio = c.number(time_key + ('ratio_lt',), 'a number > 1', lambda v: v > 1)
@@ -325,10 +338,36 @@ def _build(c: Checker) -> Spec:
         time_key + ('max_pairs',), f'an integer >= min_pairs ({min_pairs})',
         lambda v: v >= min_pairs, integer=True,
     ))
+    units = _time_units(c, time_key + ('units',), [s.id for s in stages])
     margin = c.number(mem_key + ('margin',), 'a number in (0, 1), e.g. 0.02', lambda v: 0 < v < 1)
-    tolerance = c.number(
-        mem_key + ('tolerance',), 'a number in [0, 1), e.g. 0.01', lambda v: 0 <= v < 1,
-    )
+    tolerance = 0.0
+    if c.has(mem_key + ('tolerance',)):
+        tolerance = c.number(
+            mem_key + ('tolerance',), 'a number in [0, 1), e.g. 0.01 (better: tolerance_bytes)',
+            lambda v: 0 <= v < 1,
+        )
+    tolerance_bytes = DEFAULT_TOLERANCE_BYTES
+    if c.has(mem_key + ('tolerance_bytes',)):
+        tolerance_bytes = int(c.number(
+            mem_key + ('tolerance_bytes',), 'a whole number of bytes >= 0, e.g. 65536',
+            lambda v: v >= 0, integer=True,
+        ))
+    max_exponent: float | None = None
+    if c.has(mem_key + ('max_exponent',)):
+        max_exponent = c.number(
+            mem_key + ('max_exponent',), 'a number in (0, 2], e.g. 0.6 (sqrt T is 0.5)',
+            lambda v: 0 < v <= 2,
+        )
+    default_measure = 'heap' if kind == 'python' else 'rss'
+    measure = c.string(mem_key + ('measure',), default_measure)
+    if measure not in MEMORY_MEASURES:
+        c.fail(mem_key + ('measure',), f'expected heap or rss, got {show(measure)}.')
+    if measure != default_measure:
+        c.fail(mem_key + ('measure',),
+               'heap peaks (memray) need a python subject; use rss for a command subject.'
+               if measure == 'heap' else
+               'rss is measured for command subjects; a python subject uses heap (memray).')
+    main_branch = c.string(('main_branch',), 'main')
 
     return Spec(
         path=c.display,
@@ -345,14 +384,40 @@ def _build(c: Checker) -> Spec:
         workloads=tuple(workloads),
         tiers=tiers,
         tier_gates=tier_gates,
-        budgets=Budgets(TimeBudget(ratio, min_pairs, max_pairs), MemoryBudget(margin, tolerance)),
+        budgets=Budgets(
+            TimeBudget(ratio, min_pairs, max_pairs, units),
+            MemoryBudget(margin, tolerance, tolerance_bytes, max_exponent, measure),
+        ),
         assets=c.globs(('assets',)),
         golden=c.string(('golden',), 'specs/golden.json'),
         ledger=c.string(('ledger',), 'specs/ledger.json'),
         lines={dotted(k): v for k, v in c.lines.items()},
+        main_branch=main_branch,
         baseline_version=int(c.number(
             ('baseline', 'version'), 'an integer >= 1', lambda v: v >= 1, integer=True,
         )) if c.has(('baseline', 'version')) else 1,
         protected_symbols=tuple(symbols),
         verifier_paths=c.globs(('protected', 'verifier'), ()),
     )
+
+
+def _time_units(c: Checker, key: KeyPath, stage_ids: list[int]) -> tuple[tuple[int, ...], ...]:
+    """``budgets.time.units``: lists of >= 2 distinct stage ids, each stage in at most one."""
+    if not c.has(key):
+        return ()
+    raw = c.get(key)
+    if not isinstance(raw, list):
+        c.fail(key, f'expected a list of stage-id lists, e.g. [[0, 8]], got {show(raw)}.')
+    out: list[tuple[int, ...]] = []
+    seen: set[int] = set()
+    for i, unit in enumerate(raw):
+        if not isinstance(unit, list) or len(unit) < 2:
+            c.fail(key + (i,), f'expected a list of at least two stage ids, e.g. [0, 8], got {show(unit)}.')
+        for j, sid in enumerate(unit):
+            if not isinstance(sid, int) or isinstance(sid, bool) or sid not in stage_ids:
+                c.fail(key + (i, j), f'expected a stage id (one of {stage_ids}), got {show(sid)}.')
+            if sid in seen:
+                c.fail(key + (i, j), f'stage {sid} is already in a unit; a stage belongs to one unit at most.')
+            seen.add(sid)
+        out.append(tuple(unit))
+    return tuple(out)

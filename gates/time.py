@@ -12,7 +12,16 @@ when its interval lies entirely below ``ratio_lt`` (pass) or at/above it (fail).
 until every judged metric is decided, one has failed, or ``max_pairs`` is reached; then an
 undecided metric fails if its median >= ratio_lt and passes otherwise, flagged inconclusive.
 A stage under NOISE_FLOOR seconds (median) in both trees is reported but not judged: a single
-scheduler preemption on a shared machine (a few ms) could double it.
+scheduler preemption on a shared machine (a few ms) could double it. Every report says why the
+pairs stopped: decided (every interval clear of the limit), failed (one interval above it) or
+max_pairs reached (the medians decide what is still open).
+
+Units (``budgets.time.units``, e.g. ``[[0, 8]]``): the stages of a unit are judged as ONE
+metric, the sum of their in-stage times against the baseline's sum, under the same ratio_lt;
+their own ratios are reported, not judged. The commitment (stage 0) and its opening (stage 8)
+form such a unit in this project's spec: a streaming opening recomputes the encoded rows, about
+a stage-0 encode, while the baseline's opening reuses the matrix stage 0 kept, so no streaming
+algorithm can hold stage 8 alone to 2x; the pair's sum can. End to end is always judged.
 
 Never compare with an absolute time from another run: machines and their load differ.
 """
@@ -39,6 +48,33 @@ GATE = 'time'
 NOISE_FLOOR = 0.005      # seconds; see the module docstring and benchmarks/README.md
 CONFIDENCE = 0.95        # two-sided; the sign test needs >= 6 pairs to reach it
 TOTAL = 'total'
+UNIT = 'unit:'           # metric name prefix of a unit: 'unit:0+8'
+DECIDED = 'decided: every judged metric\'s interval lies below the limit'
+FAILED_EARLY = 'decided: a judged metric\'s interval lies at or above the limit'
+CAPPED = 'max_pairs reached: the medians decide the metrics still undecided'
+
+
+def unit_metric(unit: Sequence[int]) -> str:
+    return UNIT + '+'.join(str(s) for s in unit)
+
+
+def unit_stages(metric: str) -> list[int]:
+    return [int(s) for s in metric[len(UNIT):].split('+')]
+
+
+def metrics_for(stages: Sequence[int], units: Sequence[Sequence[int]]) -> tuple[list[str], set[str]]:
+    """Every metric measured, and those reported but not judged (stages inside a unit)."""
+    grouped = {s for unit in units for s in unit}
+    metrics = [TOTAL] + [str(s) for s in stages] + [unit_metric(u) for u in units]
+    return metrics, {str(s) for s in grouped}
+
+
+def describe(metric: str) -> str:
+    if metric == TOTAL:
+        return 'end to end'
+    if metric.startswith(UNIT):
+        return f'stages {" + ".join(str(s) for s in unit_stages(metric))} (one unit)'
+    return f'stage {metric}'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,16 +84,17 @@ class Decision:
     median: float
     interval: stats.Interval
     side: stats.Side
-    judged: bool                 # False: under the noise floor in both trees
+    judged: bool                 # False: under the noise floor in both trees, or in a unit
     passed: bool
     conclusive: bool
+    in_unit: bool = False        # a stage judged as part of a unit, reported for information
 
     def to_dict(self) -> dict[str, Any]:
         return {
             'metric': self.metric, 'ratios': list(self.ratios), 'median': self.median,
             'ci': [self.interval.low, self.interval.high], 'ci_coverage': self.interval.coverage,
             'side': self.side, 'judged': self.judged, 'passed': self.passed,
-            'conclusive': self.conclusive,
+            'conclusive': self.conclusive, 'in_unit': self.in_unit,
         }
 
 
@@ -69,7 +106,11 @@ class Pair:
 
 
 def seconds(run: probe.TimeRun, metric: str) -> float:
-    return run.total_seconds if metric == TOTAL else run.stage_seconds[int(metric)]
+    if metric == TOTAL:
+        return run.total_seconds
+    if metric.startswith(UNIT):
+        return sum(run.stage_seconds[s] for s in unit_stages(metric))
+    return run.stage_seconds[int(metric)]
 
 
 def decide(
@@ -78,25 +119,32 @@ def decide(
         limit: float,
         floor: float = NOISE_FLOOR,
         confidence: float = CONFIDENCE,
+        in_unit: bool = False,
 ) -> Decision:
     """The verdict on one metric from the pairs so far; an undecided metric gets the
-    max_pairs rule (median < limit passes), which only counts once no more pairs will come."""
+    max_pairs rule (median < limit passes), which only counts once no more pairs will come.
+    ``in_unit``: a stage judged inside a unit; its decision is reported, never judged."""
     ratios = tuple(seconds(p.candidate, metric) / max(seconds(p.baseline, metric), 1e-9) for p in pairs)
     mid = stats.median(ratios)
     interval = stats.median_interval(ratios, confidence)
     side = stats.side_of(interval, limit)
-    judged = metric == TOTAL or max(
+    judged = not in_unit and (metric == TOTAL or max(
         stats.median([seconds(p.baseline, metric) for p in pairs]),
         stats.median([seconds(p.candidate, metric) for p in pairs]),
-    ) >= floor
+    ) >= floor)
     conclusive = side != 'inconclusive'
     passed = not judged or (side == 'below' if conclusive else mid < limit)
-    return Decision(metric, ratios, mid, interval, side, judged, passed, conclusive)
+    return Decision(metric, ratios, mid, interval, side, judged, passed, conclusive, in_unit)
 
 
-def _settled(decisions: Sequence[Decision]) -> bool:
+def _settled(decisions: Sequence[Decision]) -> str | None:
+    """Why no more pairs are needed (None: keep measuring)."""
     judged = [d for d in decisions if d.judged]
-    return all(d.side != 'inconclusive' for d in judged) or any(d.side == 'above' for d in judged)
+    if any(d.side == 'above' for d in judged):
+        return FAILED_EARLY
+    if all(d.side != 'inconclusive' for d in judged):
+        return DECIDED
+    return None
 
 
 def compare(
@@ -107,9 +155,16 @@ def compare(
         progress: Callable[[str], None] = probe.quiet,
         floor: float = NOISE_FLOOR,
         confidence: float = CONFIDENCE,
-) -> tuple[list[Pair], list[Decision]]:
-    """Interleaved pairs until every judged metric is decided, one fails, or max_pairs."""
+        in_unit: frozenset[str] | set[str] = frozenset(),
+) -> tuple[list[Pair], list[Decision], str]:
+    """Interleaved pairs until every judged metric is decided, one fails, or max_pairs; the
+    pairs, the decisions and why it stopped (DECIDED, FAILED_EARLY or CAPPED)."""
     pairs: list[Pair] = []
+
+    def decisions() -> list[Decision]:
+        return [decide(m, pairs, budget.ratio_lt, floor, confidence, m in in_unit) for m in metrics]
+
+    reason = CAPPED
     while len(pairs) < budget.max_pairs:
         baseline_first = len(pairs) % 2 == 0
         if baseline_first:
@@ -118,24 +173,29 @@ def compare(
             cand, base = run_candidate(), run_baseline()
         pairs.append(Pair(base, cand, baseline_first))
         progress(
-            f'pair {len(pairs)}/{budget.max_pairs}: candidate/baseline '
+            f'pair {len(pairs)} (of at most {budget.max_pairs}): candidate/baseline '
             f'{cand.total_seconds / max(base.total_seconds, 1e-9):.3f}',
         )
         if len(pairs) < budget.min_pairs:
             continue
-        if _settled([decide(m, pairs, budget.ratio_lt, floor, confidence) for m in metrics]):
+        settled = _settled(decisions())
+        if settled is not None:
+            reason = settled
             break
-    return pairs, [decide(m, pairs, budget.ratio_lt, floor, confidence) for m in metrics]
+    progress(f'stopped after {len(pairs)} pairs: {reason}')
+    return pairs, decisions(), reason
 
 
 def findings_for(workload: str, decisions: Sequence[Decision], limit: float) -> tuple[list[Finding], list[str]]:
     findings, notes = [], []
     for d in decisions:
-        what = 'end to end' if d.metric == TOTAL else f'stage {d.metric}'
-        stage = None if d.metric == TOTAL else int(d.metric)
+        what = describe(d.metric)
+        stage = None if d.metric == TOTAL or d.metric.startswith(UNIT) else int(d.metric)
         ci = f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}]'
         figures = f'median ratio {d.median:.3f} over {len(d.ratios)} pairs, {ci}'
-        if not d.judged:
+        if d.in_unit:
+            notes.append(f'{workload} {what}: judged inside its unit (budgets.time.units), reported only ({figures})')
+        elif not d.judged:
             notes.append(f'{workload} {what}: under the {NOISE_FLOOR * 1e3:g} ms noise floor, not judged ({figures})')
         elif not d.passed:
             tail = '' if d.side == 'above' else ' (inconclusive after max_pairs: the median decides)'
@@ -151,15 +211,18 @@ def findings_for(workload: str, decisions: Sequence[Decision], limit: float) -> 
 def check_workload(
         ctx: CheckContext, workload: Workload, base: Path, base_variant: Mapping[str, str],
         cand_variant: Mapping[str, str], warmup: bool,
-) -> tuple[list[Pair], list[Decision], list[str]]:
+) -> tuple[list[Pair], list[Decision], list[str], str]:
     stages = measure.stage_ids(ctx.spec)
     subject = ctx.spec.subject
+    guard = measure.guard(ctx)
 
     def run_baseline() -> probe.TimeRun:
-        return probe.time_run(subject, base, workload.id, workload.params, base_variant, stages)
+        return probe.time_run(subject, base, workload.id, workload.params, base_variant, stages, guard=guard)
 
     def run_candidate() -> probe.TimeRun:
-        return probe.time_run(subject, ctx.head_tree, workload.id, workload.params, cand_variant, stages)
+        return probe.time_run(
+            subject, ctx.head_tree, workload.id, workload.params, cand_variant, stages, guard=guard,
+        )
 
     notes = []
     if warmup:
@@ -171,12 +234,13 @@ def check_workload(
                 f'compare different outputs (the proof gate judges the bytes)',
             )
     ctx.progress(f'time {workload.id}: interleaved pairs')
-    metrics = [TOTAL] + [str(s) for s in stages]
-    pairs, decisions = compare(
+    metrics, in_unit = metrics_for(stages, ctx.spec.budgets.time.units)
+    pairs, decisions, reason = compare(
         run_baseline, run_candidate, metrics, ctx.spec.budgets.time,
-        lambda message: ctx.progress(f'time {workload.id}: {message}'),
+        lambda message: ctx.progress(f'time {workload.id}: {message}'), in_unit=in_unit,
     )
-    return pairs, decisions, notes
+    notes.append(f'{workload.id}: stopped after {len(pairs)} pairs: {reason}')
+    return pairs, decisions, notes, reason
 
 
 def benchmarks(
@@ -235,7 +299,7 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
             try:
                 cand_variant = measure.candidate_variant(ctx)
                 base_variant = measure.effective(ctx, base, ctx.baseline_variant())
-                pairs, decisions, noted = check_workload(
+                pairs, decisions, noted, reason = check_workload(
                     ctx, workload, base, base_variant, cand_variant, warmup,
                 )
             except probe.ProbeFailed as e:
@@ -248,8 +312,10 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
             notes += noted + more
             details[workload.id] = {
                 'pairs': len(pairs),
+                'stopped': reason,
                 'ratio_total': decisions[0].median,
-                'ratio_stages': {d.metric: d.median for d in decisions[1:]},
+                'ratio_stages': {d.metric: d.median for d in decisions[1:] if not d.metric.startswith(UNIT)},
+                'ratio_units': {d.metric: d.median for d in decisions if d.metric.startswith(UNIT)},
                 'metrics': [d.to_dict() for d in decisions],
                 'variant': {'baseline': dict(base_variant), 'candidate': dict(cand_variant)},
             }
@@ -257,9 +323,17 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
         out_dir or measure.output_dir(ctx.repo_root, 'time'), ctx.repo_root,
         benchmarks(measured, base_variant, cand_variant),
         {'gate': GATE, 'passed': not findings, 'ratio_lt': limit, 'noise_floor_s': NOISE_FLOOR,
+         'units': [list(u) for u in budget.units],
          'confidence': CONFIDENCE, 'workloads': details, 'notes': notes},
     )
+    summary = []
+    for wid, d in details.items():
+        if 'stopped' not in d:
+            continue
+        units = ''.join(f'; {describe(m)} {r:.3f}' for m, r in d['ratio_units'].items())
+        summary.append(f'{wid}: end to end {d["ratio_total"]:.3f}{units}; stopped after '
+                       f'{d["pairs"]} pairs, {d["stopped"]}')
     return Verdict.from_findings(GATE, findings, {
         'workloads': details, 'notes': notes, 'json': str(path), 'noise_floor_s': NOISE_FLOOR,
-        'confidence': CONFIDENCE,
+        'confidence': CONFIDENCE, 'summary': summary,
     })

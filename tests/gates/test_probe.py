@@ -238,9 +238,9 @@ printf x > "$STAGEGATE_PROOF"
         probe.time_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, timeout=60)
 
 
-def test_command_subject_memory_is_unsupported(tmp_path: Path) -> None:
+def test_command_subject_heap_is_unsupported(tmp_path: Path) -> None:
     subject = _command_subject(tmp_path, 'exit 0\n')
-    with pytest.raises(GateError, match="memory is not measured for subject kind 'command'"):
+    with pytest.raises(GateError, match="heap peaks are not measured for subject kind 'command'"):
         probe.memory_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, tmp_path / 'c')
 
 
@@ -350,3 +350,29 @@ def test_a_killed_engine_takes_its_child_along(tmp_path: Path) -> None:
     finally:
         if engine.poll() is None:
             engine.kill()
+
+
+def test_command_subject_gets_peak_rss_of_its_process_tree(tmp_path: Path) -> None:
+    # Stage 1 starts a worker that holds 64 MiB for a moment; the shell itself stays small.
+    subject = _command_subject(tmp_path, f'''\
+echo "STAGEGATE enter 0" >&2; sleep 0.1; echo "STAGEGATE exit 0" >&2
+echo "STAGEGATE enter 1" >&2
+{sys.executable} -c "import time; x = bytearray(64 << 20); x[::4096] = b'1' * len(x[::4096]); time.sleep(0.3)"
+echo "STAGEGATE exit 1" >&2
+echo "STAGEGATE enter 2" >&2; sleep 0.1; echo "STAGEGATE exit 2" >&2
+printf x > "$STAGEGATE_PROOF"
+''')
+    run = probe.memory_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, tmp_path / 'c',
+                           measure='rss', timeout=60)
+    assert run.measure == 'rss' and run.captures == {}
+    assert run.stage_peaks[1] >= 64 << 20
+    assert run.stage_peaks[0] < 32 << 20 and run.stage_peaks[2] < 32 << 20
+    assert run.whole_run_peak >= 64 << 20
+
+
+def test_stage_rss_takes_the_samples_inside_each_stage() -> None:
+    from gates import probe_command
+    events = [('enter', 0, 1.0), ('exit', 0, 2.0), ('enter', 1, 2.0), ('exit', 1, 2.001)]
+    samples = [(0.5, 10), (1.5, 30), (1.9, 20), (2.5, 40)]
+    # Stage 1 is shorter than the sampling interval: the samples around it count.
+    assert probe_command.stage_rss(events, samples) == {0: 30, 1: 40}

@@ -64,11 +64,11 @@ MALFORMED = [
     ),
     (
         {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0').replace('tolerance: 0.01', 'tolerance: -1')},
-        'tolerance', 'budgets.memory.tolerance: expected a number in [0, 1), e.g. 0.01, got -1.',
+        'tolerance', 'budgets.memory.tolerance: expected a number in [0, 1), e.g. 0.01 (better: tolerance_bytes), got -1.',
     ),
     (
         {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: true')},
-        'ratio_lt', 'budgets.time.ratio_lt: expected a number > 1, got True.',
+        'ratio_lt', 'budgets.time.ratio_lt: expected a number > 1, got true (a yes/no value).',
     ),
     ({'head': 'schema: 2\n'}, 'schema', 'schema: expected 1 (the only schema this engine reads), got 2.'),
     ({'head': 'schema: 1\nbudget: {}\n'}, 'budget:', 'budget: unknown key; expected one of'),
@@ -113,7 +113,24 @@ stages:
         '- id: toy-12\n', 'workloads[1].id: duplicate workload id "toy-12"',
     ),
     ({'baseline': 'baseline:\n  ref: a\n  ref: b\n'}, 'ref: b', 'baseline.ref: duplicate key; keep only one.'),
-    ({'baseline': 'baseline:\n  ref: [unclosed\n'}, None, '<document>: not valid YAML'),
+    ({'baseline': 'baseline:\n  ref: [unclosed\n'}, None, 'YAML syntax error: while parsing a flow sequence'),
+    (
+        {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0').replace('max_pairs: 5\n', 'max_pairs: 5\n    units: [[0, 8]]\n')},
+        'units', 'budgets.time.units[0][1]: expected a stage id (one of [0, 1, 2]), got 8.',
+    ),
+    (
+        {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0') + '    tolerance_bytes: 1.5\n'},
+        'tolerance_bytes', 'budgets.memory.tolerance_bytes: expected a whole number of bytes >= 0',
+    ),
+    (
+        {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0') + '    measure: pages\n'},
+        'measure', 'budgets.memory.measure: expected heap or rss, got "pages".',
+    ),
+    (
+        {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0') + '    max_exponent: true\n'},
+        'max_exponent', 'budgets.memory.max_exponent: expected a number in (0, 2], e.g. 0.6 (sqrt T is 0.5), got true',
+    ),
+    ({'head': 'schema: 1\nmain_branch: 3\n'}, 'main_branch', 'main_branch: expected a non-empty string, got 3.'),
     ({'head': 'schema: 1\n', 'baseline': 'baseline: {ref: }\n'}, 'baseline:', 'baseline.ref: expected a non-empty string, got nothing (null).'),
 ]
 
@@ -138,12 +155,12 @@ def test_malformed_spec_names_file_line_key(blocks: dict[str, str], at: str | No
 
 
 def test_empty_spec() -> None:
-    with pytest.raises(GateError, match=r'^x.yaml:1: <document>: the file is empty'):
+    with pytest.raises(GateError, match=r'^x.yaml:1: the file is empty'):
         parse_spec('', 'x.yaml')
 
 
 def test_not_a_mapping() -> None:
-    with pytest.raises(GateError, match=r'^x.yaml:1: <document>: expected a mapping, got a list'):
+    with pytest.raises(GateError, match=r'^x.yaml:1: the top level: expected a mapping, got a list'):
         parse_spec('- a\n- b\n', 'x.yaml')
 
 
@@ -213,3 +230,41 @@ def test_tier_gates_narrow_only_local_tiers(tmp_path: Path) -> None:
         parse_spec(toy_spec_yaml() + 'tier_gates:\n  ci: [api]\n', 'spec.yaml')
     with pytest.raises(GateError, match=r'tier_gates.pre-commit\[0\]: unknown gate "speed"'):
         parse_spec(toy_spec_yaml() + 'tier_gates:\n  pre-commit: [speed]\n', 'spec.yaml')
+
+
+def test_new_budget_keys_and_main_branch_load() -> None:
+    budgets = BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0').replace(
+        'max_pairs: 5\n', 'max_pairs: 5\n    units: [[0, 1]]\n',
+    ).replace('tolerance: 0.01\n', 'tolerance_bytes: 65536\n    max_exponent: 0.6\n    measure: heap\n')
+    spec = parse_spec(toy_spec_yaml(budgets=budgets, head='schema: 1\nmain_branch: trunk\n'), SPEC)
+    assert spec.budgets.time.units == ((0, 1),)
+    assert spec.budgets.memory.tolerance == 0.0
+    assert spec.budgets.memory.tolerance_bytes == 65536
+    assert spec.budgets.memory.max_exponent == 0.6
+    assert spec.budgets.memory.measure == 'heap'
+    assert spec.main_branch == 'trunk'
+    default = parse_spec(toy_spec_yaml(), SPEC)
+    assert default.main_branch == 'main'
+    assert default.budgets.time.units == ()
+
+
+def test_a_stage_in_two_units_is_refused() -> None:
+    budgets = BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0').replace(
+        'max_pairs: 5\n', 'max_pairs: 5\n    units: [[0, 1], [1, 0]]\n',
+    )
+    with pytest.raises(GateError, match=r'budgets.time.units\[1\]\[0\]: stage 1 is already in a unit'):
+        parse_spec(toy_spec_yaml(budgets=budgets), SPEC)
+
+
+@pytest.mark.parametrize(('text', 'line', 'expected'), [
+    ('schema: 1\nname: [a, b\nsubject: {}\n', 3, "expected ',' or ']'"),
+    ('schema: 1\nbudgets:\n  time:\n    ratio_lt 2.0\n    min_pairs: 3\n', 5, "a missing ':' in the line above"),
+    ('schema: 1\n  name: x\n', 2, 'mapping values are not allowed here'),
+])
+def test_a_yaml_syntax_error_names_line_column_and_what_was_expected(text: str, line: int, expected: str) -> None:
+    with pytest.raises(GateError) as info:
+        parse_spec(text, SPEC)
+    message = str(info.value)
+    assert message.startswith(f'{SPEC}:{line}:'), message
+    assert 'YAML syntax error' in message and expected in message, message
+    assert '<document>' not in message and '\n' not in message

@@ -37,7 +37,8 @@ def _runner(values: Iterator[float], stages: tuple[float, ...] = (0.1, 0.1, 0.00
 
 def _compare(base: list[float], cand: list[float], budget: TimeBudget = BUDGET) -> tuple[list[timegate.Pair], list[timegate.Decision]]:
     b, c = iter(base), iter(cand)
-    return timegate.compare(lambda: _runner(b), lambda: _runner(c), ['total', '0', '1', '2'], budget)
+    pairs, decisions, _ = timegate.compare(lambda: _runner(b), lambda: _runner(c), ['total', '0', '1', '2'], budget)
+    return pairs, decisions
 
 
 def test_clean_ratios_decide_as_soon_as_the_interval_can() -> None:
@@ -76,7 +77,7 @@ def test_a_stage_under_the_noise_floor_is_reported_not_judged() -> None:
         next(runs)
         return _fake(0.204, (0.1, 0.1, 0.004))
 
-    _, decisions = timegate.compare(lambda: _runner(b), cand, ['total', '0', '1', '2'], BUDGET)
+    _, decisions, _ = timegate.compare(lambda: _runner(b), cand, ['total', '0', '1', '2'], BUDGET)
     stage2 = decisions[3]
     assert stage2.median == pytest.approx(4.0) and not stage2.judged and stage2.passed
     findings, notes = timegate.findings_for('w', decisions, 2.0)
@@ -94,7 +95,7 @@ def test_one_slow_stage_fails_even_if_the_total_passes() -> None:
         next(b)
         return _fake(0.2, (0.1, 0.05, 0.001))    # ... but stage 1 vs 0.05 is 3x
 
-    _, decisions = timegate.compare(base, cand, ['total', '0', '1', '2'], BUDGET)
+    _, decisions, _ = timegate.compare(base, cand, ['total', '0', '1', '2'], BUDGET)
     findings, _ = timegate.findings_for('w', decisions, 2.0)
     assert [(f.stage, round(f.figure or 0, 3)) for f in findings] == [(1, 3.0)]
 
@@ -182,3 +183,69 @@ def test_max_pairs_too_small_for_the_interval_decides_by_the_median(
     assert verdict.details['workloads']['toy-12']['pairs'] == 5
     assert any('every metric is decided by its median' in n for n in verdict.details['notes'])
     assert any('inconclusive after max_pairs' in n for n in verdict.details['notes'])
+
+
+def test_a_unit_is_judged_on_its_sum_and_its_stages_are_reported_only() -> None:
+    # Stage 1 alone is 3x slower (as a streaming opening is against a matrix kept from stage 0),
+    # stage 0 is faster: their sum is 1.2x, under the limit. Judged as a unit, it passes.
+    metrics, in_unit = timegate.metrics_for([0, 1, 2], [(0, 1)])
+    assert metrics == ['total', '0', '1', '2', 'unit:0+1'] and in_unit == {'0', '1'}
+    b = iter([1.0] * 15)
+    c = iter([1.0] * 15)
+    base = lambda: _runner(b, (0.3, 0.1, 0.01))                # noqa: E731
+    cand = lambda: _runner(c, (0.18, 0.3, 0.01))               # noqa: E731
+    pairs, decisions, reason = timegate.compare(base, cand, metrics, BUDGET, in_unit=in_unit)
+    by = {d.metric: d for d in decisions}
+    assert by['unit:0+1'].judged and by['unit:0+1'].passed
+    assert abs(by['unit:0+1'].median - 0.48 / 0.4) < 1e-9
+    assert not by['1'].judged and by['1'].in_unit and by['1'].median > 2.9
+    assert reason == timegate.DECIDED and len(pairs) == 6
+    findings, notes = timegate.findings_for('w', decisions, 2.0)
+    assert findings == []
+    assert any('stage 1: judged inside its unit' in n for n in notes)
+    # Without the unit, the same runs fail on stage 1.
+    b, c = iter([1.0] * 15), iter([1.0] * 15)
+    _, alone, reason = timegate.compare(base, cand, ['total', '0', '1', '2'], BUDGET)
+    assert reason == timegate.FAILED_EARLY
+    findings, _ = timegate.findings_for('w', alone, 2.0)
+    assert [f.stage for f in findings] == [1]
+
+
+def test_a_slow_unit_fails_naming_its_stages() -> None:
+    metrics, in_unit = timegate.metrics_for([0, 1, 2], [(0, 2)])
+    b, c = iter([1.0] * 15), iter([1.0] * 15)
+    _, decisions, reason = timegate.compare(
+        lambda: _runner(b, (0.1, 0.1, 0.1)), lambda: _runner(c, (0.25, 0.1, 0.25)), metrics, BUDGET,
+        in_unit=in_unit,
+    )
+    assert reason == timegate.FAILED_EARLY
+    findings, _ = timegate.findings_for('w', decisions, 2.0)
+    (finding,) = [f for f in findings if 'unit' in f.message]
+    assert finding.message.startswith('stages 0 + 2 (one unit): median ratio 2.500')
+    assert finding.stage is None and finding.workload == 'w' and finding.figure == pytest.approx(2.5)
+
+
+def test_the_stop_reason_says_decided_or_capped() -> None:
+    _, _, reason = timegate.compare(
+        lambda: _fake(1.0, (0.5, 0.5, 0.001)), lambda: _fake(1.0, (0.5, 0.5, 0.001)),
+        ['total', '0'], BUDGET,
+    )
+    assert reason == timegate.DECIDED
+    near = iter([2.1, 1.9] * 10)
+    messages: list[str] = []
+    _, _, reason = timegate.compare(
+        lambda: _fake(1.0, (0.5, 0.5, 0.001)), lambda: _fake(next(near), (0.5, 0.5, 0.001)),
+        ['total'], BUDGET, progress=messages.append,
+    )
+    assert reason == timegate.CAPPED
+    assert messages[-1] == f'stopped after {BUDGET.max_pairs} pairs: {timegate.CAPPED}'
+    assert messages[0].startswith(f'pair 1 (of at most {BUDGET.max_pairs})')
+
+
+def test_the_report_table_states_the_summary_lines_of_a_gate() -> None:
+    from gates import report
+    from gates.model import Verdict
+    info = report.RunInfo('s.yaml', 'full', 'a' * 40, 'b' * 40, 'worktree', False, (0, 'commit'), (), ('w',))
+    verdict = Verdict.ok('memory', {'summary': ['stage 0 (commit): in-stage peak grows as T^0.512 over T = 2^16 .. 2^20']})
+    text = report.table(info, [verdict], {})
+    assert '    * stage 0 (commit): in-stage peak grows as T^0.512' in text
