@@ -173,6 +173,47 @@ def test_row_by_row_builder_gives_same_root_as_commit() -> None:
     _verify(com, z, values, _prove(com2, data2, z, values))
 
 
+def test_leaves_are_time_major_columns_and_absorb_row_group_by_row_group() -> None:
+    # v2's layout: stacked row i * m + j is row i of poly j, leaf q is column q of the encoded
+    # stacked matrix in that order, so feeding each leaf's SHA-256 one row-group (all m polys'
+    # row i) at a time gives the same digest: what a streaming stage 0 relies on.
+    import hashlib
+
+    rng = np.random.default_rng(33)
+    k, m = 7, 4
+    polys = rand_base(rng, (m, 1 << k))
+    params = LigeroParams(k=k, m=m, log_cols=4, num_queries=20, log_blowup=3)
+    com, data = commit(polys, params)
+    R, C, n = params.num_rows, params.num_cols, params.codeword_len
+    enc = ntt.rs_encode(polys.reshape(m * R, C), params.log_blowup).reshape(m, R, n)
+    stacked = enc.transpose(1, 0, 2).reshape(R * m, n)  # (i, j) rows, time-major
+    assert np.array_equal(data.leaves, stacked.T)
+    assert np.array_equal(data.messages, polys.reshape(m, R, C).transpose(1, 0, 2).reshape(R * m, C))
+    hashers = [hashlib.sha256(b"\x00") for _ in range(n)]
+    for i in range(R):
+        group = np.ascontiguousarray(enc[:, i, :].T, dtype="<u4")  # (n, m): leaf q's bytes of row-group i
+        for q in range(n):
+            hashers[q].update(group[q].tobytes())
+    assert merkle.MerkleTree(b"".join(h.digest() for h in hashers)).root == com.root
+
+
+def test_row_group_builder_gives_same_root_as_commit() -> None:
+    rng = np.random.default_rng(34)
+    k, m = 10, 8
+    polys = rand_base(rng, (m, 1 << k))
+    com, data = commit(polys)
+    builder = CommitBuilder(k, m)
+    p = builder.params
+    groups = polys.reshape(m, p.num_rows, p.num_cols).transpose(1, 0, 2)
+    order = rng.permutation(p.num_rows)
+    for i in order:
+        builder.add_row_groups(int(i), groups[i : i + 1])
+    with pytest.raises(ValueError, match="builder already finished|twice"):
+        builder.add_row_groups(int(order[0]), groups[order[0] : order[0] + 1])
+    com2, data2 = builder.finish()
+    assert com2 == com and np.array_equal(data2.leaves, data.leaves)
+
+
 def test_builder_rejects_double_and_missing_rows() -> None:
     builder = CommitBuilder(6, 2)
     p = builder.params
@@ -230,7 +271,7 @@ def _open_with_u_offset(data: ligero.ProverData, com: Commitment, z: list[np.nda
     absorb_commitment(tp, com)
     ligero._absorb_claim(tp, p, z, values)
     beta = tp.challenge_exts("pcs.beta", p.log_m)
-    u = field.eadd(field.lincomb_base(data.messages, ligero._row_coeffs(p, z, beta)), delta)
+    u = field.eadd(field.lincomb_base(data.messages, ligero.stacked_row_coeffs(p, z, beta)), delta)
     tp.absorb_ext("pcs.u", u)
     idx = ligero._queries(tp, p)
     return OpeningProof(u, data.leaves[idx].astype(np.uint64), data.tree.open(idx))
