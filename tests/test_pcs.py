@@ -182,7 +182,7 @@ def test_leaves_are_time_major_columns_and_absorb_row_group_by_row_group() -> No
     rng = np.random.default_rng(33)
     k, m = 7, 4
     polys = rand_base(rng, (m, 1 << k))
-    params = LigeroParams(k=k, m=m, log_cols=4, num_queries=20, log_blowup=3)
+    params = LigeroParams(k=k, m=m, log_cols=4, num_queries=20)
     com, data = commit(polys, params)
     R, C, n = params.num_rows, params.num_cols, params.codeword_len
     enc = ntt.rs_encode(polys.reshape(m * R, C), params.log_blowup).reshape(m, R, n)
@@ -293,7 +293,7 @@ def test_u_off_the_codeword_caught_by_column_check() -> None:
 def test_tampered_column_entry_rejected() -> None:
     _, com, data, z, values = _setup(8, 8, seed=15)
     proof = _prove(com, data, z, values)
-    proof.columns[4, 9] = (int(proof.columns[4, 9]) + 1) % P
+    proof.columns[4, 5] = (int(proof.columns[4, 5]) + 1) % P
     _expect("merkle", com, z, values, proof)
 
 
@@ -392,10 +392,20 @@ def test_opening_proof_decoding_rejects_truncated_and_garbled_input() -> None:
 
 
 def test_parameters_meet_the_soundness_target() -> None:
-    assert LigeroParams.queries_for(100) == 244  # ceil(101 / log2(4/3))
+    assert LigeroParams.queries_for(100, 1) == 244  # ceil(101 / log2(4/3)), rate 1/2
+    assert LigeroParams.queries_for(100, 2) == 149  # ceil(101 / log2(8/5)), rate 1/4
+    assert LigeroParams.queries_for(100) == 122  # ceil(101 / log2(16/9)), v2's rate 1/8
     p = LigeroParams.for_shape(20, 64)
-    assert (p.log_cols, p.log_rows, p.num_queries) == (16, 4, 244)
+    assert (p.log_cols, p.log_rows, p.num_queries, p.log_blowup) == (15, 5, 122, 3)
     assert p.soundness_error_log2() <= -100
+    # eps_prox grows with n: at 2^21 rows the shape needs a few queries more, never fewer
+    big = LigeroParams.for_shape(21, 64)
+    assert big.num_queries > 122 and big.soundness_error_log2() <= -100
+    for k in range(0, 22):
+        for m in (1, 64):
+            q = LigeroParams.for_shape(k, m)
+            assert q.soundness_error_log2() <= -100
+            assert q.log_cols == min(k, -(-(k + q.log_m) // 2) + 2)
     assert LigeroParams.for_shape(0, 1).num_cols == 1
     with pytest.raises(ValueError):
         LigeroParams.for_shape(4, 3)

@@ -2,8 +2,8 @@
 
 What it proves: that a batch of m committed multilinear polynomials (2^k evaluations each) takes
 claimed values at one point. Rows of each poly's R x C matrix are stacked time-major (row-group
-by row-group) and Reed-Solomon encoded at rate 1/2 (``ntt``), the encoded columns are the leaves of
-a SHA-256 Merkle tree (``merkle``), and an opening sends one tensor-combined row plus ~244
+by row-group) and Reed-Solomon encoded at rate 1/8 (``ntt``), the encoded columns are the leaves of
+a SHA-256 Merkle tree (``merkle``), and an opening sends one tensor-combined row plus ~122
 authenticated columns (``ligero``; its
 ``LigeroParams`` docstring carries the soundness computation).
 

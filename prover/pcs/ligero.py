@@ -77,6 +77,12 @@ def _is_pow2(x: int) -> bool:
     return x >= 1 and x & (x - 1) == 0
 
 
+# v2's code rate 2^-3 and shape rule (``LigeroParams`` docstring: why).
+DEFAULT_LOG_BLOWUP = 3
+_LOG_COLS_ABOVE_SQRT = 2
+_MAX_EXTRA_QUERIES = 64
+
+
 @dataclass(frozen=True)
 class LigeroParams:
     """Shape and soundness parameters of one batch; ``for_shape`` picks them.
@@ -100,24 +106,33 @@ class LigeroParams:
               the eval check binds the claims: a wrong v_j survives only if a nonzero multilinear
               polynomial in beta of degree log m vanishes, eps_batch <= log2(m) / |E|.
     Both cases give a per-query pass probability of at most 1 - (1 - rho) / 2 = (1 + rho) / 2,
-    3/4 at rate 1/2, so with t independent uniform queries (repetition allowed)
+    so with t independent uniform queries (repetition allowed)
         eps = eps_prox + eps_batch + ((1 + rho) / 2)^t.
-    We take t = ceil((lambda + 1) / log2(2 / (1 + rho))) so the query term is <= 2^-(lambda+1),
-    and require eps_prox + eps_batch <= 2^-(lambda+1): lambda = 100 at rate 1/2 gives
-    t = ceil(101 / 0.41504) = 244 and eps <= 2^-100. (Proximity past unique decoding, e.g.
-    BCIKS20's Johnson-radius gaps, does not lower t for Ligero: the close case then only
-    guarantees a pass rate of rho + theta, and max(1 - theta, rho + theta) is least at
-    theta = (1 - rho) / 2.) At k = 20, m = 64: l = 10, n = 2^17, eps_prox <= 2^-102.3.
+    (Proximity past unique decoding, e.g. BCIKS20's Johnson-radius gaps, does not lower t for
+    Ligero: the close case then only guarantees a pass rate of rho + theta, and
+    max(1 - theta, rho + theta) is least at theta = (1 - rho) / 2.) The order of the stacked rows
+    (time-major in v2) does not enter: the combination is over the same rows with the same
+    weights. ``for_shape`` takes t0 = ceil((lambda + 1) / log2(2 / (1 + rho))), the least t whose
+    query term is <= 2^-(lambda+1), and raises t until eps <= 2^-lambda.
 
-    Size: u costs 16 C bytes, each opened column 4 m R bytes, so the proof is about
-    16 C + 4 t m 2^k / C (+ Merkle nodes); ``for_shape`` picks the C minimizing the expected size.
+    v2 defaults: rate 1/8 (b = 3): per query log2(16/9) = 0.830 bits, t0 = ceil(101 / 0.830) = 122.
+    At k = 20, m = 64: C = 2^15, R = 32, n = 2^18, l = 6 + 5 = 11, eps_prox <= 2^-101.1, the query
+    term 2^-101.3, eps <= 2^-100.2 with t = 122. (Rate 1/2 needs t = 244, rate 1/4 t = 149; see
+    docs/protocol.md for why neither fits the 2 MB proof at 2^20.)
+
+    Shape (``log_cols_for``): log2 C = min(k, ceil((k + log2 m) / 2) + 2), i.e. C ~ 4 sqrt(m 2^k):
+    the combined row (16 C bytes) and the opened columns (4 t m 2^k / C bytes) both grow as
+    sqrt(2^k), and so does a streaming prover's state (one encoded row-group, 4 m n bytes, plus n
+    leaf hashers). The size optimum is near C ~ sqrt(t m 2^k / 4) ~ 5.5 sqrt(m 2^k); the factor 4
+    keeps the proof within 2 % of it at k = 20 and halves the streaming state of the next power.
+    Size: ``expected_proof_bytes``.
     """
 
     k: int
     m: int
     log_cols: int
     num_queries: int
-    log_blowup: int = 1
+    log_blowup: int = 3
     security_bits: int = 100
 
     def __post_init__(self) -> None:
@@ -161,7 +176,7 @@ class LigeroParams:
 
     # soundness
     @staticmethod
-    def queries_for(security_bits: int, log_blowup: int = 1) -> int:
+    def queries_for(security_bits: int, log_blowup: int = DEFAULT_LOG_BLOWUP) -> int:
         """t with ((1 + rho) / 2)^t <= 2^-(security_bits + 1)."""
         per_query = math.log2(2.0 / (1.0 + 2.0**-log_blowup))
         return math.ceil((security_bits + 1) / per_query)
@@ -188,22 +203,27 @@ class LigeroParams:
         body = 16 * self.num_cols + 4 * self.total_rows * distinct + DIGEST_LEN * nodes
         return int(round(12 + body))
 
+    @staticmethod
+    def log_cols_for(k: int, m: int, log_blowup: int = DEFAULT_LOG_BLOWUP) -> int:
+        """log2 C = min(k, ceil((k + log2 m) / 2) + 2), capped by the 2-adic subgroup."""
+        log_m = m.bit_length() - 1
+        return max(0, min(k, (k + log_m + 1) // 2 + _LOG_COLS_ABOVE_SQRT, _MAX_LOG_N - log_blowup))
+
     @classmethod
     def for_shape(
-        cls, k: int, m: int, security_bits: int = 100, log_blowup: int = 1
+        cls, k: int, m: int, security_bits: int = 100, log_blowup: int = DEFAULT_LOG_BLOWUP
     ) -> LigeroParams:
-        """Parameters for a batch of m polys of 2^k entries: t from the soundness target, C by size."""
-        t = cls.queries_for(security_bits, log_blowup)
-        best: LigeroParams | None = None
-        for log_cols in range(0, min(k, _MAX_LOG_N - log_blowup) + 1):
+        """Parameters for a batch of m polys of 2^k entries: C by ``log_cols_for``, t by soundness."""
+        if k < 0 or not _is_pow2(m):
+            raise ValueError(f"need k >= 0 and m a power of two, got k={k}, m={m}")
+        t0 = cls.queries_for(security_bits, log_blowup)
+        log_cols = cls.log_cols_for(k, m, log_blowup)
+        # eps_prox grows with n: a few more queries than t0 cover it where it is not negligible
+        for t in range(t0, t0 + _MAX_EXTRA_QUERIES + 1):
             cand = cls(k, m, log_cols, t, log_blowup, security_bits)
-            if best is None or cand.expected_proof_bytes() < best.expected_proof_bytes():
-                best = cand
-        if best is None:
-            raise ValueError(f"no parameters for k={k}, m={m}")
-        if best.soundness_error_log2() > -security_bits:
-            raise ValueError(f"k={k}, m={m} is too large for {security_bits}-bit soundness")
-        return best
+            if cand.soundness_error_log2() <= -security_bits:
+                return cand
+        raise ValueError(f"k={k}, m={m} is too large for {security_bits}-bit soundness")
 
 
 # ----------------------------------------------------------------------------------- commitment
