@@ -173,6 +173,47 @@ def test_row_by_row_builder_gives_same_root_as_commit() -> None:
     _verify(com, z, values, _prove(com2, data2, z, values))
 
 
+def test_leaves_are_time_major_columns_and_absorb_row_group_by_row_group() -> None:
+    # v2's layout: stacked row i * m + j is row i of poly j, leaf q is column q of the encoded
+    # stacked matrix in that order, so feeding each leaf's SHA-256 one row-group (all m polys'
+    # row i) at a time gives the same digest: what a streaming stage 0 relies on.
+    import hashlib
+
+    rng = np.random.default_rng(33)
+    k, m = 7, 4
+    polys = rand_base(rng, (m, 1 << k))
+    params = LigeroParams(k=k, m=m, log_cols=4, num_queries=20)
+    com, data = commit(polys, params)
+    R, C, n = params.num_rows, params.num_cols, params.codeword_len
+    enc = ntt.rs_encode(polys.reshape(m * R, C), params.log_blowup).reshape(m, R, n)
+    stacked = enc.transpose(1, 0, 2).reshape(R * m, n)  # (i, j) rows, time-major
+    assert np.array_equal(data.leaves, stacked.T)
+    assert np.array_equal(data.messages, polys.reshape(m, R, C).transpose(1, 0, 2).reshape(R * m, C))
+    hashers = [hashlib.sha256(b"\x00") for _ in range(n)]
+    for i in range(R):
+        group = np.ascontiguousarray(enc[:, i, :].T, dtype="<u4")  # (n, m): leaf q's bytes of row-group i
+        for q in range(n):
+            hashers[q].update(group[q].tobytes())
+    assert merkle.MerkleTree(b"".join(h.digest() for h in hashers)).root == com.root
+
+
+def test_row_group_builder_gives_same_root_as_commit() -> None:
+    rng = np.random.default_rng(34)
+    k, m = 10, 8
+    polys = rand_base(rng, (m, 1 << k))
+    com, data = commit(polys)
+    builder = CommitBuilder(k, m)
+    p = builder.params
+    groups = polys.reshape(m, p.num_rows, p.num_cols).transpose(1, 0, 2)
+    order = rng.permutation(p.num_rows)
+    for i in order:
+        builder.add_row_groups(int(i), groups[i : i + 1])
+    with pytest.raises(ValueError, match="builder already finished|twice"):
+        builder.add_row_groups(int(order[0]), groups[order[0] : order[0] + 1])
+    com2, data2 = builder.finish()
+    assert com2 == com and np.array_equal(data2.leaves, data.leaves)
+
+
 def test_builder_rejects_double_and_missing_rows() -> None:
     builder = CommitBuilder(6, 2)
     p = builder.params
@@ -230,7 +271,7 @@ def _open_with_u_offset(data: ligero.ProverData, com: Commitment, z: list[np.nda
     absorb_commitment(tp, com)
     ligero._absorb_claim(tp, p, z, values)
     beta = tp.challenge_exts("pcs.beta", p.log_m)
-    u = field.eadd(field.lincomb_base(data.messages, ligero._row_coeffs(p, z, beta)), delta)
+    u = field.eadd(field.lincomb_base(data.messages, ligero.stacked_row_coeffs(p, z, beta)), delta)
     tp.absorb_ext("pcs.u", u)
     idx = ligero._queries(tp, p)
     return OpeningProof(u, data.leaves[idx].astype(np.uint64), data.tree.open(idx))
@@ -252,7 +293,7 @@ def test_u_off_the_codeword_caught_by_column_check() -> None:
 def test_tampered_column_entry_rejected() -> None:
     _, com, data, z, values = _setup(8, 8, seed=15)
     proof = _prove(com, data, z, values)
-    proof.columns[4, 9] = (int(proof.columns[4, 9]) + 1) % P
+    proof.columns[4, 5] = (int(proof.columns[4, 5]) + 1) % P
     _expect("merkle", com, z, values, proof)
 
 
@@ -351,10 +392,20 @@ def test_opening_proof_decoding_rejects_truncated_and_garbled_input() -> None:
 
 
 def test_parameters_meet_the_soundness_target() -> None:
-    assert LigeroParams.queries_for(100) == 244  # ceil(101 / log2(4/3))
+    assert LigeroParams.queries_for(100, 1) == 244  # ceil(101 / log2(4/3)), rate 1/2
+    assert LigeroParams.queries_for(100, 2) == 149  # ceil(101 / log2(8/5)), rate 1/4
+    assert LigeroParams.queries_for(100) == 122  # ceil(101 / log2(16/9)), v2's rate 1/8
     p = LigeroParams.for_shape(20, 64)
-    assert (p.log_cols, p.log_rows, p.num_queries) == (16, 4, 244)
+    assert (p.log_cols, p.log_rows, p.num_queries, p.log_blowup) == (15, 5, 122, 3)
     assert p.soundness_error_log2() <= -100
+    # eps_prox grows with n: at 2^21 rows the shape needs a few queries more, never fewer
+    big = LigeroParams.for_shape(21, 64)
+    assert big.num_queries > 122 and big.soundness_error_log2() <= -100
+    for k in range(0, 22):
+        for m in (1, 64):
+            q = LigeroParams.for_shape(k, m)
+            assert q.soundness_error_log2() <= -100
+            assert q.log_cols == min(k, -(-(k + q.log_m) // 2) + 2)
     assert LigeroParams.for_shape(0, 1).num_cols == 1
     with pytest.raises(ValueError):
         LigeroParams.for_shape(4, 3)

@@ -1,14 +1,15 @@
 """Transparent hash-based polynomial commitment: batched multilinear Ligero over BabyBear.
 
 What it proves: that a batch of m committed multilinear polynomials (2^k evaluations each) takes
-claimed values at one point. Rows of each poly's R x C matrix are Reed-Solomon encoded at rate
-1/2 (``ntt``), the encoded columns are the leaves of a SHA-256 Merkle tree (``merkle``), and an
-opening sends one tensor-combined row plus ~244 authenticated columns (``ligero``; its
+claimed values at one point. Rows of each poly's R x C matrix are stacked time-major (row-group
+by row-group) and Reed-Solomon encoded at rate 1/8 (``ntt``), the encoded columns are the leaves of
+a SHA-256 Merkle tree (``merkle``), and an opening sends one tensor-combined row plus ~122
+authenticated columns (``ligero``; its
 ``LigeroParams`` docstring carries the soundness computation).
 
 Public names (from ``ligero``): ``PCSError``, ``LigeroParams``, ``Commitment``, ``ProverData``,
 ``CommitBuilder``, ``commit``, ``absorb_commitment``, ``evaluate``, ``OpeningProof``, ``open``,
-``verify``.
+``verify``, ``stacked_row_coeffs``.
 
 Where it sits: after ``field``, ``mle`` and ``transcript`` (the only ``prover`` modules it
 imports), before ``relations`` and ``stages`` (stage 0 commits, stage 8 opens).
@@ -27,6 +28,7 @@ from prover.pcs.ligero import (
     commit,
     evaluate,
     open,
+    stacked_row_coeffs,
     verify,
 )
 
@@ -41,5 +43,6 @@ __all__ = [
     "commit",
     "evaluate",
     "open",
+    "stacked_row_coeffs",
     "verify",
 ]

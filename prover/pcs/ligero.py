@@ -2,14 +2,19 @@
 
 A batch is m polynomials (m a power of two) of 2^k evaluations each, read as ONE multilinear
 table P of k + log m variables: index = j * 2^k + i * C + c (poly j, row i, column c; the low
-log C bits are the column). Poly j is an R x C matrix (R * C = 2^k); the m matrices are stacked
-into m * R rows. Each row is Reed-Solomon encoded at rate 2^-b (``ntt.rs_encode``) and leaf q of
-the Merkle tree is column q of the encoded matrix across all m * R rows.
+log C bits are the column). Poly j is an R x C matrix (R * C = 2^k). The m matrices are stacked
+TIME-MAJOR (protocol v2): stacked row i * m + j is row i of poly j, so row-group i (all m polys'
+row i, i.e. the C consecutive entries i*C .. i*C + C - 1 of every poly) comes before row-group
+i + 1. Each row is Reed-Solomon encoded at rate 2^-b (``ntt.rs_encode``) and leaf q of the Merkle
+tree is column q of the encoded matrix across all m * R stacked rows in that order. A prover that
+sees the trace in time order therefore completes the leaves row-group by row-group: it can feed
+each leaf's SHA-256 one update per row-group and get the digest of the whole column.
 
 Opening at z = (z_col, z_row) (k vars; the same point for every poly), claimed values v_j:
 1. both sides absorb (k, m, z, v) under ``pcs.claim`` and squeeze beta (log m ext challenges);
-2. the prover sends u = sum_{rows} eq((z_row, beta), row) * row: C ext elements, the tensor
-   combination of the stacked message rows;
+2. the prover sends u = sum_{i,j} eq(z_row, i) eq(beta, j) * row_{i,j}: C ext elements, the
+   tensor combination of the stacked message rows (stacked index i * m + j has low bits j, so its
+   coefficient is eq((beta, z_row), i * m + j));
 3. verifier: sum_j eq(beta, j) v_j == <u, eq(z_col)>  (check ``eval``);
 4. both absorb u and squeeze ``num_queries`` column indices (with repetition);
 5. the prover opens those codeword columns with one batched Merkle proof (check ``merkle``);
@@ -22,7 +27,8 @@ caller MUST absorb the root (``absorb_commitment``) before any challenge that z 
 must only open at such points. The claimed values and z are absorbed here.
 
 Public names: ``PCSError``, ``LigeroParams``, ``Commitment``, ``ProverData``, ``CommitBuilder``,
-``commit``, ``absorb_commitment``, ``evaluate``, ``OpeningProof``, ``open``, ``verify``.
+``commit``, ``absorb_commitment``, ``evaluate``, ``OpeningProof``, ``open``, ``verify``,
+``stacked_row_coeffs``.
 Where it sits: imports ``prover.field``, ``prover.mle``, ``prover.transcript`` and its own
 ``ntt`` / ``merkle``; stage 0 commits, stage 8 opens, the verifier's stage 8 verifies.
 """
@@ -71,6 +77,12 @@ def _is_pow2(x: int) -> bool:
     return x >= 1 and x & (x - 1) == 0
 
 
+# v2's code rate 2^-3 and shape rule (``LigeroParams`` docstring: why).
+DEFAULT_LOG_BLOWUP = 3
+_LOG_COLS_ABOVE_SQRT = 2
+_MAX_EXTRA_QUERIES = 64
+
+
 @dataclass(frozen=True)
 class LigeroParams:
     """Shape and soundness parameters of one batch; ``for_shape`` picks them.
@@ -94,24 +106,33 @@ class LigeroParams:
               the eval check binds the claims: a wrong v_j survives only if a nonzero multilinear
               polynomial in beta of degree log m vanishes, eps_batch <= log2(m) / |E|.
     Both cases give a per-query pass probability of at most 1 - (1 - rho) / 2 = (1 + rho) / 2,
-    3/4 at rate 1/2, so with t independent uniform queries (repetition allowed)
+    so with t independent uniform queries (repetition allowed)
         eps = eps_prox + eps_batch + ((1 + rho) / 2)^t.
-    We take t = ceil((lambda + 1) / log2(2 / (1 + rho))) so the query term is <= 2^-(lambda+1),
-    and require eps_prox + eps_batch <= 2^-(lambda+1): lambda = 100 at rate 1/2 gives
-    t = ceil(101 / 0.41504) = 244 and eps <= 2^-100. (Proximity past unique decoding, e.g.
-    BCIKS20's Johnson-radius gaps, does not lower t for Ligero: the close case then only
-    guarantees a pass rate of rho + theta, and max(1 - theta, rho + theta) is least at
-    theta = (1 - rho) / 2.) At k = 20, m = 64: l = 10, n = 2^17, eps_prox <= 2^-102.3.
+    (Proximity past unique decoding, e.g. BCIKS20's Johnson-radius gaps, does not lower t for
+    Ligero: the close case then only guarantees a pass rate of rho + theta, and
+    max(1 - theta, rho + theta) is least at theta = (1 - rho) / 2.) The order of the stacked rows
+    (time-major in v2) does not enter: the combination is over the same rows with the same
+    weights. ``for_shape`` takes t0 = ceil((lambda + 1) / log2(2 / (1 + rho))), the least t whose
+    query term is <= 2^-(lambda+1), and raises t until eps <= 2^-lambda.
 
-    Size: u costs 16 C bytes, each opened column 4 m R bytes, so the proof is about
-    16 C + 4 t m 2^k / C (+ Merkle nodes); ``for_shape`` picks the C minimizing the expected size.
+    v2 defaults: rate 1/8 (b = 3): per query log2(16/9) = 0.830 bits, t0 = ceil(101 / 0.830) = 122.
+    At k = 20, m = 64: C = 2^15, R = 32, n = 2^18, l = 6 + 5 = 11, eps_prox <= 2^-101.1, the query
+    term 2^-101.3, eps <= 2^-100.2 with t = 122. (Rate 1/2 needs t = 244, rate 1/4 t = 149; see
+    docs/protocol.md for why neither fits the 2 MB proof at 2^20.)
+
+    Shape (``log_cols_for``): log2 C = min(k, ceil((k + log2 m) / 2) + 2), i.e. C ~ 4 sqrt(m 2^k):
+    the combined row (16 C bytes) and the opened columns (4 t m 2^k / C bytes) both grow as
+    sqrt(2^k), and so does a streaming prover's state (one encoded row-group, 4 m n bytes, plus n
+    leaf hashers). The size optimum is near C ~ sqrt(t m 2^k / 4) ~ 5.5 sqrt(m 2^k); the factor 4
+    keeps the proof within 2 % of it at k = 20 and halves the streaming state of the next power.
+    Size: ``expected_proof_bytes``.
     """
 
     k: int
     m: int
     log_cols: int
     num_queries: int
-    log_blowup: int = 1
+    log_blowup: int = 3
     security_bits: int = 100
 
     def __post_init__(self) -> None:
@@ -155,7 +176,7 @@ class LigeroParams:
 
     # soundness
     @staticmethod
-    def queries_for(security_bits: int, log_blowup: int = 1) -> int:
+    def queries_for(security_bits: int, log_blowup: int = DEFAULT_LOG_BLOWUP) -> int:
         """t with ((1 + rho) / 2)^t <= 2^-(security_bits + 1)."""
         per_query = math.log2(2.0 / (1.0 + 2.0**-log_blowup))
         return math.ceil((security_bits + 1) / per_query)
@@ -182,22 +203,27 @@ class LigeroParams:
         body = 16 * self.num_cols + 4 * self.total_rows * distinct + DIGEST_LEN * nodes
         return int(round(12 + body))
 
+    @staticmethod
+    def log_cols_for(k: int, m: int, log_blowup: int = DEFAULT_LOG_BLOWUP) -> int:
+        """log2 C = min(k, ceil((k + log2 m) / 2) + 2), capped by the 2-adic subgroup."""
+        log_m = m.bit_length() - 1
+        return max(0, min(k, (k + log_m + 1) // 2 + _LOG_COLS_ABOVE_SQRT, _MAX_LOG_N - log_blowup))
+
     @classmethod
     def for_shape(
-        cls, k: int, m: int, security_bits: int = 100, log_blowup: int = 1
+        cls, k: int, m: int, security_bits: int = 100, log_blowup: int = DEFAULT_LOG_BLOWUP
     ) -> LigeroParams:
-        """Parameters for a batch of m polys of 2^k entries: t from the soundness target, C by size."""
-        t = cls.queries_for(security_bits, log_blowup)
-        best: LigeroParams | None = None
-        for log_cols in range(0, min(k, _MAX_LOG_N - log_blowup) + 1):
+        """Parameters for a batch of m polys of 2^k entries: C by ``log_cols_for``, t by soundness."""
+        if k < 0 or not _is_pow2(m):
+            raise ValueError(f"need k >= 0 and m a power of two, got k={k}, m={m}")
+        t0 = cls.queries_for(security_bits, log_blowup)
+        log_cols = cls.log_cols_for(k, m, log_blowup)
+        # eps_prox grows with n: a few more queries than t0 cover it where it is not negligible
+        for t in range(t0, t0 + _MAX_EXTRA_QUERIES + 1):
             cand = cls(k, m, log_cols, t, log_blowup, security_bits)
-            if best is None or cand.expected_proof_bytes() < best.expected_proof_bytes():
-                best = cand
-        if best is None:
-            raise ValueError(f"no parameters for k={k}, m={m}")
-        if best.soundness_error_log2() > -security_bits:
-            raise ValueError(f"k={k}, m={m} is too large for {security_bits}-bit soundness")
-        return best
+            if cand.soundness_error_log2() <= -security_bits:
+                return cand
+        raise ValueError(f"k={k}, m={m} is too large for {security_bits}-bit soundness")
 
 
 # ----------------------------------------------------------------------------------- commitment
@@ -231,7 +257,12 @@ def absorb_commitment(transcript: Transcript, commitment: Commitment) -> None:
 
 @dataclass
 class ProverData:
-    """What the prover keeps to open: messages (m R, C) and leaf-major codewords (n, m R), u32."""
+    """What the prover keeps to open: messages (m R, C) and leaf-major codewords (n, m R), u32.
+
+    Both are in the time-major stacked row order. ``open`` reaches them only through
+    ``combined_row``, ``opened_columns`` and ``merkle_nodes``, so another holder of the same
+    commitment (one that recomputes instead of keeping) can stand in for this class.
+    """
 
     params: LigeroParams
     commitment: Commitment
@@ -239,13 +270,31 @@ class ProverData:
     leaves: np.ndarray
     tree: merkle.MerkleTree
 
+    def row_values(self, eq_cols: U64) -> U64:
+        """<row, eq_cols> for every stacked row: (4, m R) ext."""
+        return field.edot_base_many(eq_cols, self.messages)
+
+    def combined_row(self, coeffs: U64) -> U64:
+        """sum_row coeffs[row] * row over the stacked message rows: (4, C) ext."""
+        return field.lincomb_base(self.messages, coeffs)
+
+    def opened_columns(self, idx: Sequence[int]) -> U64:
+        """The codeword columns at the (sorted, distinct) positions ``idx``: (Q, m R) u64."""
+        return self.leaves[list(idx)].astype(np.uint64)
+
+    def merkle_nodes(self, idx: Sequence[int]) -> list[bytes]:
+        return self.tree.open(idx)
+
 
 class CommitBuilder:
-    """Commit a batch row by row: ``add_rows`` encodes as it goes, ``finish`` builds the tree.
+    """Commit a batch row by row: ``add_rows`` / ``add_row_groups`` store, ``finish`` encodes and hashes.
 
-    Every one of the m * R rows must be added exactly once (in any order). ``workers`` > 1 encodes
-    and hashes in that many threads (numpy and hashlib release the GIL); the result is identical.
-    Memory held: the messages as u32 (4 m 2^k bytes) and the codewords as u32 (4 m 2^k 2^b bytes).
+    Every one of the m * R rows must be added exactly once (in any order). Rows are kept in the
+    time-major stacked order (row i of poly j at i * m + j); ``finish`` encodes them in contiguous
+    runs of stacked rows straight into the leaf-major matrix, whose rows are then the leaves.
+    ``workers`` > 1 encodes and hashes in that many threads (numpy and hashlib release the GIL);
+    the result is identical. Memory held: the messages as u32 (4 m 2^k bytes) and the codewords as
+    u32 (4 m 2^k 2^b bytes).
     """
 
     def __init__(self, k: int, m: int, params: LigeroParams | None = None, workers: int = 1) -> None:
@@ -255,44 +304,78 @@ class CommitBuilder:
         p = self.params
         self.workers = max(1, workers)
         self._messages = np.empty((p.total_rows, p.num_cols), dtype=np.uint32)
-        self._leaves = np.empty((p.codeword_len, p.total_rows), dtype="<u4")
-        self._filled = np.zeros(p.total_rows, dtype=bool)
+        # (R, m, C) view: [i, j] is row i of poly j, stacked row i * m + j
+        self._groups = self._messages.reshape(p.num_rows, p.m, p.num_cols)
+        self._filled = np.zeros((p.num_rows, p.m), dtype=bool)
         self._done = False
+
+    def _check_block(self, arr: np.ndarray, shape_tail: tuple[int, ...]) -> None:
+        if self._done:
+            raise ValueError("builder already finished")
+        if arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail or arr.dtype.kind not in "ui":
+            raise ValueError(f"rows must be integers of shape (r, {', '.join(map(str, shape_tail))}), "
+                             f"got {arr.shape} {arr.dtype}")
+        if arr.size and (int(arr.max()) >= field.P or (arr.dtype.kind == "i" and int(arr.min()) < 0)):
+            raise ValueError("row entries must be reduced field elements in [0, P)")
 
     def add_rows(self, poly_index: int, row_start: int, rows: np.ndarray) -> None:
         """Add rows [row_start, row_start + r) of polynomial ``poly_index``: reduced ints (r, C)."""
         p = self.params
-        if self._done:
-            raise ValueError("builder already finished")
         arr = np.asarray(rows)
-        if arr.ndim != 2 or arr.shape[1] != p.num_cols or arr.dtype.kind not in "ui":
-            raise ValueError(f"rows must be integers of shape (r, {p.num_cols}), got {arr.shape} {arr.dtype}")
+        self._check_block(arr, (p.num_cols,))
         r = arr.shape[0]
         if not 0 <= poly_index < p.m or not 0 <= row_start <= p.num_rows - r:
             raise ValueError(f"rows {row_start}..{row_start + r} of poly {poly_index} out of range")
-        if arr.size and (int(arr.max()) >= field.P or (arr.dtype.kind == "i" and int(arr.min()) < 0)):
-            raise ValueError("row entries must be reduced field elements in [0, P)")
-        g0 = poly_index * p.num_rows + row_start
-        if self._filled[g0 : g0 + r].any():
-            raise ValueError(f"row {g0 + int(np.argmax(self._filled[g0 : g0 + r]))} added twice")
-        u64 = np.ascontiguousarray(arr, dtype=np.uint64)
-        self._messages[g0 : g0 + r] = u64
-        _encode_into(u64, self._leaves, g0, p.log_blowup, self.workers)
-        self._filled[g0 : g0 + r] = True
+        filled = self._filled[row_start : row_start + r, poly_index]
+        if filled.any():
+            raise ValueError(f"row {row_start + int(np.argmax(filled))} of poly {poly_index} added twice")
+        self._groups[row_start : row_start + r, poly_index] = arr
+        filled[:] = True
+
+    def add_row_groups(self, group_start: int, groups: np.ndarray) -> None:
+        """Add row-groups [group_start, group_start + g): reduced ints (g, m, C), [i, j] = row i of poly j."""
+        p = self.params
+        arr = np.asarray(groups)
+        self._check_block(arr, (p.m, p.num_cols))
+        g = arr.shape[0]
+        if not 0 <= group_start <= p.num_rows - g:
+            raise ValueError(f"row-groups {group_start}..{group_start + g} out of range")
+        filled = self._filled[group_start : group_start + g]
+        if filled.any():
+            raise ValueError(f"row-group {group_start + int(np.argmax(filled.any(axis=1)))} added twice")
+        self._groups[group_start : group_start + g] = arr
+        filled[:] = True
 
     def finish(self) -> tuple[Commitment, ProverData]:
-        """Hash the leaves and build the tree; every row must have been added."""
+        """Encode the rows, hash the leaves and build the tree; every row must have been added."""
         if self._done:
             raise ValueError("builder already finished")
         if not self._filled.all():
-            row = int(np.argmin(self._filled))
-            p = self.params
-            raise ValueError(f"row {row % p.num_rows} of poly {row // p.num_rows} was never added")
+            i, j = np.unravel_index(int(np.argmin(self._filled)), self._filled.shape)
+            raise ValueError(f"row {int(i)} of poly {int(j)} was never added")
         self._done = True
-        tree = merkle.MerkleTree(merkle.hash_leaves(self._leaves, self.workers))
         p = self.params
+        leaves = np.empty((p.codeword_len, p.total_rows), dtype="<u4")
+        # Encode in runs of stacked rows, one coset at a time (``ntt.encode_coset``: in cache),
+        # each coset landing in the leaf-major matrix as runs of `run` u32 per leaf.
+        c, run = p.num_cols, min(_ENCODE_RUN_ROWS, p.total_rows)
+        buf = np.empty((run, c), dtype=np.uint64)
+        scratch = np.empty((ntt.coset_step(run, c), c), dtype=np.uint64)
+        for s0 in range(0, p.total_rows, run):
+            block = self._messages[s0 : s0 + run].astype(np.uint64)
+            out = buf[: block.shape[0]]
+            for beta in range(1 << p.log_blowup):
+                ntt.encode_coset(block, beta, p.log_blowup, out, scratch)
+                leaves[beta * c : (beta + 1) * c, s0 : s0 + block.shape[0]] = out.T
+            del block
+        del buf, scratch
+        tree = merkle.MerkleTree(merkle.hash_leaves(leaves, self.workers))
         commitment = Commitment(tree.root, p.k, p.m)
-        return commitment, ProverData(p, commitment, self._messages, self._leaves, tree)
+        return commitment, ProverData(p, commitment, self._messages, leaves, tree)
+
+
+# Stacked rows per encoding run of ``CommitBuilder.finish``: 64 rows of 2^15 u64 are 16 MiB.
+_ENCODE_RUN_ROWS = 64
 
 
 def _encode_into(rows: U64, leaves: np.ndarray, col0: int, log_blowup: int, workers: int) -> None:
@@ -436,9 +519,14 @@ def _absorb_claim(transcript: Transcript, params: LigeroParams, z: list[U64], va
     )
 
 
-def _row_coeffs(params: LigeroParams, z: list[U64], beta: list[U64]) -> U64:
-    """eq((z_row, beta), .) over the stacked rows: row index j * R + i has bits (i, j)."""
-    return eq_table(z[params.log_cols :] + beta)
+def stacked_row_coeffs(params: LigeroParams, z: Sequence[U64], beta: Sequence[U64]) -> U64:
+    """eq((beta, z_row), .) over the stacked rows: time-major row index i * m + j has bits (j, i).
+
+    (4, m R): the weights of u = sum of the stacked message rows, and of the verifier's
+    combination of each opened column (whose entries are in the same stacked order).
+    """
+    return eq_table(list(beta) + list(z[params.log_cols :]))
+
 
 
 def _eq_cols(params: LigeroParams, z: list[U64]) -> U64:
@@ -449,15 +537,15 @@ def evaluate(data: ProverData, point: Sequence[U64]) -> U64:
     """The batch's values at a point, (4, m): v_j = poly_j(point), from the prover's messages.
 
     y[row] = <row, eq(z_col)> for all m R rows in one pass (``field.edot_base_many``), then
-    v_j = sum_i eq(z_row, i) y[j R + i].
+    v_j = sum_i eq(z_row, i) y[i m + j] (stacked rows are time-major).
     """
     p = data.params
     z = _check_point(point, p.k)
-    y = field.edot_base_many(_eq_cols(p, z), data.messages)
+    y = data.row_values(_eq_cols(p, z))
     eq_row = eq_table(z[p.log_cols :])
     out = np.empty((4, p.m), dtype=np.uint64)
     for j in range(p.m):
-        out[:, j] = field.edot(y[:, j * p.num_rows : (j + 1) * p.num_rows], eq_row)
+        out[:, j] = field.edot(np.ascontiguousarray(y[:, j :: p.m]), eq_row)
     return out
 
 
@@ -482,11 +570,10 @@ def open(  # noqa: A001 - the protocol's name for it
     vals = evaluate(data, z) if values is None else _check_values(values, p.m)
     _absorb_claim(transcript, p, z, vals)
     beta = transcript.challenge_exts("pcs.beta", p.log_m)
-    u = field.lincomb_base(data.messages, _row_coeffs(p, z, beta))
+    u = data.combined_row(stacked_row_coeffs(p, z, beta))
     transcript.absorb_ext("pcs.u", u)
     idx = _queries(transcript, p)
-    columns = data.leaves[idx].astype(np.uint64)
-    return OpeningProof(u, columns, data.tree.open(idx))
+    return OpeningProof(u, data.opened_columns(idx), data.merkle_nodes(idx))
 
 
 def verify(
@@ -543,7 +630,7 @@ def verify(
         raise PCSError("merkle", str(exc)) from None
 
     expected = ntt.rs_encode(u, p.log_blowup)[:, idx]
-    got = field.edot_base_many(_row_coeffs(p, z, beta), cols)
+    got = field.edot_base_many(stacked_row_coeffs(p, z, beta), cols)
     bad = np.flatnonzero((expected != got).any(axis=0))
     if bad.size:
         i = int(bad[0])

@@ -37,9 +37,11 @@ _P = np.uint64(field.P)
 _SPLIT = 64
 # Entries per slab of the transposed narrow-layer phase: 2^17 * 8 bytes = 1 MiB, about L2.
 _SLAB = 1 << 17
-# Rows per wide-layer pass of ``rs_encode_columns``: 4 keeps them cache resident (16 measured
-# slower: the wide layers then spill to L3).
+# Rows per wide-layer pass of ``rs_encode_columns``: at most 4, and at most _WIDE_ENTRIES codeword
+# entries (2 MiB of u64) so the pass stays cache resident (v1: 4 rows of n = 2^17 measured best,
+# 16 slower; at rate 1/8, n = 2^18 at 2^20, 1 row measured ~15 % faster than 2 and 4).
 _WIDE_ROWS = 4
+_WIDE_ENTRIES = 1 << 18
 # Leaf columns per store into the commitment matrix: 16 u32 entries are one 64-byte line.
 _STORE_ROWS = 16
 
@@ -233,7 +235,7 @@ def rs_encode_columns(rows: U64, out: np.ndarray, col0: int, log_blowup: int = 1
     log_split = split.bit_length() - 1
     tw = twiddles(c.bit_length() - 1)
     store = min(batch, _STORE_ROWS)
-    wide = min(store, _WIDE_ROWS)
+    wide = max(1, min(store, _WIDE_ROWS, _WIDE_ENTRIES // n))
     y = np.empty((store, 1 << log_blowup, c), dtype=np.uint64)
     t = np.empty(max(wide * n // 2, _SLAB // 2), dtype=np.uint64)
     q = np.empty_like(t)
@@ -252,6 +254,41 @@ def rs_encode_columns(rows: U64, out: np.ndarray, col0: int, log_blowup: int = 1
             z = np.ascontiguousarray(blocks[:, g0 : g0 + group].transpose(2, 1, 0))
             _dif_columns(z.reshape(split, -1), log_split, tw, t, q)
             leaves[g0 : g0 + group, :, col0 + s0 : col0 + s0 + ns] = z.transpose(1, 0, 2)
+
+
+# Entries per in-place DIF call of ``encode_coset`` (2 MiB of u64: cache sized like the wide-layer
+# passes above); also the size of its scratch.
+_COSET_ENTRIES = 1 << 18
+
+
+def coset_step(batch: int, c: int) -> int:
+    """Rows per DIF call of ``encode_coset`` for a (batch, C) block; its scratch is (step, C)."""
+    return max(1, min(batch, _COSET_ENTRIES // c))
+
+
+def encode_coset(rows: U64, beta: int, log_blowup: int, out: U64, scratch: U64) -> U64:
+    """Codeword positions beta*C .. beta*C + C - 1 of every row of (B, C) into ``out`` (B, C).
+
+    A row's codeword is the size-n DIF of the zero-padded row; its block beta is the size-C DIF
+    of row * w_n^(i bitrev_b(beta)) (``_coset_shifts``) in the same bit-reversed order, so the 2^b
+    blocks together are exactly ``rs_encode``'s output. One coset of a block of rows at a time
+    stays in cache, which is why both commitment provers encode this way. ``scratch`` is
+    (``coset_step(B, C)``, C).
+    """
+    c = _check_message(rows)
+    batch = rows.shape[0]
+    if out.shape != rows.shape or out.dtype != np.uint64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous uint64 array of shape {rows.shape}")
+    step = coset_step(batch, c)
+    shifts = _coset_shifts(c.bit_length() - 1, log_blowup)
+    for r0 in range(0, batch, step):
+        part = out[r0 : r0 + step]
+        if beta == 0:
+            np.copyto(part, rows[r0 : r0 + step])
+        else:
+            mul_into(rows[r0 : r0 + step], shifts[beta], part, scratch[: part.shape[0]])
+        dif_rows(part)
+    return out
 
 
 def _scale_into(rows: U64, log_blowup: int, y: U64, scratch: U64) -> None:
