@@ -14,7 +14,6 @@ from typing import Any
 
 from gates import repo as repo_mod
 from gates.model import GateError
-from gates.proc import DROP_ENV
 
 # Used only when the repository has no identity configured: attempts must still be committed.
 IDENTITY = ('-c', 'user.name=gates loop', '-c', 'user.email=gates-loop@localhost')
@@ -35,7 +34,9 @@ def git_ok(cwd: Path, *args: str) -> bool:
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in repo_mod.no_git_env().items() if k not in DROP_ENV}
+    # No inherited PYTHON* variable reaches the agent or the check it is judged by (a PYTHONPATH
+    # could put another engine first; PYTHONOPTIMIZE is refused by the engine anyway).
+    env = {k: v for k, v in repo_mod.no_git_env().items() if not k.startswith('PYTHON')}
     env.update(extra)
     return env
 

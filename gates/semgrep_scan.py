@@ -15,6 +15,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import tempfile
 import sys
 import time
 from collections.abc import Sequence
@@ -121,13 +122,18 @@ def scan(cwd: Path, configs: Sequence[Path], targets: Sequence[str]) -> ScanResu
     """Run semgrep once in ``cwd`` over ``targets`` (paths relative to ``cwd``)."""
     cmd = argv(configs, targets)
     start = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            cmd, cwd=cwd, env=_env(), stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, timeout=TIMEOUT_S, check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise GateError(f'semgrep took longer than {TIMEOUT_S:.0f} s on {len(targets)} file(s).') from None
+    # semgrep writes a ``semgrep-*.rules`` copy of the config into the temp folder and never
+    # removes it: give it a private one and remove that, so a check leaves nothing behind.
+    with tempfile.TemporaryDirectory(prefix='stagegate-semgrep-') as tmp:
+        try:
+            proc = subprocess.run(
+                cmd, cwd=cwd, env={**_env(), 'TMPDIR': tmp}, stdin=subprocess.DEVNULL,
+                capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise GateError(
+                f'semgrep took longer than {TIMEOUT_S:.0f} s on {len(targets)} file(s).',
+            ) from None
     seconds = time.perf_counter() - start
     doc = _parse(proc.stdout, cmd, proc.stderr)
     problems = []

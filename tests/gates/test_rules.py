@@ -52,7 +52,11 @@ def rendered_rules(folder: Path, names: list[str] | None = None) -> Path:
 
 
 def semgrep_test(folder: Path) -> subprocess.CompletedProcess[str]:
-    env = {**no_git_env(), 'SEMGREP_ENABLE_VERSION_CHECK': '0', 'SEMGREP_SEND_METRICS': 'off'}
+    # semgrep leaves a ``semgrep-*.rules`` file in its temp folder: give it one of the test's own.
+    tmp = folder.parent / 'semgrep-tmp'
+    tmp.mkdir(exist_ok=True)
+    env = {**no_git_env(), 'SEMGREP_ENABLE_VERSION_CHECK': '0', 'SEMGREP_SEND_METRICS': 'off',
+           'TMPDIR': str(tmp)}
     return subprocess.run(
         (semgrep_scan.executable(), '--test', '--metrics=off', '--disable-version-check', str(folder)),
         env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, check=False,
