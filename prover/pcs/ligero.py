@@ -356,12 +356,19 @@ class CommitBuilder:
         self._done = True
         p = self.params
         leaves = np.empty((p.codeword_len, p.total_rows), dtype="<u4")
-        # Encode in runs of stacked rows: a u64 copy of one run at a time, never of all messages.
-        run = max(_ENCODE_RUN_ROWS, self.workers)
+        # Encode in runs of stacked rows, one coset at a time (``ntt.encode_coset``: in cache),
+        # each coset landing in the leaf-major matrix as runs of `run` u32 per leaf.
+        c, run = p.num_cols, min(_ENCODE_RUN_ROWS, p.total_rows)
+        buf = np.empty((run, c), dtype=np.uint64)
+        scratch = np.empty((ntt.coset_step(run, c), c), dtype=np.uint64)
         for s0 in range(0, p.total_rows, run):
             block = self._messages[s0 : s0 + run].astype(np.uint64)
-            _encode_into(block, leaves, s0, p.log_blowup, self.workers)
+            out = buf[: block.shape[0]]
+            for beta in range(1 << p.log_blowup):
+                ntt.encode_coset(block, beta, p.log_blowup, out, scratch)
+                leaves[beta * c : (beta + 1) * c, s0 : s0 + block.shape[0]] = out.T
             del block
+        del buf, scratch
         tree = merkle.MerkleTree(merkle.hash_leaves(leaves, self.workers))
         commitment = Commitment(tree.root, p.k, p.m)
         return commitment, ProverData(p, commitment, self._messages, leaves, tree)

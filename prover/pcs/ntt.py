@@ -261,6 +261,41 @@ def rs_encode_columns(rows: U64, out: np.ndarray, col0: int, log_blowup: int = 1
             leaves[g0 : g0 + group, :, col0 + s0 : col0 + s0 + ns] = z.transpose(1, 0, 2)
 
 
+# Entries per in-place DIF call of ``encode_coset`` (2 MiB of u64: cache sized like the wide-layer
+# passes above); also the size of its scratch.
+_COSET_ENTRIES = 1 << 18
+
+
+def coset_step(batch: int, c: int) -> int:
+    """Rows per DIF call of ``encode_coset`` for a (batch, C) block; its scratch is (step, C)."""
+    return max(1, min(batch, _COSET_ENTRIES // c))
+
+
+def encode_coset(rows: U64, beta: int, log_blowup: int, out: U64, scratch: U64) -> U64:
+    """Codeword positions beta*C .. beta*C + C - 1 of every row of (B, C) into ``out`` (B, C).
+
+    A row's codeword is the size-n DIF of the zero-padded row; its block beta is the size-C DIF
+    of row * w_n^(i bitrev_b(beta)) (``_coset_shifts``) in the same bit-reversed order, so the 2^b
+    blocks together are exactly ``rs_encode``'s output. One coset of a block of rows at a time
+    stays in cache, which is why both commitment provers encode this way. ``scratch`` is
+    (``coset_step(B, C)``, C).
+    """
+    c = _check_message(rows)
+    batch = rows.shape[0]
+    if out.shape != rows.shape or out.dtype != np.uint64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous uint64 array of shape {rows.shape}")
+    step = coset_step(batch, c)
+    shifts = _coset_shifts(c.bit_length() - 1, log_blowup)
+    for r0 in range(0, batch, step):
+        part = out[r0 : r0 + step]
+        if beta == 0:
+            np.copyto(part, rows[r0 : r0 + step])
+        else:
+            mul_into(rows[r0 : r0 + step], shifts[beta], part, scratch[: part.shape[0]])
+        dif_rows(part)
+    return out
+
+
 def _scale_into(rows: U64, log_blowup: int, y: U64, scratch: U64) -> None:
     """y[:, beta] = row * w_n^(i * bitrev_b(beta)) for (B, C) rows into y (B, 2^b, C)."""
     c = rows.shape[1]
