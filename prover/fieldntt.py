@@ -268,6 +268,40 @@ def _encode_kernel(
             _store_pass(x, out, beta * c, c0, g, h, tw)
 
 
+@numba.njit(_nt.void(_U64_2R, _U64_2, _U32_1R, _U32_1R, _U32_2, _U32_2), **_JIT)
+def _coset_kernel(
+    rows: np.ndarray, out: np.ndarray, sh: np.ndarray, tw: np.ndarray, src: np.ndarray, x: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    # One coset, row-major: out[r, p'] = codeword_r[beta C + p'] for rows (B, C) reduced, sh the
+    # coset's Montgomery shifts. Same passes as _encode_kernel, then a transposed store.
+    batch, c = rows.shape
+    for g0 in range(0, batch, _GROUP):
+        g = min(_GROUP, batch - g0)
+        for i in range(c):
+            line = src[i]
+            for r in range(g):
+                line[r] = rows[g0 + r, i]
+            for r in range(g, _GROUP):
+                line[r] = 0
+        if c >= 4:
+            _scaled_first_pass(src, sh, x, tw)
+            h = c >> 3
+        else:
+            for i in range(c):
+                s = np.uint64(sh[i])
+                for r in range(_GROUP):
+                    x[i, r] = _mont(np.uint64(src[i, r]) * s)
+            h = c >> 1
+        _dif_group(x, tw, h)
+        while h >= 4:
+            h >>= 2
+        _store_pass(x, x, 0, 0, _GROUP, h, tw)  # in place: each entry is read before written
+        for r in range(g):
+            orow = out[g0 + r]
+            for p in range(c):
+                orow[p] = x[p, r]
+
+
 def _powers(step: int, count: int) -> U64:
     """[step^i mod P]_{i < count} by doubling (products of reduced values < 2^62 fit uint64)."""
     out = np.ones(count, dtype=np.uint64)
@@ -325,4 +359,25 @@ def encode_columns(rows: U64, out: np.ndarray, col0: int, log_blowup: int) -> bo
         return False
     scratch = np.empty((2, c, _GROUP), dtype=np.uint32)
     _encode_kernel(msg, out, col0, _mont_shifts(log_c, log_blowup), _mont_twiddles(log_c), scratch[0], scratch[1])
+    return True
+
+
+def encode_coset(rows: U64, beta: int, log_blowup: int, out: U64) -> bool:
+    """Codeword positions beta C .. beta C + C - 1 of every reduced row of (B, C) into out (B, C).
+
+    The residues of ``prover.pcs.ntt.encode_coset`` (the caller has checked the shapes; ``out``
+    is C-contiguous uint64). Returns False, touching nothing, when the kernel does not apply.
+    """
+    c = rows.shape[1]
+    if c < 2 or not 0 <= beta < (1 << log_blowup):
+        return False
+    log_c = c.bit_length() - 1
+    if log_c + log_blowup > _MAX_LOG_N:
+        return False
+    msg = np.ascontiguousarray(rows, dtype=np.uint64)
+    if msg.size and int(msg.max()) >= P:
+        return False
+    scratch = np.empty((2, c, _GROUP), dtype=np.uint32)
+    sh = _mont_shifts(log_c, log_blowup)[beta]
+    _coset_kernel(msg, out, sh, _mont_twiddles(log_c), scratch[0], scratch[1])
     return True
