@@ -1,4 +1,8 @@
-"""Compiled Reed-Solomon encoder over BabyBear: the numba twin of ``prover.pcs.ntt.rs_encode_columns``.
+"""Compiled Reed-Solomon encoder over BabyBear: numba twins of ``prover.pcs.ntt``'s encoders.
+
+Public names: ``encode_columns`` (twin of ``ntt.rs_encode_columns``) and ``encode_coset`` (twin
+of ``ntt.encode_coset``, one coset into a row-major (B, C) array); each returns False, touching
+nothing, when it does not apply, and the caller then runs the reference.
 
 What: ``encode_columns(rows, out, col0, log_blowup)`` gives exactly the residues of the numpy
 reference (``prover.pcs.ntt``, kept there as the reference and run against this by
@@ -12,10 +16,11 @@ How (why it is fast): ``_GROUP`` = 16 rows are encoded together in an entry-majo
 (C, 16), the layout of the Merkle leaves: every butterfly then works on one 64-byte line (16 rows,
 one twiddle), which the compiler turns into AVX vector code at every layer, however narrow, and
 every store into the leaf-major matrix is one whole line. The coset scaling is fused into the
-load, layers run in fused radix-4 pairs (one read and write of the buffer per two layers), and
-an odd last layer is twiddle-free. Products use Montgomery multiplication with R = 2^32: twiddles and shifts are
-kept as w * R mod P, so mont(a * wR) = a * w mod P exactly and canonically (< P); every operand is
-below 2^32, so the compiler uses 32x32->64 vector multiplies.
+first pass, layers run in fused radix-4 pairs (one read and write of the buffer per two layers),
+and the last one or two (twiddle-free but for w_4) are fused with the store. Products use
+Montgomery multiplication with R = 2^32: twiddles and shifts are kept as w * R mod P, so
+mont(a * wR) = a * w mod P exactly and canonically (< P); every operand is below 2^32, so the
+compiler uses 32x32->64 vector multiplies.
 
 Where it sits: a field module (modular arithmetic lives only in the field modules); it imports
 numpy, numba and ``prover.field`` for the constants, nothing from ``prover.pcs``. The kernels have
