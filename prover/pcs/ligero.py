@@ -356,19 +356,14 @@ class CommitBuilder:
         self._done = True
         p = self.params
         leaves = np.empty((p.codeword_len, p.total_rows), dtype="<u4")
-        # Encode in runs of stacked rows, one coset at a time (``ntt.encode_coset``: in cache),
-        # each coset landing in the leaf-major matrix as runs of `run` u32 per leaf.
-        c, run = p.num_cols, min(_ENCODE_RUN_ROWS, p.total_rows)
-        buf = np.empty((run, c), dtype=np.uint64)
-        scratch = np.empty((ntt.coset_step(run, c), c), dtype=np.uint64)
+        # Encode in runs of stacked rows; the compiled encoder (prover.fieldntt) stores whole
+        # 64-byte leaf lines itself: measured 2x faster at 2^20 than encode_coset per coset plus
+        # a numpy transposed store (same leaves).
+        run = min(_ENCODE_RUN_ROWS, p.total_rows)
         for s0 in range(0, p.total_rows, run):
             block = self._messages[s0 : s0 + run].astype(np.uint64)
-            out = buf[: block.shape[0]]
-            for beta in range(1 << p.log_blowup):
-                ntt.encode_coset(block, beta, p.log_blowup, out, scratch)
-                leaves[beta * c : (beta + 1) * c, s0 : s0 + block.shape[0]] = out.T
+            ntt.rs_encode_columns(block, leaves, s0, p.log_blowup)
             del block
-        del buf, scratch
         tree = merkle.MerkleTree(merkle.hash_leaves(leaves, self.workers))
         commitment = Commitment(tree.root, p.k, p.m)
         return commitment, ProverData(p, commitment, self._messages, leaves, tree)
