@@ -321,6 +321,8 @@ def test_capabilities_come_from_the_given_tree(tiny_subject: TinyRepo) -> None:
 def test_a_killed_engine_takes_its_child_along(tmp_path: Path) -> None:
     # SIGKILL cannot be caught, so no cleanup code runs in the engine: the kernel must do it.
     pids = tmp_path / 'pids'
+    engine_tmp = tmp_path / 'engine-tmp'
+    engine_tmp.mkdir()
     write_subject(tmp_path / 'tree', f'''\
         with open({str(pids)!r}, 'w') as fh:
             fh.write(str(os.getpid()))
@@ -335,7 +337,8 @@ def test_a_killed_engine_takes_its_child_along(tmp_path: Path) -> None:
         from gates import probe
         probe.time_run(python_subject(), Path({str(tmp_path / 'tree')!r}), 'w', {{}},
                        {MAT!r}, [0, 1, 2], timeout=120)
-    ''')))
+    ''')), env={**os.environ, 'TMPDIR': str(engine_tmp)})
+    # SIGKILL leaves the engine's own temp folder behind by nature: keep it inside this test's.
     try:
         deadline = time.monotonic() + 30
         while not pids.exists() and time.monotonic() < deadline:
