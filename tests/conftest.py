@@ -1,0 +1,56 @@
+"""Suite-wide guard: the tests leave the temp folder as they found it.
+
+The first pytest process (the xdist controller, or the only process) makes a private TMPDIR before
+any test runs; xdist workers and every subprocess inherit it, so whatever the code under test puts
+in "the temp folder" lands there. Workers only re-read it.
+At the end of the session that folder must hold nothing but pytest's own basetemp; anything else
+(a crash log, a probe folder, an exported tree) is left-over litter and fails the run with the
+names of what was left. The folder is removed afterwards either way.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_KEY = pytest.StashKey[Path]()
+_PYTEST_OWN = ('pytest-of-',)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, 'workerinput'):
+        tempfile.tempdir = None   # a worker: the controller's TMPDIR is already in our environment
+        return
+    private = Path(tempfile.mkdtemp(prefix='stagegate-tests-'))
+    config.stash[_KEY] = private
+    os.environ['TMPDIR'] = str(private)
+    tempfile.tempdir = None   # re-read TMPDIR on the next gettempdir()
+
+
+def _litter(private: Path) -> list[str]:
+    return sorted(p.name for p in private.iterdir() if not p.name.startswith(_PYTEST_OWN))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    private = session.config.stash.get(_KEY, None)
+    if private is None or not private.is_dir():
+        return
+    left = _litter(private)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin('terminalreporter')
+        line = f'tests left {len(left)} item(s) in the temp folder: {", ".join(left[:40])}'
+        if reporter is not None:
+            reporter.write_line(line, red=True)
+        else:
+            print(line)
+        if session.exitstatus == 0:
+            session.exitstatus = 1
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    private = config.stash.get(_KEY, None)
+    if private is not None:
+        shutil.rmtree(private, ignore_errors=True)
