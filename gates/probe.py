@@ -119,11 +119,21 @@ def site_dirs() -> list[str]:
     return [d for d in found if os.path.isdir(d)]
 
 
-def _verify(guard: treedigest.Guard | None, when: str) -> None:
+def subject_env(subject: Subject, tree: Path) -> dict[str, str]:
+    """The spec's ``subject.env`` with ``{cache}`` set to the tree's private cache folder."""
+    if not subject.env:
+        return {}
+    home = str(treedigest.cache_home(tree))
+    return {name: value.replace('{cache}', home) for name, value in subject.env}
+
+
+def _verify(
+        guard: treedigest.Guard | None, when: str, running: Path | None = None, after: bool = False,
+) -> None:
     if guard is None:
         return
     try:
-        guard.verify(when)
+        guard.verify(when, running, after)
     except treedigest.TreeChanged as e:
         raise TreeTampered(e.message) from None
 
@@ -174,14 +184,14 @@ def _python_child(
     shutil.copyfile(Path(__file__).with_name('_probe_child.py'), shim)
     log = workdir / 'child.log'
     argv = (sys.executable, '-B', '-s', '-S', '-P', str(shim), str(req_path))
-    env = proc.child_env()
+    env = proc.child_env(subject_env(subject, tree))
     what = f'the {request["mode"]} run in {tree}'
-    _verify(guard, f'before {what}')
+    _verify(guard, f'before {what}', tree)
     try:
         with proc.started(argv, root, env, log, stderr_pipe=False) as child:
             code = proc.wait(child, timeout, what, log)
     finally:
-        _verify(guard, f'during {what}')
+        _verify(guard, f'during {what}', tree, after=True)
     if not result_path.is_file():
         raise ProbeFailed(f'the probe child in {tree} exited with {code} and wrote no result', proc.tail(log))
     result: dict[str, Any] = json.loads(result_path.read_text(encoding='utf-8'))
@@ -402,14 +412,14 @@ def _command(
 ) -> tuple[Any, float, bytes, probe_command.Rss]:
     refuse_optimized()
     what = f'the {subject.argv[0]} run in {tree}'
-    _verify(guard, f'before {what}')
+    _verify(guard, f'before {what}', tree)
     try:
         return probe_command.run(
             subject, subject_root(subject, tree), workload, params, variant, stages, workdir,
-            timeout, sample_rss,
+            timeout, sample_rss, subject_env(subject, tree),
         )
     finally:
-        _verify(guard, f'during {what}')
+        _verify(guard, f'during {what}', tree, after=True)
 
 
 def _track_name(track: int | str) -> str:

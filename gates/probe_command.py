@@ -80,12 +80,14 @@ def run(
         workdir: Path,
         timeout: float,
         sample_rss: bool = False,
+        extra_env: Mapping[str, str] | None = None,
 ) -> tuple[BoundaryCheck, float, bytes, Rss]:
     """One run: the checked boundaries, the wall time of the process, the proof bytes and the
     peak RSS of its process tree (only when ``sample_rss``: scanning /proc takes CPU the timed
     runs must not lose; otherwise the Rss is empty)."""
     proof_path = workdir / 'proof.bin'
     env = proc.child_env({
+        **(extra_env or {}),
         'STAGEGATE_PROOF': str(proof_path), 'STAGEGATE_WORKLOAD': workload,
         'STAGEGATE_PARAMS': json.dumps(dict(params), sort_keys=True),
         'STAGEGATE_VARIANT': json.dumps(dict(variant), sort_keys=True),

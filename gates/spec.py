@@ -42,6 +42,10 @@ class Subject:
     sections: str | None
     capabilities: str | None
     argv: tuple[str, ...]          # kind command
+    # Extra environment of every subject process; ``{cache}`` in a value is the tree's private
+    # cache folder (outside the tree, kept for one check): e.g. a JIT's on-disk cache, which must
+    # never be written into a measured tree.
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,7 +224,7 @@ def _build(c: Checker) -> Spec:
     if schema != 1 or isinstance(schema, bool):
         c.fail(('schema',), f'expected 1 (the only schema this engine reads), got {show(schema)}.')
 
-    c.mapping(('subject',), ('kind', 'root', 'argv') + PYTHON_ENTRIES)
+    c.mapping(('subject',), ('kind', 'root', 'argv', 'env') + PYTHON_ENTRIES)
     kind = c.string(('subject', 'kind'))
     if kind not in ('python', 'command'):
         c.fail(('subject', 'kind'), f'expected python or command, got {show(kind)}.')
@@ -238,7 +242,23 @@ def _build(c: Checker) -> Spec:
         argv = c.strings(('subject', 'argv'))
         if not argv:
             c.fail(('subject', 'argv'), 'expected a non-empty command line.')
-    subject = Subject(kind, c.string(('subject', 'root'), '.'), argv=argv, **entries)
+    env: list[tuple[str, str]] = []
+    if c.has(('subject', 'env')):
+        raw_env = c.get(('subject', 'env'))
+        if not isinstance(raw_env, dict):
+            c.fail(('subject', 'env'), f'expected a mapping of variable names to strings, got {show(raw_env)}.')
+        for name in raw_env:
+            env_key: KeyPath = ('subject', 'env', str(name))
+            if not isinstance(name, str):
+                c.fail(('subject', 'env'), f'expected variable names as strings, got {show(name)}.')
+            value = c.string(env_key)
+            if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', name) or name.startswith(('PYTHON', 'GIT_')):
+                c.fail(env_key, f'expected an environment variable name other than PYTHON* and GIT_* '
+                            f'(the engine keeps those clean), got {show(name)}.')
+            if value.replace('{cache}', '').count('{') or value.replace('{cache}', '').count('}'):
+                c.fail(env_key, f'expected a value whose only placeholder is {{cache}}, got {show(value)}.')
+            env.append((name, value))
+    subject = Subject(kind, c.string(('subject', 'root'), '.'), argv=argv, env=tuple(env), **entries)
 
     c.mapping(('baseline',), ('ref', 'version'))
     c.mapping(('variants',), ('baseline', 'candidate'))

@@ -17,15 +17,35 @@ candidate could plant bytecode for nothing but its own code anyway.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import os
+import shutil
 import stat
+import tempfile
 from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
 
 SKIP_NAMES = frozenset({'.git', '.stagegate'})
+
+_CACHE_ROOT: list[Path] = []
+
+
+def cache_home(tree: Path) -> Path:
+    """The private cache folder of ``tree``'s subject processes (spec ``subject.env``'s
+    ``{cache}``): outside every tree, one per tree for the life of this engine process, removed
+    at exit. A JIT that caches next to its sources would otherwise write into the measured tree.
+    The guard lets a tree's cache change only during that tree's own runs."""
+    if not _CACHE_ROOT:
+        root = Path(tempfile.mkdtemp(prefix='stagegate-cache-'))
+        atexit.register(shutil.rmtree, root, True)
+        _CACHE_ROOT.append(root)
+    key = hashlib.sha256(str(tree.resolve()).encode('utf-8', 'surrogateescape')).hexdigest()[:16]
+    home = _CACHE_ROOT[0] / key
+    home.mkdir(exist_ok=True)
+    return home
 
 
 def _files(root: Path, bytecode: bool) -> Iterator[tuple[str, str]]:
@@ -115,12 +135,14 @@ class Guard:
 
     def __init__(self) -> None:
         self._trees: dict[Path, tuple[str, bool, TreeDigest]] = {}
+        self._caches: dict[Path, TreeDigest] = {}
         self.broken: str | None = None
 
     def watch(self, tree: Path, label: str, bytecode: bool = True) -> None:
         key = tree.resolve()
         if key not in self._trees:
             self._trees[key] = (label, bytecode, digest(key, bytecode))
+            self._caches[key] = digest(cache_home(key))
 
     def forget(self, tree: Path) -> None:
         self._trees.pop(tree.resolve(), None)
@@ -128,13 +150,30 @@ class Guard:
     def watched(self) -> list[Path]:
         return list(self._trees)
 
-    def verify(self, when: str) -> None:
+    def verify(self, when: str, running: Path | None = None, after: bool = False) -> None:
+        """Every watched tree unchanged; every tree's cache unchanged too, except that after a
+        run (``after``) the cache of the tree that ran (``running``) may have grown: that is
+        its own JIT or bytecode cache, and it is taken as the new reference. A run that writes
+        into another tree's cache is caught like a write into the tree."""
         if self.broken is not None:
             raise TreeChanged(self.broken)
+        run_key = running.resolve() if running is not None else None
+        for key, cache_before in list(self._caches.items()):
+            cache_after = digest(cache_home(key))
+            if after and key == run_key:
+                self._caches[key] = cache_after
+            elif cache_after.entries != cache_before.entries:
+                changed = cache_before.changes(cache_after)
+                self.broken = (
+                    f'the private cache of tree {key} changed {when}: {", ".join(changed[:5])}; '
+                    f'a subject run may write only its own tree\'s cache (the figures of this '
+                    f'check are void)'
+                )
+                raise TreeChanged(self.broken)
         for key, (label, bytecode, before) in self._trees.items():
-            after = digest(key, bytecode)
-            if after.entries != before.entries:
-                changed = before.changes(after)
+            now = digest(key, bytecode)
+            if now.entries != before.entries:
+                changed = before.changes(now)
                 shown = ', '.join(changed[:5]) + (f' and {len(changed) - 5} more' if len(changed) > 5 else '')
                 self.broken = (
                     f'the {label} tree {key} changed {when}: {shown}; a subject run may not write '
