@@ -40,7 +40,7 @@ def cache_home(tree: Path) -> Path:
     The guard lets a tree's cache change only during that tree's own runs."""
     if not _CACHE_ROOT:
         root = Path(tempfile.mkdtemp(prefix='stagegate-cache-'))
-        atexit.register(shutil.rmtree, root, True)
+        atexit.register(remove_cache_homes)
         _CACHE_ROOT.append(root)
     key = hashlib.sha256(str(tree.resolve()).encode('utf-8', 'surrogateescape')).hexdigest()[:16]
     home = _CACHE_ROOT[0] / key
@@ -115,6 +115,12 @@ class TreeDigest:
 
 def digest(root: Path, bytecode: bool = True) -> TreeDigest:
     return TreeDigest(root, dict(_files(root, bytecode)))
+
+
+def remove_cache_homes() -> None:
+    """Remove every tree's cache folder (at exit; a long-lived caller may call it earlier)."""
+    while _CACHE_ROOT:
+        shutil.rmtree(_CACHE_ROOT.pop(), ignore_errors=True)
 
 
 class TreeChanged(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,11 @@ def _litter(private: Path) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # The engine's per-tree cache folders live for its process and go at exit; this process (a
+    # worker too) is still running, so remove them the way exit would before looking for litter.
+    treedigest = sys.modules.get('gates.treedigest')
+    if treedigest is not None:
+        treedigest.remove_cache_homes()
     private = session.config.stash.get(_KEY, None)
     if private is None or not private.is_dir():
         return
