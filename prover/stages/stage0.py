@@ -111,8 +111,13 @@ class _ChunkCounts:
         self.counts = {name: np.zeros(1 << sizes[name], dtype=np.uint64) for name in MULT_ORDER}
 
     def __call__(self, cols: dict[str, U64]) -> None:
+        # a chunk has ~sqrt(T) keys: counting its distinct ones beats a table-sized bincount
         for name, keys in _mult_keys(cols, self.bytecode).items():
-            self.counts[name] += _clipped_counts(keys, self.counts[name].size)
+            counts = self.counts[name]
+            k = np.concatenate(keys)
+            k = k[k < np.uint64(counts.size)]
+            uniq, num = np.unique(k, return_counts=True)
+            counts[uniq.astype(np.int64)] += num.astype(np.uint64)
 
 
 def _commit_mults(ctx: ProverContext, mults: dict[str, U64]) -> None:

@@ -22,6 +22,7 @@ stage 0 uses it when its backend is ``"streaming"``, stage 8 opens its result un
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
@@ -127,20 +128,19 @@ def commit_columns(
     buf = np.empty((m, c), dtype=np.uint64)
     scratch = np.empty((min(m, _DIF_ROWS), c), dtype=np.uint64)
     leaf = np.empty((c, m), dtype="<u4")  # one coset's leaf bytes for this row-group
-    view = memoryview(leaf).cast("B")
-    width = 4 * m
+    # one void scalar per leaf row: map() over them is the cheapest way to feed c hashers
+    leaf_rows = leaf.view(f"V{4 * m}").reshape(c)
+    update = type(base).update
     groups = 0
     for _, group in _row_groups(source, names, p.log_cols, on_chunk):
         for beta in range(1 << p.log_blowup):
             coset = _encode_coset(group, beta, p.log_blowup, buf, scratch)
             np.copyto(leaf, coset.T)
-            off = beta * c
-            for q in range(c):
-                hashers[off + q].update(view[q * width : (q + 1) * width])
+            deque(map(update, hashers[beta * c : (beta + 1) * c], leaf_rows), maxlen=0)
         groups += 1
     if groups != p.num_rows:
         raise ValueError(f"the source gave {groups} row-groups, the shape has {p.num_rows}")
-    del buf, scratch, leaf, view
+    del buf, scratch, leaf, leaf_rows
     digests = b"".join(h.digest() for h in hashers)
     del hashers
     tree = merkle.MerkleTree(digests)
