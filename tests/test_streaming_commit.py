@@ -70,6 +70,23 @@ def test_streaming_commitment_is_byte_identical(log_t: int, chunk_log: int) -> N
     assert np.array_equal(sdata.opened_columns(idx), data.opened_columns(idx))
 
 
+def test_streaming_commitment_reads_only_the_chunked_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = _witness(10, 5)
+    com, _ = _materialized(ws)
+    ws.drop_rows()  # no cached rows: every chunk must come from tracer.replay
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise AssertionError("the streaming path must not materialize the trace")
+
+    monkeypatch.setattr(WitnessSource, "materialized", refuse)
+    monkeypatch.setattr(WitnessSource, "materialize_rows", refuse)
+    scom, sdata = commit_columns(ws, COLUMNS)
+    assert scom == com
+    rng = np.random.default_rng(5)
+    point = [rng.integers(0, field.P, 4, dtype=np.uint64) for _ in range(10)]
+    _open(sdata, point, None)  # u, row values and columns: all from replayed chunks
+
+
 def test_wrong_params_rejected() -> None:
     ws = _witness(8, 4)
     with pytest.raises(ValueError, match="params are for"):
