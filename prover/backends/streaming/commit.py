@@ -35,8 +35,9 @@ __all__ = ["commit_columns", "StreamingProverData", "ChunkSource"]
 
 ChunkHook = Callable[[Mapping[str, np.ndarray]], None]
 
-# Rows per in-place DIF call: bounds the transform's scratch to 2 * 16 * C / 2 u64 entries.
-_DIF_ROWS = 16
+# Entries per in-place DIF call (2 MiB of u64, cache sized like ``ntt``'s wide-layer passes);
+# also bounds the transform's scratch.
+_DIF_ENTRIES = 1 << 18
 # Limbs of the codeword points' powers in ``opened_columns``: three 11-bit limbs keep every
 # product < 2^31 * 2^11 and a chunk's sum of up to 2^11 of them < 2^53 (exact in a double).
 _PT_LIMB = 11
@@ -90,18 +91,24 @@ def _encode_coset(group: U64, beta: int, log_blowup: int, buf: U64, scratch: U64
 
     The RS codeword of a row is the size-n DIF of the zero-padded row; its block beta is the
     size-C DIF of row * w_n^(i bitrev_b(beta)) (``ntt._coset_shifts``), in the same bit-reversed
-    order, so this is exactly ``ntt.rs_encode``'s output there. ``scratch`` is (_DIF_ROWS, C).
+    order, so this is exactly ``ntt.rs_encode``'s output there. ``scratch`` is (step, C) with
+    step = ``_dif_step(m, C)`` rows.
     """
-    c = group.shape[1]
+    m, c = group.shape
+    step = _dif_step(m, c)
     shifts = ntt._coset_shifts(c.bit_length() - 1, log_blowup)
-    for r0 in range(0, buf.shape[0], _DIF_ROWS):
-        rows = buf[r0 : r0 + _DIF_ROWS]
+    for r0 in range(0, m, step):
+        rows = buf[r0 : r0 + step]
         if beta == 0:
-            np.copyto(rows, group[r0 : r0 + _DIF_ROWS])
+            np.copyto(rows, group[r0 : r0 + step])
         else:
-            field.mul_into(group[r0 : r0 + _DIF_ROWS], shifts[beta], rows, scratch[: rows.shape[0]])
+            field.mul_into(group[r0 : r0 + step], shifts[beta], rows, scratch[: rows.shape[0]])
         ntt.dif_rows(rows)
     return buf
+
+
+def _dif_step(m: int, c: int) -> int:
+    return max(1, min(m, _DIF_ENTRIES // c))
 
 
 def commit_columns(
@@ -126,7 +133,7 @@ def commit_columns(
     base = hashlib.sha256(b"\x00")  # the leaf prefix (merkle: leaf = sha256(0x00 || column))
     hashers = [base.copy() for _ in range(n)]
     buf = np.empty((m, c), dtype=np.uint64)
-    scratch = np.empty((min(m, _DIF_ROWS), c), dtype=np.uint64)
+    scratch = np.empty((_dif_step(m, c), c), dtype=np.uint64)
     leaf = np.empty((c, m), dtype="<u4")  # one coset's leaf bytes for this row-group
     # one void scalar per leaf row: map() over them is the cheapest way to feed c hashers
     leaf_rows = leaf.view(f"V{4 * m}").reshape(c)
