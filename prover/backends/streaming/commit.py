@@ -3,7 +3,8 @@
 What: the same commitment ``prover.pcs.CommitBuilder`` makes from materialized columns, made
 from the witness's chunked view in one pass over the trace, keeping O(sqrt T) state:
 - ``commit_columns`` reads chunks in time order, fills one row-group (C consecutive cycles of
-  the m columns), RS-encodes it coset by coset (n = 2^b C positions, C at a time), and feeds each
+  the m columns), RS-encodes it coset by coset (``ntt.encode_coset``, the materialized
+  ``CommitBuilder``'s encoder: n = 2^b C positions, C at a time), and feeds each
   of the n leaf hashers one update per row-group: v2's time-major leaves make that the digest of
   the whole leaf. Held at once: the row-group (8 m C bytes), one encoded coset (its u64 copy and
   a u32 leaf-major copy), the n hashers, then the Merkle tree (2 n digests).
@@ -35,9 +36,6 @@ __all__ = ["commit_columns", "StreamingProverData", "ChunkSource"]
 
 ChunkHook = Callable[[Mapping[str, np.ndarray]], None]
 
-# Entries per in-place DIF call (2 MiB of u64, cache sized like ``ntt``'s wide-layer passes);
-# also bounds the transform's scratch.
-_DIF_ENTRIES = 1 << 18
 # Limbs of the codeword points' powers in ``opened_columns``: three 11-bit limbs keep every
 # product < 2^31 * 2^11 and a chunk's sum of up to 2^11 of them < 2^53 (exact in a double).
 _PT_LIMB = 11
@@ -86,31 +84,6 @@ def _row_groups(
         del cols
 
 
-def _encode_coset(group: U64, beta: int, log_blowup: int, buf: U64, scratch: U64) -> U64:
-    """Positions beta*C .. beta*C + C - 1 of every row's codeword, in place in ``buf`` (m, C).
-
-    The RS codeword of a row is the size-n DIF of the zero-padded row; its block beta is the
-    size-C DIF of row * w_n^(i bitrev_b(beta)) (``ntt._coset_shifts``), in the same bit-reversed
-    order, so this is exactly ``ntt.rs_encode``'s output there. ``scratch`` is (step, C) with
-    step = ``_dif_step(m, C)`` rows.
-    """
-    m, c = group.shape
-    step = _dif_step(m, c)
-    shifts = ntt._coset_shifts(c.bit_length() - 1, log_blowup)
-    for r0 in range(0, m, step):
-        rows = buf[r0 : r0 + step]
-        if beta == 0:
-            np.copyto(rows, group[r0 : r0 + step])
-        else:
-            field.mul_into(group[r0 : r0 + step], shifts[beta], rows, scratch[: rows.shape[0]])
-        ntt.dif_rows(rows)
-    return buf
-
-
-def _dif_step(m: int, c: int) -> int:
-    return max(1, min(m, _DIF_ENTRIES // c))
-
-
 def commit_columns(
     source: ChunkSource,
     names: Sequence[str],
@@ -133,7 +106,7 @@ def commit_columns(
     base = hashlib.sha256(b"\x00")  # the leaf prefix (merkle: leaf = sha256(0x00 || column))
     hashers = [base.copy() for _ in range(n)]
     buf = np.empty((m, c), dtype=np.uint64)
-    scratch = np.empty((_dif_step(m, c), c), dtype=np.uint64)
+    scratch = np.empty((ntt.coset_step(m, c), c), dtype=np.uint64)
     leaf = np.empty((c, m), dtype="<u4")  # one coset's leaf bytes for this row-group
     # one void scalar per leaf row: map() over them is the cheapest way to feed c hashers
     leaf_rows = leaf.view(f"V{4 * m}").reshape(c)
@@ -141,7 +114,7 @@ def commit_columns(
     groups = 0
     for _, group in _row_groups(source, names, p.log_cols, on_chunk):
         for beta in range(1 << p.log_blowup):
-            coset = _encode_coset(group, beta, p.log_blowup, buf, scratch)
+            coset = ntt.encode_coset(group, beta, p.log_blowup, buf, scratch)
             np.copyto(leaf, coset.T)
             deque(map(update, hashers[beta * c : (beta + 1) * c], leaf_rows), maxlen=0)
         groups += 1
