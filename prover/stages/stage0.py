@@ -147,23 +147,24 @@ def _prove_streaming(ctx: ProverContext) -> None:
 def prove(ctx: ProverContext) -> None:
     if ctx.backend == "streaming":
         _prove_streaming(ctx)
-        return
-    if ctx.backend != "materialized":
+    elif ctx.backend == "materialized":
+        # The baseline: all 64 columns at once, the encoded matrix kept for stage 8.
+        t = ctx.transcript
+        t.absorb_bytes("s0/statement", ctx.statement.encode())
+
+        cols = ctx.witness.materialized(COLUMNS)
+        builder = pcs.CommitBuilder(ctx.log_t, len(COLUMNS))
+        p = builder.params
+        for j, name in enumerate(COLUMNS):
+            builder.add_rows(j, 0, cols[name].reshape(p.num_rows, p.num_cols))
+        commitment, data = builder.finish()
+        del builder
+        ctx.trace_commitment, ctx.trace_prover_data = commitment, data
+        ctx.section.put_digest(commitment.root)
+        pcs.absorb_commitment(t, commitment)
+
+        mults = _multiplicities(cols, ctx.bytecode)
+        del cols
+        _commit_mults(ctx, mults)
+    else:
         raise NotImplementedError(f"stage 0 has no {ctx.backend!r} backend")
-    t = ctx.transcript
-    t.absorb_bytes("s0/statement", ctx.statement.encode())
-
-    cols = ctx.witness.materialized(COLUMNS)
-    builder = pcs.CommitBuilder(ctx.log_t, len(COLUMNS))
-    p = builder.params
-    for j, name in enumerate(COLUMNS):
-        builder.add_rows(j, 0, cols[name].reshape(p.num_rows, p.num_cols))
-    commitment, data = builder.finish()
-    del builder
-    ctx.trace_commitment, ctx.trace_prover_data = commitment, data
-    ctx.section.put_digest(commitment.root)
-    pcs.absorb_commitment(t, commitment)
-
-    mults = _multiplicities(cols, ctx.bytecode)
-    del cols
-    _commit_mults(ctx, mults)
