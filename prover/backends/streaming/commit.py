@@ -128,6 +128,10 @@ def commit_columns(
     return commitment, StreamingProverData(p, commitment, tree, source, tuple(names))
 
 
+def _bitrev(x: int, bits: int) -> int:
+    return int(format(x, f"0{bits}b")[::-1], 2) if bits else 0
+
+
 class StreamingProverData:
     """``pcs.ProverData``'s opening interface, recomputed from the chunked view on demand.
 
@@ -195,8 +199,9 @@ class StreamingProverData:
             return out
         log_n = p.log_cols + p.log_blowup
         w = field.root_of_unity(log_n)
-        exps = ntt.eval_exponents(log_n)
-        pts = np.array([pow(w, int(exps[i]), field.P) for i in idx], dtype=np.uint64)
+        # x_p = w_n^bitrev(p) for the queried p only: ``ntt.eval_exponents`` would build (and
+        # cache) an n-entry table, which outlives the stage.
+        pts = np.array([pow(w, _bitrev(int(i), log_n), field.P) for i in idx], dtype=np.uint64)
         span = min(self.source.chunk_size, p.num_cols, _EXACT_TERMS)
         # powers[l] = x^l for l < span, then its limbs as float64 (span, Q) matrices
         powers = np.empty((span, q), dtype=np.uint64)
