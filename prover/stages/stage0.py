@@ -9,6 +9,11 @@ the shapes are public, so the verifier rebuilds the commitments from the roots.
 
 Keeps for later stages: the PCS prover data (stage 8 opens it) and the multiplicity tables
 (stages 3-6). The trace columns themselves are dropped at the end of the stage.
+
+Backends: ``materialized`` builds all 64 columns at once and keeps the encoded matrix;
+``streaming`` (``prover.backends.streaming``) replays the trace chunk by chunk once, commits
+row-group by row-group and counts the multiplicities per chunk, keeping O(sqrt T) state; its
+prover data recomputes what stage 8's opening needs. Both give the same bytes.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from prover.stages.common import MultPoly, ProverContext
 
 # The backends this stage offers (prover.probe.capabilities() collects them): converting the
 # stage to streaming adds "streaming" here, inside the stage's own paths.
-BACKENDS = ("materialized",)
+BACKENDS = ("materialized", "streaming")
 
 def _clipped_counts(keys: Sequence[U64], size: int) -> U64:
     """Counts of in-range keys only: what a (faulty) prover commits when a key is off the table.
@@ -80,25 +85,43 @@ def _multiplicities(cols: dict[str, U64], bytecode: BytecodeTable) -> dict[str, 
     return out
 
 
-def prove(ctx: ProverContext) -> None:
-    if ctx.backend != "materialized":
-        raise NotImplementedError(f"stage 0 has no {ctx.backend!r} backend")
+def _mult_keys(cols: dict[str, U64], bytecode: BytecodeTable) -> dict[str, list[U64]]:
+    """Per multiplicity poly, the key arrays whose in-range counts it is (``_clipped_counts``)."""
+    src = fingerprints.MULT_SOURCES
+    pc = cols["pc"]
+    return {
+        "m_instr": [_instr_index(cols, j) for j in range(4)],
+        "m_rangeB": [cols[n] for n in src["m_rangeB"]],
+        "m_rangeM": [cols[n] for n in src["m_rangeM"]],
+        "m_bc": [np.where(pc < np.uint64(bytecode.length), pc, np.uint64(1 << bytecode.log_n))],
+    }
+
+
+class _ChunkCounts:
+    """Multiplicities summed chunk by chunk: the in-range counts of every key.
+
+    Equal to ``_multiplicities`` over all T rows: where every key is in range the exact count
+    is the in-range count, and where one is not ``_multiplicities`` falls back to in-range
+    counts itself; counts add over chunks.
+    """
+
+    def __init__(self, bytecode: BytecodeTable) -> None:
+        self.bytecode = bytecode
+        sizes = mult_log_sizes(bytecode)
+        self.counts = {name: np.zeros(1 << sizes[name], dtype=np.uint64) for name in MULT_ORDER}
+
+    def __call__(self, cols: dict[str, U64]) -> None:
+        # a chunk has ~sqrt(T) keys: counting its distinct ones beats a table-sized bincount
+        for name, keys in _mult_keys(cols, self.bytecode).items():
+            counts = self.counts[name]
+            k = np.concatenate(keys)
+            k = k[k < np.uint64(counts.size)]
+            uniq, num = np.unique(k, return_counts=True)
+            counts[uniq.astype(np.int64)] += num.astype(np.uint64)
+
+
+def _commit_mults(ctx: ProverContext, mults: dict[str, U64]) -> None:
     t = ctx.transcript
-    t.absorb_bytes("s0/statement", ctx.statement.encode())
-
-    cols = ctx.witness.materialized(COLUMNS)
-    builder = pcs.CommitBuilder(ctx.log_t, len(COLUMNS))
-    p = builder.params
-    for j, name in enumerate(COLUMNS):
-        builder.add_rows(j, 0, cols[name].reshape(p.num_rows, p.num_cols))
-    commitment, data = builder.finish()
-    del builder
-    ctx.trace_commitment, ctx.trace_prover_data = commitment, data
-    ctx.section.put_digest(commitment.root)
-    pcs.absorb_commitment(t, commitment)
-
-    mults = _multiplicities(cols, ctx.bytecode)
-    del cols
     sizes = mult_log_sizes(ctx.bytecode)
     for name in MULT_ORDER:
         values = mults[name]
@@ -106,3 +129,42 @@ def prove(ctx: ProverContext) -> None:
         ctx.mult[name] = MultPoly(name, sizes[name], values, c, d)
         ctx.section.put_digest(c.root)
         pcs.absorb_commitment(t, c)
+
+
+def _prove_streaming(ctx: ProverContext) -> None:
+    from prover.backends.streaming import commit_columns
+
+    t = ctx.transcript
+    t.absorb_bytes("s0/statement", ctx.statement.encode())
+    counts = _ChunkCounts(ctx.bytecode)
+    commitment, data = commit_columns(ctx.witness, COLUMNS, on_chunk=counts)
+    ctx.trace_commitment, ctx.trace_prover_data = commitment, data
+    ctx.section.put_digest(commitment.root)
+    pcs.absorb_commitment(t, commitment)
+    _commit_mults(ctx, counts.counts)
+
+
+def prove(ctx: ProverContext) -> None:
+    if ctx.backend == "streaming":
+        _prove_streaming(ctx)
+    elif ctx.backend == "materialized":
+        # The baseline: all 64 columns at once, the encoded matrix kept for stage 8.
+        t = ctx.transcript
+        t.absorb_bytes("s0/statement", ctx.statement.encode())
+
+        cols = ctx.witness.materialized(COLUMNS)
+        builder = pcs.CommitBuilder(ctx.log_t, len(COLUMNS))
+        p = builder.params
+        for j, name in enumerate(COLUMNS):
+            builder.add_rows(j, 0, cols[name].reshape(p.num_rows, p.num_cols))
+        commitment, data = builder.finish()
+        del builder
+        ctx.trace_commitment, ctx.trace_prover_data = commitment, data
+        ctx.section.put_digest(commitment.root)
+        pcs.absorb_commitment(t, commitment)
+
+        mults = _multiplicities(cols, ctx.bytecode)
+        del cols
+        _commit_mults(ctx, mults)
+    else:
+        raise NotImplementedError(f"stage 0 has no {ctx.backend!r} backend")
