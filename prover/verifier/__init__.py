@@ -59,6 +59,10 @@ def context_for(statement_bytes: bytes) -> VerifierContext:
         init = initial_ram(statement, program)
     except StatementError as exc:
         raise ProofFormatError("statement", str(exc)) from None
+    except RecursionError:
+        # json.loads recurses per nesting level: a statement nested thousands deep is malformed
+        # input (exit 2), never a crash of the verifier.
+        raise ProofFormatError("statement", "statement is nested too deeply to be the canonical form") from None
     return VerifierContext(
         transcript=Transcript(DOMAIN),
         statement=statement,
@@ -80,12 +84,14 @@ def run_stages(vctx: VerifierContext, sections: Sequence[bytes], start: int = 0,
 
 def verify(proof_bytes: bytes, expected_statement: bytes | None = None) -> VerifyResult:
     pf = decode_proof(proof_bytes)
-    vctx = context_for(pf.statement)
+    # The raw bytes first: a proof about another statement is rejected before its statement is
+    # parsed at all (whatever those bytes hold).
     if expected_statement is not None and pf.statement != expected_statement:
         raise VerificationError(
             -1, "statement",
             f"the proof is about {pf.statement[:120]!r}, expected {expected_statement[:120]!r}",
         )
+    vctx = context_for(pf.statement)
     with tuned():  # speed only, never bytes; see prover.runtime
         run_stages(vctx, pf.sections)
     sections = tuple((k, pf.offsets[k], len(pf.sections[k])) for k in range(NUM_SECTIONS))
