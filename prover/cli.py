@@ -143,6 +143,9 @@ def cmd_verify(path: str) -> int:
         st = Statement.decode(decode_proof(data).statement)
     except (ProofFormatError, StatementError) as exc:
         raise UsageError(f"{path}: {exc}") from None
+    except RecursionError:
+        # json.loads recurses per nesting level; no canonical statement nests at all
+        raise UsageError(f"{path}: the statement is nested too deeply to be a statement") from None
     # The statement must be the one the named workload defines, not whatever the file says.
     expected = statement_of(_workload(st.workload, st.log_t)).encode()
     try:
