@@ -11,7 +11,7 @@ import sys
 # -I keeps the script's folder off sys.path; the subject's module lives next to this file.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import merkle  # noqa: E402
+import merkle
 
 
 def stage(n: int, enter: bool) -> None:

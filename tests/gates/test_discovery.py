@@ -64,7 +64,7 @@ def test_a_bad_pyproject_entry_is_one_clear_error(tmp_path: Path, table: str, ex
 
 def test_cli_refuses_an_ambiguous_repository_in_one_line(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, {'specs/one.yaml': SPEC_TEXT, 'specs/two.yaml': SPEC_TEXT})
-    proc = subprocess.run((sys.executable, '-m', 'gates', 'status'), cwd=repo, capture_output=True, text=True)
+    proc = subprocess.run((sys.executable, '-m', 'gates', 'status'), cwd=repo, check=False, capture_output=True, text=True)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -78,7 +78,7 @@ def test_cli_reads_the_spec_pyproject_names(tmp_path: Path) -> None:
         'pyproject.toml': '[tool.stagegate]\nspec = "specs/merkle.yaml"\n',
         'specs/ledger.json': '{"schema": 1, "rows": []}\n',
     })
-    proc = subprocess.run((sys.executable, '-m', 'gates', 'status'), cwd=repo, capture_output=True, text=True)
+    proc = subprocess.run((sys.executable, '-m', 'gates', 'status'), cwd=repo, check=False, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert 'merkle-openings' in proc.stdout
     assert 'broken' not in proc.stdout + proc.stderr
