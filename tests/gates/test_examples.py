@@ -22,8 +22,12 @@ FAST = (EXAMPLE / 'candidates' / 'merkle_fast.py').read_text(encoding='utf-8')
 
 def example_repo(tmp_path: Path) -> Path:
     """The example committed on main and tagged as its oracle, then a branch for the change."""
+    return example_repo_from(EXAMPLE, tmp_path)
+
+
+def example_repo_from(source: Path, tmp_path: Path) -> Path:
     repo = tmp_path / 'merkle'
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns('__pycache__', '.stagegate'))
+    shutil.copytree(source, repo, ignore=shutil.ignore_patterns('__pycache__', '.stagegate'))
     git(repo, 'init', '-q', '-b', 'main')
     git(repo, 'config', 'user.name', 'Test')
     git(repo, 'config', 'user.email', 'test@example.com')
@@ -140,3 +144,17 @@ def test_64_mib_in_the_command_fails_memory_by_rss(tmp_path: Path) -> None:
     found = messages(verdicts['memory'])
     assert 'stage 2 (openings) in-stage peak' in found
     assert verdicts['time']['passed'] and verdicts['proof']['passed']
+
+
+def test_a_whole_run_target_judges_end_to_end_only(tmp_path: Path) -> None:
+    repo = tmp_path / 'src'
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns('__pycache__', '.stagegate'))
+    spec = repo / 'specs' / 'merkle.yaml'
+    spec.write_text(spec.read_text(encoding='utf-8').replace('target: openings', 'target: run'), encoding='utf-8')
+    example = example_repo_from(repo, tmp_path)
+    change(example, FAST, 'read siblings from layers built once')
+    code, verdicts = check(example)
+    assert code == 0, {g: messages(v) for g, v in verdicts.items()}
+    metrics = verdicts['time']['details']['workloads']['n12']['metrics']
+    assert [m['metric'] for m in metrics if m['judged']] == ['total']
+    assert verdicts['time']['details']['workloads']['n12']['ratio_total'] < 0.9
