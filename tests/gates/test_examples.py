@@ -97,6 +97,11 @@ def test_a_real_optimisation_passes_and_accept_records_it(tmp_path: Path) -> Non
     assert rows[0]['workloads']['n12']['time_ratio']['stages']['2'] < 0.5
     assert git(repo, 'log', '-1', '--format=%s').strip() == 'gates: accept stage 0 (optimisation of stage 2)'
     assert git(repo, 'status', '--porcelain').strip() == ''
+    # The accept commit is trusted: this engine re-measures the row (RSS) and integrity passes;
+    # the memory gate now ratchets against the row's peaks.
+    code, verdicts = check(repo)
+    assert code == 0, {g: messages(v) for g, v in verdicts.items()}
+    assert 'ledger row' in verdicts['memory']['details']['workloads']['n12']['reference']['source']
 
 
 def test_one_output_byte_fails_proof(tmp_path: Path) -> None:
