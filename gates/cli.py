@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
     def with_spec(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument('--spec', help='the machine spec (default: specs/streaming-prover.yaml)')
+        p.add_argument('--spec', help='the machine spec (default: [tool.stagegate] spec in pyproject.toml, else the single specs/*.yaml)')
         return p
 
     check = with_spec(sub.add_parser('check', help='run the gates on the working tree'))

@@ -110,6 +110,8 @@ def judge(
     overrides the spec's tolerance_bytes; ``whole_run_peak``: the candidate's, judged when
     both it and the reference's are known."""
     budget = spec.budgets.memory
+    if spec.mode == 'optimisation':
+        under = None   # nothing converts (issue 8.5): every stage and the whole run not higher
     lower = StrictlyLower(budget.margin)
     not_higher = NotHigherThan(budget.tolerance, budget.tolerance_bytes if slack is None else slack)
     out = Judgement([], [], {})
@@ -179,7 +181,8 @@ def _judge_whole(
         return
     row['judged'] = True
     row['ratio'] = now / ref if ref else None
-    all_converted = all(
+    # Optimisation mode runs one variant on both sides: the whole run may only not grow.
+    all_converted = spec.mode == 'conversion' and all(
         candidate_variant.get(str(s.id)) == spec.candidate_variant for s in spec.stages
     )
     if all_converted:
@@ -225,6 +228,8 @@ def judge_growth(
     """The exponent of in-stage peak vs T for every stage the candidate runs converted."""
     ts = sizes(workloads)
     measured = [w.id for w in workloads if w.id in peaks]
+    if spec.mode == 'optimisation':
+        return [], [], {}   # no stage is converted, so no converted stage's growth to fit
     if ts is None or len({ts[w] for w in measured}) < MIN_SIZES_FOR_FIT:
         return [], [], {}
     limit = spec.budgets.memory.max_exponent

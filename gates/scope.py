@@ -27,6 +27,10 @@ def allowed_globs(ctx: CheckContext, spec: Spec) -> tuple[tuple[str, ...], str]:
     """(globs the change may touch, who allows them) under ``spec``."""
     ids = trees.newly_accepted(ctx, spec)
     current = ctx.stage_under_conversion
+    if spec.mode == 'optimisation':
+        # Issue 8.5: ledger rows are numbered optimisations, not stages; the target stage's
+        # paths are in scope (current), or every stage's when the target is the whole run.
+        ids = () if current is not None else tuple(s.id for s in spec.stages)
     if current is not None:
         ids += (current.id,)
     who = 'the shared paths'

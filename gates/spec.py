@@ -29,7 +29,10 @@ TOP_KEYS = (
     'schema', 'name', 'subject', 'baseline', 'variants', 'stages', 'protected',
     'shared_paths', 'workloads', 'tiers', 'tier_gates', 'budgets', 'assets', 'golden', 'ledger',
     'main_branch',
+    'mode', 'target',   # optimisation mode (issue 8.5): no conversion, one target
 )
+MODES = ('conversion', 'optimisation')
+OPT_VARIANT = 'default'   # both sides' backend in optimisation mode: same entry point, two trees
 PYTHON_ENTRIES = ('prove', 'verify', 'sections', 'capabilities')
 
 
@@ -132,6 +135,11 @@ class Spec:
     protected_symbols: tuple[str, ...] = ()
     # Globs of the verifier's files: what their code reaches (gates.reach) is protected too.
     verifier_paths: tuple[str, ...] = ()
+    # 'conversion' (stages move from one variant to another) or 'optimisation' (issue 8.5: the
+    # same entry point in the oracle tree and the head tree; same bytes, faster, no more memory).
+    mode: str = 'conversion'
+    # Optimisation mode: the stage whose time is judged, or None for the whole run.
+    target: int | None = None
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -261,11 +269,21 @@ def _build(c: Checker) -> Spec:
     subject = Subject(kind, c.string(('subject', 'root'), '.'), argv=argv, env=tuple(env), **entries)
 
     c.mapping(('baseline',), ('ref', 'version'))
-    c.mapping(('variants',), ('baseline', 'candidate'))
-    base_variant = c.string(('variants', 'baseline'))
-    cand_variant = c.string(('variants', 'candidate'))
-    if base_variant == cand_variant:
-        c.fail(('variants', 'candidate'), 'must differ from variants.baseline.')
+    mode = c.string(('mode',), 'conversion')
+    if mode not in MODES:
+        c.fail(('mode',), f'expected conversion or optimisation, got {show(mode)}.')
+    if mode == 'optimisation':
+        # Nothing is converted: baseline and candidate run the same entry point (issue 8.5).
+        if c.has(('variants',)):
+            c.fail(('variants',), 'an optimisation spec has no variants (both trees run the same '
+                                  'entry point); remove the key.')
+        base_variant = cand_variant = OPT_VARIANT
+    else:
+        c.mapping(('variants',), ('baseline', 'candidate'))
+        base_variant = c.string(('variants', 'baseline'))
+        cand_variant = c.string(('variants', 'candidate'))
+        if base_variant == cand_variant:
+            c.fail(('variants', 'candidate'), 'must differ from variants.baseline.')
 
     raw_stages = c.required(('stages',))
     if not isinstance(raw_stages, list) or not raw_stages:
@@ -287,6 +305,7 @@ def _build(c: Checker) -> Spec:
             c.fail(k + ('brief',), f'expected a string, got {show(brief)}.')
         stages.append(Stage(i, name, brief, c.globs(k + ('paths',)), c.line(k)))
 
+    target = _target(c, mode, stages)
     c.mapping(('protected',), ('paths', 'forbid_in_converted', 'symbols', 'verifier'))
     symbols = c.strings(('protected', 'symbols'), ())
     for j, entry in enumerate(symbols):
@@ -350,7 +369,11 @@ def _build(c: Checker) -> Spec:
     c.mapping(('budgets', 'memory'), ('margin', 'tolerance', 'tolerance_bytes', 'max_exponent', 'measure'))
     time_key: KeyPath = ('budgets', 'time')
     mem_key: KeyPath = ('budgets', 'memory')
-    ratio = c.number(time_key + ('ratio_lt',), 'a number > 1', lambda v: v > 1)
+    if mode == 'optimisation':
+        # An optimisation asks for a speed-up: ratio_lt 0.9 means "at least 10 % faster".
+        ratio = c.number(time_key + ('ratio_lt',), 'a number > 0, e.g. 0.9', lambda v: v > 0)
+    else:
+        ratio = c.number(time_key + ('ratio_lt',), 'a number > 1', lambda v: v > 1)
     min_pairs = int(c.number(
         time_key + ('min_pairs',), 'an integer >= 1', lambda v: v >= 1, integer=True,
     ))
@@ -418,7 +441,25 @@ def _build(c: Checker) -> Spec:
         )) if c.has(('baseline', 'version')) else 1,
         protected_symbols=tuple(symbols),
         verifier_paths=c.globs(('protected', 'verifier'), ()),
+        mode=mode,
+        target=target,
     )
+
+
+def _target(c: Checker, mode: str, stages: list[Stage]) -> int | None:
+    """``target``: a stage name or id, or ``run`` (the whole run); optimisation mode only."""
+    if mode != 'optimisation':
+        if c.has(('target',)):
+            c.fail(('target',), 'only an optimisation spec (mode: optimisation) has a target; remove it.')
+        return None
+    raw = c.get(('target',)) if c.has(('target',)) else 'run'
+    if raw == 'run':
+        return None
+    for stage in stages:
+        if raw == stage.name or (raw == stage.id and not isinstance(raw, bool)):
+            return stage.id
+    c.fail(('target',), f'expected run or a stage name or id '
+                        f'({", ".join(s.name for s in stages)}), got {show(raw)}.')
 
 
 def _time_units(c: Checker, key: KeyPath, stage_ids: list[int]) -> tuple[tuple[int, ...], ...]:

@@ -186,7 +186,13 @@ def compare(
     return pairs, decisions(), reason
 
 
-def findings_for(workload: str, decisions: Sequence[Decision], limit: float) -> tuple[list[Finding], list[str]]:
+UNIT_WHY = 'judged inside its unit (budgets.time.units)'
+OPT_WHY = 'not the optimisation target (spec target)'   # issue 8.5: reported, not judged
+
+
+def findings_for(
+        workload: str, decisions: Sequence[Decision], limit: float, reported_why: str = UNIT_WHY,
+) -> tuple[list[Finding], list[str]]:
     findings, notes = [], []
     for d in decisions:
         what = describe(d.metric)
@@ -194,7 +200,7 @@ def findings_for(workload: str, decisions: Sequence[Decision], limit: float) -> 
         ci = f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}]'
         figures = f'median ratio {d.median:.3f} over {len(d.ratios)} pairs, {ci}'
         if d.in_unit:
-            notes.append(f'{workload} {what}: judged inside its unit (budgets.time.units), reported only ({figures})')
+            notes.append(f'{workload} {what}: {reported_why}, reported only ({figures})')
         elif not d.judged:
             notes.append(f'{workload} {what}: under the {NOISE_FLOOR * 1e3:g} ms noise floor, not judged ({figures})')
         elif not d.passed:
@@ -235,6 +241,11 @@ def check_workload(
             )
     ctx.progress(f'time {workload.id}: interleaved pairs')
     metrics, in_unit = metrics_for(stages, ctx.spec.budgets.time.units)
+    if ctx.spec.mode == 'optimisation':
+        # Issue 8.5: only the target (one stage, or end to end) is judged under ratio_lt; the
+        # other metrics are reported like the stages of a unit.
+        target = TOTAL if ctx.spec.target is None else str(ctx.spec.target)
+        in_unit = {m for m in metrics if m != target}
     pairs, decisions, reason = compare(
         run_baseline, run_candidate, metrics, ctx.spec.budgets.time,
         lambda message: ctx.progress(f'time {workload.id}: {message}'), in_unit=in_unit,
@@ -307,7 +318,9 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
                 details[workload.id] = {'error': e.message, 'log': e.log}
                 continue
             measured[workload.id] = (pairs, decisions)
-            found, more = findings_for(workload.id, decisions, limit)
+            found, more = findings_for(
+                workload.id, decisions, limit, OPT_WHY if ctx.spec.mode == 'optimisation' else UNIT_WHY,
+            )
             findings += found
             notes += noted + more
             details[workload.id] = {

@@ -109,6 +109,8 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
                 mem = probe.memory_run(
                     spec.subject, tree, workload.id, workload.params, variant,
                     measure.stage_ids(spec), Path(cap), label='ledger-row', progress=ctx.progress,
+                    # The spec's measure: a command subject's rows hold RSS peaks (issue 8.5).
+                    measure=spec.budgets.memory.measure,
                 )
                 pairs = [(f'stage {k} in-stage peak', mem.stage_peaks.get(int(k)), v)
                          for k, v in sorted(recorded.stage_peaks.items(), key=lambda kv: int(kv[0]))]

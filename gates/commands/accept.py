@@ -86,6 +86,12 @@ def message(stage: Stage, commit: str, measured: Mapping[str, WorkloadFigures], 
     return '\n'.join(lines) + '\n'
 
 
+def optimisation_row(ctx: CheckContext) -> Stage:
+    """The pseudo-stage an optimisation row is recorded under: its number, and what it sped up."""
+    target = 'the whole run' if ctx.spec.target is None else f'stage {ctx.spec.target}'
+    return Stage(len(ctx.ledger.rows), f'optimisation of {target}', '', (), 0)
+
+
 def accept(cwd: Path, spec: str | None, base: str | None, out: TextIO) -> int:
     repo = repo_mod.open_repo(cwd)
     dirty = repo_mod.dirty_paths(repo)
@@ -98,7 +104,11 @@ def accept(cwd: Path, spec: str | None, base: str | None, out: TextIO) -> int:
     head = repo_mod.head_commit(repo)
     with prepared(repo, spec, TIER, base, staged=False) as (ctx, info):
         stage = ctx.stage_under_conversion
-        if stage is None:
+        if ctx.spec.mode == 'optimisation':
+            # Issue 8.5: nothing converts; each accepted optimisation is the ledger's next row,
+            # numbered in order (the integrity gate's "accept stage N" is the row number).
+            stage = optimisation_row(ctx)
+        elif stage is None:
             raise GateError(f'every stage of {ctx.spec.path} is already accepted.')
         verdicts, seconds = run_gates(ctx, GATES, RUNNERS)
         emit(info, verdicts, seconds, False, out)

@@ -16,6 +16,7 @@ from typing import TextIO
 
 import git
 
+from gates import discover
 from gates import repo as repo_mod
 from gates import report
 from gates.context import CheckContext
@@ -29,7 +30,7 @@ from gates.spec import load_spec
 
 # Cheap, structural gates first; the measuring gates share the run's Measurements cache.
 GATES = GATE_NAMES
-DEFAULT_SPEC = 'specs/streaming-prover.yaml'
+DEFAULT_SPEC = 'specs/streaming-prover.yaml'   # this repository's; found by gates.discover
 
 
 def progress(message: str) -> None:
@@ -39,7 +40,8 @@ def progress(message: str) -> None:
 def spec_relpath(root: Path, spec: str | None) -> str:
     """The spec's path relative to the repo root (how messages and the staged tree name it)."""
     if spec is None:
-        return DEFAULT_SPEC
+        # No --spec: pyproject's [tool.stagegate] spec, else the single specs/*.yaml (issue 8.5).
+        return discover.discover(root)
     path = Path(spec).resolve()
     try:
         return path.relative_to(root.resolve()).as_posix()
@@ -70,7 +72,11 @@ def prepared(
         # The spec and ledger come from the tree under judgement (the staged one in the hook).
         the_spec = load_spec(head_tree / spec_rel, spec_rel)
         ledger = read_ledger(head_tree / the_spec.ledger, the_spec.ledger)
-        stage = stage_under_conversion(the_spec, ledger)
+        stage = stage_under_conversion(the_spec, ledger) if the_spec.mode == 'conversion' else (
+            # Optimisation mode: nothing converts; the target stage (if any) is what the change
+            # works on, so scope and api allow its paths. Ledger rows are numbered, not stages.
+            None if the_spec.target is None else the_spec.stage(the_spec.target)
+        )
         workloads = the_spec.tier_workloads(tier)
         # Two revisions, two roles (docs/gates.md): the oracle judges proofs and time; the
         # change's base is what api, scope and integrity compare the tree under judgement with.
