@@ -169,7 +169,7 @@ def _slowdown(repo: Path) -> None:
 # From inside its own stage, the candidate finds the baseline's tree where the engine makes its
 # trees (the temp folder) and slows the baseline's stage 0 down. Only trees of its own repository
 # (the golden digests name its baseline commit) are touched.
-_TAMPER = '''
+_TAMPER_TEMPLATE = '''
 
 def _slow_the_baseline_down():
     import json, os, tempfile
@@ -190,17 +190,40 @@ def _slow_the_baseline_down():
                     continue
         except (OSError, ValueError):
             continue
+        with open(stage0) as fh:
+            if PAYLOAD in fh.read():
+                continue
         with open(stage0, 'a') as fh:
-            fh.write('\\nimport time\\ntime.sleep(0.2)\\n')
+            fh.write(PAYLOAD)
 
 
 _slow_the_baseline_down()
 '''
+_TAMPER = _TAMPER_TEMPLATE.replace('PAYLOAD', repr('\nimport time\ntime.sleep(0.2)\n'))
+# The same attack aimed at the memory reference: the baseline's stage 0 is made to hold 16 MiB
+# more, so a candidate stage 0 that holds more than the baseline does (T * 1536 bytes here) would
+# look lower. Only a check of the baseline tree from before the candidate's first run catches it.
+_INFLATE = _TAMPER_TEMPLATE.replace('PAYLOAD', repr(
+    '\n_RUN = run\n\n\ndef run(params, backend):\n    held = bytearray(16 << 20)\n'
+    '    return _RUN(params, backend) if held else b""\n'))
 
 
 def _tamper(repo: Path) -> None:
     path = repo / STAGE0
     path.write_text(path.read_text(encoding='utf-8') + _TAMPER, encoding='utf-8')
+
+
+def _inflate(repo: Path) -> None:
+    _set(repo, 0, 'STREAMING_EXTRA_BYTES', str(6 << 20))
+    path = repo / STAGE0
+    path.write_text(path.read_text(encoding='utf-8') + _INFLATE, encoding='utf-8')
+
+
+def _slowdown_and(attack: Callable[[Path], None]) -> Callable[[Path], None]:
+    def apply(repo: Path) -> None:
+        _slowdown(repo)
+        attack(repo)
+    return apply
 
 
 def _loosened_budget(repo: Path) -> None:
@@ -247,8 +270,10 @@ CASES: tuple[Case, ...] = (
          _converted(_kept_leak), _failing('memory')),
     Case('child-process-leak', "stage 0 forks a child that touches 16 MiB", _converted(_child_leak), _failing('memory')),
     Case('slowdown-3x', 'stage 0 takes three times the baseline', _converted(_slowdown), _failing('time')),
-    Case('baseline-tamper', "the candidate slows the baseline tree's stage 0 down from inside its stage",
-         _converted(_tamper), _failing('time')),
+    Case('baseline-tamper', "the candidate slows the baseline tree's stage 0 down, once, from inside its stage",
+         _converted(_slowdown_and(_tamper)), _failing('proof', 'memory', 'time')),
+    Case('baseline-inflate', "a candidate stage 0 bigger than the baseline's makes the baseline's bigger still",
+         _converted(_inflate), _failing('proof', 'memory', 'time')),
     Case('loosened-budget', 'budgets.time.ratio_lt raised from 2.0 to 3.0, alone',
          _loosened_budget, _failing('integrity')),
     Case('forged-ledger-row', 'an accept-like commit adds a row with invented figures',
@@ -261,3 +286,4 @@ def by_name(name: str) -> Case:
         if case.name == name:
             return case
     raise KeyError(name)
+
