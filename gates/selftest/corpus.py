@@ -199,7 +199,10 @@ def _slow_the_baseline_down():
 
 _slow_the_baseline_down()
 '''
-_TAMPER = _TAMPER_TEMPLATE.replace('PAYLOAD', repr('\nimport time\ntime.sleep(0.2)\n'))
+# The baseline's stage 0 sleeps as long as the candidate's slowdown: a 3x stage then measures 1x.
+_TAMPER = _TAMPER_TEMPLATE.replace('PAYLOAD', repr(
+    f'\n_SLOW_RUN = run\n\n\ndef run(params, backend):\n    import time\n'
+    f'    time.sleep({2 * toy.SLEEP_MS / 1000})\n    return _SLOW_RUN(params, backend)\n'))
 # The same attack aimed at the memory reference: the baseline's stage 0 is made to hold 16 MiB
 # more, so a candidate stage 0 that holds more than the baseline does (T * 1536 bytes here) would
 # look lower. Only a check of the baseline tree from before the candidate's first run catches it.
