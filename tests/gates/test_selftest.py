@@ -64,6 +64,7 @@ def test_the_corpus_covers_the_attacks_of_issue_8() -> None:
         assert set(case.expect) == set(corpus.GATES), case.name
 
 
+@pytest.mark.slow
 def test_the_installed_engine_gives_every_expected_verdict() -> None:
     """The whole corpus, as CI runs it (about two minutes on the project's 2-core machine)."""
     proc = subprocess.run((sys.executable, '-m', 'gates', 'selftest', '--json'), capture_output=True,
