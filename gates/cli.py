@@ -96,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
         help='a `gates check --json` document (e.g. of --tier full) to plot the baseline and '
              'candidate figures from (repeatable)',
     )
+    st = sub.add_parser('selftest', help='run an engine over the self-test corpus of known changes')
+    st.add_argument('--engine', metavar='PATH',
+                    help='the folder holding the engine to judge (default: the running one)')
+    st.add_argument('--case', action='append', default=[], metavar='NAME', help='only this case (repeatable)')
+    st.add_argument('--json', action='store_true', help='print a JSON document on stdout')
     lp = with_spec(sub.add_parser('loop', help='drive a coding agent: implement, check, fix, accept'))
     lp.add_argument('--agent', required=True, metavar='CMD',
                     help='shell command run once per iteration in a worktree of the loop branch; '
@@ -157,6 +162,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return rebaseline(
             cwd, args.spec, args.ref, args.reason, args.reset_ledger, args.tag, sys.stdout,
         )
+    if args.command == 'selftest':
+        from gates.commands.selftest import selftest
+        return selftest(Path(args.engine) if args.engine else None, args.case, args.json, sys.stdout)
     if args.command == 'report':
         from gates.commands.report import report
         return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout,

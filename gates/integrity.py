@@ -315,6 +315,10 @@ def run(ctx: CheckContext) -> Verdict:
         # Only a ledger that is otherwise sound is worth measuring (it costs probe runs).
         from gates import trust
         findings += trust.remeasure(ctx, spec)
+    if not findings:
+        # An engine change: the head's engine must give the corpus's verdicts (issue 8.3).
+        from gates.selftest import gate as selftest_gate
+        findings += selftest_gate.findings(ctx)
     details = {
         'spec': 'base' if base is not None else 'head (the base has no spec)',
         'assets': list(spec.assets),

@@ -47,6 +47,12 @@ def guard(ctx: CheckContext) -> treedigest.Guard:
     # The head tree is the user's checkout unless the CLI exported it: the engine's own
     # bytecode may appear there, and nothing but the candidate's own code reads it.
     found.watch(ctx.head_tree, 'candidate', bytecode=False)
+    # The other trees from the same first use, before any subject has run: watched only when a
+    # gate first measured in them, a candidate that ran earlier (the proof gate's) could edit
+    # them once, unseen, and every figure after would be taken against its edit.
+    if ctx.oracle_tree is not None:
+        found.watch(ctx.oracle_tree, 'baseline')
+        found.watch(ctx.base_tree, 'base')
     return found
 
 

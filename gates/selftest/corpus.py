@@ -1,0 +1,292 @@
+"""The self-test corpus: known-bad and known-good changes to the toy subject, with the verdict the
+engine must give each (every gate's pass or fail on the ci tier).
+
+A case is a function that edits a fresh toy repository (``gates.selftest.toy.build``, on branch
+``conversion``) and commits what it changed; the engine under test then runs
+``gates check --tier ci --json`` there, and its per-gate verdicts must equal ``expect``. The whole
+map is compared, not only the gate the case is about: an engine that starts failing a benign
+change, or stops failing the scope breach a protected edit also is, has changed a verdict too.
+
+Most cases build on a genuine conversion of stage 0 (the stage under conversion), so that the
+measuring gates have something that passes and each case differs from ``benign-comment`` by the
+one thing it is about. The corpus lives in the engine package so that the BASE engine's copy
+judges a head engine: a change cannot weaken the cases it is judged by.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from gates.selftest import toy
+
+GATES = ('api', 'scope', 'integrity', 'proof', 'memory', 'time')
+ALL_PASS: dict[str, bool] = {g: True for g in GATES}
+
+
+def _failing(*gates: str) -> dict[str, bool]:
+    return {g: g not in gates for g in GATES}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    what: str
+    apply: Callable[[Path], None]
+    expect: dict[str, bool]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if all(self.expect.values()) else 1
+
+
+def _edit(repo: Path, rel: str, old: str, new: str) -> None:
+    path = repo / rel
+    text = path.read_text(encoding='utf-8')
+    if old not in text:
+        # The corpus and its toy are one module pair: a miss is a bug in the corpus, not a verdict.
+        raise RuntimeError(f'corpus edit of {rel}: {old!r} not found')
+    path.write_text(text.replace(old, new, 1), encoding='utf-8')
+
+
+def _set(repo: Path, stage: int, name: str, value: str) -> None:
+    path = repo / f'toyprover/stages/stage{stage}.py'
+    text, n = re.subn(rf'^{name} = .*$', f'{name} = {value}', path.read_text(encoding='utf-8'), count=1, flags=re.M)
+    if n != 1:
+        raise RuntimeError(f'corpus edit of stage {stage}: no {name} line')
+    path.write_text(text, encoding='utf-8')
+
+
+def _convert0(repo: Path) -> None:
+    """The honest conversion of stage 0: it now offers the streaming backend."""
+    _set(repo, 0, 'SUPPORTED', "('materialized', 'streaming')")
+
+
+def _converted(extra: Callable[[Path], None] | None = None, message: str = 'stage 0: stream') -> Callable[[Path], None]:
+    def apply(repo: Path) -> None:
+        _convert0(repo)
+        if extra is not None:
+            extra(repo)
+        toy.commit_all(repo, message)
+    return apply
+
+
+STAGE0 = 'toyprover/stages/stage0.py'
+STREAMING = 'toyprover/backends/streaming/__init__.py'
+VERIFIER = 'toyprover/verifier.py'
+PROBE = 'toyprover/probe.py'
+
+
+def _comment(repo: Path) -> None:
+    _edit(repo, STAGE0, 'def run(params, backend):', '# Streaming holds sqrt(T) rows; see the brief.\ndef run(params, backend):')
+
+
+def _local_rename(repo: Path) -> None:
+    path = repo / STREAMING
+    path.write_text(path.read_text(encoding='utf-8').replace('chunk', 'window'), encoding='utf-8')
+
+
+def _protected_body(repo: Path) -> None:
+    _edit(repo, VERIFIER, 'if len(layout) != 3:', 'if len(layout) < 3:')
+
+
+def _protected_signature(repo: Path) -> None:
+    _edit(repo, VERIFIER, 'def verify(params, proof):', 'def verify(params, proof, strict=True):')
+
+
+def _protected_deletion(repo: Path) -> None:
+    (repo / VERIFIER).unlink()
+    _edit(repo, PROBE, 'from toyprover import verifier\n', '')
+    _edit(repo, PROBE, 'return verifier.verify(params, proof)', "return True, 'ok'")
+
+
+def _protected_rename(repo: Path) -> None:
+    toy.git(repo, 'mv', VERIFIER, 'toyprover/checker.py')
+    _edit(repo, PROBE, 'from toyprover import verifier\n', 'from toyprover import checker as verifier\n')
+
+
+def _scope_breach(repo: Path) -> None:
+    _edit(repo, 'toyprover/stages/stage1.py', 'def run(params, backend):', '# tidied while converting stage 0\ndef run(params, backend):')
+
+
+def _proof_byte(repo: Path) -> None:
+    _set(repo, 0, 'STREAMING_TAMPER', 'True')
+
+
+# Half the materialized working set, allocated in the streaming stage and kept alive after it:
+# under the stage's reference peak, so only what the stage keeps at its exit catches it.
+_LEAK = '''
+_KEPT = []
+
+
+def _leaky_run(params, backend):
+    out = _honest_run(params, backend)
+    if backend == 'streaming':
+        _KEPT.append(bytearray((1 << int(params.get('log_t', 10))) * 512))
+    return out
+
+
+_honest_run, run = run, _leaky_run
+'''
+
+
+def _kept_leak(repo: Path) -> None:
+    path = repo / STAGE0
+    path.write_text(path.read_text(encoding='utf-8') + _LEAK, encoding='utf-8')
+
+
+# A forked child touches 16 MiB: nothing memray sees in the stage's own process. Fork, not a new
+# interpreter, so the stage's time barely moves and only the memory gate is concerned.
+_CHILD = '''
+
+def _forking_run(params, backend):
+    import os
+    out = _plain_run(params, backend)
+    if backend == 'streaming':
+        pid = os.fork()
+        if pid == 0:
+            held = b'\\x01' * (16 << 20)
+            os._exit(0 if held else 1)
+        os.waitpid(pid, 0)
+    return out
+
+
+_plain_run, run = run, _forking_run
+'''
+
+
+def _child_leak(repo: Path) -> None:
+    path = repo / STAGE0
+    path.write_text(path.read_text(encoding='utf-8') + _CHILD, encoding='utf-8')
+
+
+def _slowdown(repo: Path) -> None:
+    # Two more stage times: stage 0 runs 3x the baseline's (end to end stays under 2x).
+    _set(repo, 0, 'STREAMING_SLOWDOWN_MS', repr(float(2 * toy.SLEEP_MS)))
+
+
+# From inside its own stage, the candidate finds the baseline's tree where the engine makes its
+# trees (the temp folder) and slows the baseline's stage 0 down. Only trees of its own repository
+# (the golden digests name its baseline commit) are touched.
+_TAMPER_TEMPLATE = '''
+
+def _slow_the_baseline_down():
+    import json, os, tempfile
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(here, 'specs', 'golden.json')) as fh:
+        mine = json.load(fh)['baseline_commit']
+    top = tempfile.gettempdir()
+    for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath[len(top):].count(os.sep) >= 3:
+            dirnames[:] = []
+        stage0 = os.path.join(dirpath, 'toyprover', 'stages', 'stage0.py')
+        golden = os.path.join(dirpath, 'specs', 'golden.json')
+        if os.path.realpath(dirpath) == os.path.realpath(here) or not os.path.isfile(stage0):
+            continue
+        try:
+            with open(golden) as fh:
+                if json.load(fh).get('baseline_commit') != mine:
+                    continue
+        except (OSError, ValueError):
+            continue
+        with open(stage0) as fh:
+            if PAYLOAD in fh.read():
+                continue
+        with open(stage0, 'a') as fh:
+            fh.write(PAYLOAD)
+
+
+_slow_the_baseline_down()
+'''
+# The baseline's stage 0 sleeps as long as the candidate's slowdown: a 3x stage then measures 1x.
+_TAMPER = _TAMPER_TEMPLATE.replace('PAYLOAD', repr(
+    f'\n_SLOW_RUN = run\n\n\ndef run(params, backend):\n    import time\n'
+    f'    time.sleep({2 * toy.SLEEP_MS / 1000})\n    return _SLOW_RUN(params, backend)\n'))
+# The same attack aimed at the memory reference: the baseline's stage 0 is made to hold 16 MiB
+# more, so a candidate stage 0 that holds more than the baseline does (T * 1536 bytes here) would
+# look lower. Only a check of the baseline tree from before the candidate's first run catches it.
+_INFLATE = _TAMPER_TEMPLATE.replace('PAYLOAD', repr(
+    '\n_RUN = run\n\n\ndef run(params, backend):\n    held = bytearray(16 << 20)\n'
+    '    return _RUN(params, backend) if held else b""\n'))
+
+
+def _tamper(repo: Path) -> None:
+    path = repo / STAGE0
+    path.write_text(path.read_text(encoding='utf-8') + _TAMPER, encoding='utf-8')
+
+
+def _inflate(repo: Path) -> None:
+    _set(repo, 0, 'STREAMING_EXTRA_BYTES', str(6 << 20))
+    path = repo / STAGE0
+    path.write_text(path.read_text(encoding='utf-8') + _INFLATE, encoding='utf-8')
+
+
+def _slowdown_and(attack: Callable[[Path], None]) -> Callable[[Path], None]:
+    def apply(repo: Path) -> None:
+        _slowdown(repo)
+        attack(repo)
+    return apply
+
+
+def _loosened_budget(repo: Path) -> None:
+    _edit(repo, 'specs/streaming-prover.yaml', 'ratio_lt: 2.0', 'ratio_lt: 3.0')
+    toy.commit_all(repo, 'specs: a roomier time budget')
+
+
+def _forged_row(repo: Path) -> None:
+    """Stage 0 converted, then a row written the way `gates accept` commits one (right subject,
+    one parent, only the ledger, digest recomputed) with figures nobody measured."""
+    from gates.ledger import WorkloadFigures
+    from gates.ledger import append_row
+    from gates.ledger import make_row
+    from gates.ledger import read_ledger
+    from gates.spec import load_spec
+    _converted()(repo)
+    spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
+    figures = {
+        wid: WorkloadFigures({'0': 70000, '1': 4300000, '2': 4300000}, 4400000, 1.05,
+                             {'0': 1.1, '1': 1.0, '2': 1.0}, 'ab' * 32)
+        for wid in toy.WORKLOADS
+    }
+    path = repo / spec.ledger
+    stage = spec.stage(0)
+    append_row(path, read_ledger(path, spec.ledger), make_row(stage, toy.git(repo, 'rev-parse', 'HEAD'), False, figures))
+    toy.git(repo, 'add', spec.ledger)
+    toy.git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage 0 ({stage.name})\n\nmeasured')
+
+
+CASES: tuple[Case, ...] = (
+    Case('benign-comment', 'stage 0 converted, plus a comment in it', _converted(_comment), ALL_PASS),
+    Case('benign-local-rename', 'stage 0 converted, a local variable of the streaming backend renamed',
+         _converted(_local_rename), ALL_PASS),
+    Case('protected-body-edit', 'the verifier accepts more sections (body edit of a protected function)',
+         _converted(_protected_body), _failing('api', 'scope')),
+    Case('protected-signature', 'a protected function gains a parameter',
+         _converted(_protected_signature), _failing('api', 'scope')),
+    Case('protected-deletion', 'the verifier deleted; the probe accepts every proof',
+         _converted(_protected_deletion), _failing('api', 'scope')),
+    Case('protected-rename', 'the verifier module renamed', _converted(_protected_rename), _failing('api', 'scope')),
+    Case('scope-breach', "stage 0's change also edits stage 1", _converted(_scope_breach), _failing('scope')),
+    Case('proof-one-byte', "stage 0's section differs in one byte", _converted(_proof_byte), _failing('proof')),
+    Case('leak-kept-alive', 'stage 0 keeps T * 512 bytes alive after its exit',
+         _converted(_kept_leak), _failing('memory')),
+    Case('child-process-leak', "stage 0 forks a child that touches 16 MiB", _converted(_child_leak), _failing('memory')),
+    Case('slowdown-3x', 'stage 0 takes three times the baseline', _converted(_slowdown), _failing('time')),
+    Case('baseline-tamper', "the candidate slows the baseline tree's stage 0 down, once, from inside its stage",
+         _converted(_slowdown_and(_tamper)), _failing('proof', 'memory', 'time')),
+    Case('baseline-inflate', "a candidate stage 0 bigger than the baseline's makes the baseline's bigger still",
+         _converted(_inflate), _failing('proof', 'memory', 'time')),
+    Case('loosened-budget', 'budgets.time.ratio_lt raised from 2.0 to 3.0, alone',
+         _loosened_budget, _failing('integrity')),
+    Case('forged-ledger-row', 'an accept-like commit adds a row with invented figures',
+         _forged_row, _failing('integrity')),
+)
+
+
+def by_name(name: str) -> Case:
+    for case in CASES:
+        if case.name == name:
+            return case
+    raise KeyError(name)
+

@@ -1,0 +1,133 @@
+"""The self-test corpus (issue 8.3): an engine is judged by its verdicts on known changes.
+
+Real engines in real folders, run as separate processes on real toy repositories: this
+checkout's engine gives every expected verdict; a copy whose time gate always measures ratio 1.0
+flips the 3x-slowdown case, both through `gates selftest --engine` and through the integrity
+gate of a change that edits the engine; a comment in the engine changes nothing.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ENGINE_ROOT
+from gates import repo as repo_mod
+from gates.commands.check import prepared
+from gates.selftest import corpus
+from gates.selftest import gate as selftest_gate
+from gates.selftest import toy
+from structural_helpers import gates_cli
+
+RATIO_LINE = 'ratios = tuple(seconds(p.candidate, metric) / max(seconds(p.baseline, metric), 1e-9) for p in pairs)'
+
+
+def _quiet(message: str) -> None:
+    del message
+
+
+def _copy_engine(dest: Path) -> Path:
+    """This checkout's engine package and rules, as another tree would hold them."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
+    shutil.copytree(ENGINE_ROOT / 'gates', dest / 'gates', ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(ENGINE_ROOT / 'rules', dest / 'rules', ignore=ignore, dirs_exist_ok=True)
+    return dest
+
+
+def _ratio_one(tree: Path) -> None:
+    """The attack of issue 8: the time gate measures every candidate at the baseline's speed."""
+    path = tree / 'gates/time.py'
+    text = path.read_text(encoding='utf-8')
+    if RATIO_LINE not in text:
+        raise AssertionError('gates/time.py no longer computes its ratios as this test expects; update RATIO_LINE')
+    path.write_text(text.replace(RATIO_LINE, 'ratios = tuple(1.0 for p in pairs)'), encoding='utf-8')
+
+
+def _comment(tree: Path) -> None:
+    path = tree / 'gates/time.py'
+    path.write_text(path.read_text(encoding='utf-8') + '\n# A reader\'s note: nothing changes.\n', encoding='utf-8')
+
+
+def test_the_corpus_covers_the_attacks_of_issue_8() -> None:
+    names = {c.name for c in corpus.CASES}
+    assert {'protected-body-edit', 'protected-signature', 'protected-deletion', 'protected-rename',
+            'scope-breach', 'proof-one-byte', 'leak-kept-alive', 'child-process-leak', 'slowdown-3x',
+            'baseline-tamper', 'loosened-budget', 'forged-ledger-row'} <= names
+    benign = [c for c in corpus.CASES if c.exit_code == 0]
+    assert len(benign) >= 2 and all(c.name.startswith('benign-') for c in benign)
+    for case in corpus.CASES:
+        assert set(case.expect) == set(corpus.GATES), case.name
+
+
+@pytest.mark.slow
+def test_the_installed_engine_gives_every_expected_verdict() -> None:
+    """The whole corpus, as CI runs it (about two minutes on the project's 2-core machine)."""
+    proc = subprocess.run((sys.executable, '-m', 'gates', 'selftest', '--json'), capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert doc['passed'] and [c['case'] for c in doc['cases']] == [c.name for c in corpus.CASES]
+    by_case = {c['case']: c for c in doc['cases']}
+    # Each bad case fails for its own reason, not merely on the right gate.
+    assert 'changed during' in ' '.join(by_case['baseline-tamper']['findings']['time'])
+    assert 'ratio_lt loosened' in ' '.join(by_case['loosened-budget']['findings']['integrity'])
+    assert 'not measured by the engine' in ' '.join(by_case['forged-ledger-row']['findings']['integrity'])
+    assert 'keeps more alive at its exit' in ' '.join(by_case['leak-kept-alive']['findings']['memory'])
+
+
+def test_an_engine_whose_time_ratio_is_always_one_fails_the_selftest(tmp_path: Path) -> None:
+    engine = _copy_engine(tmp_path / 'head')
+    _ratio_one(engine)
+    proc = gates_cli(tmp_path, 'selftest', '--engine', str(engine), '--case', 'benign-comment',
+                     '--case', 'slowdown-3x')
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'selftest: case slowdown-3x (stage 0 takes three times the baseline): time: expected fail, got pass' in proc.stdout
+    assert 'ok  benign-comment' in proc.stdout and 'BAD slowdown-3x' in proc.stdout
+
+
+def test_a_folder_without_an_engine_is_unusable_input(tmp_path: Path) -> None:
+    proc = gates_cli(tmp_path, 'selftest', '--engine', str(tmp_path), '--case', 'benign-comment')
+    assert proc.returncode == 2
+    assert 'no gates/__main__.py there' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = gates_cli(tmp_path, 'selftest', '--case', 'no-such-case')
+    assert proc.returncode == 2 and 'no case named no-such-case' in proc.stderr
+
+
+def _engine_repo(tmp_path: Path) -> Path:
+    """A toy subject whose repository also holds an engine (gates/ and rules/ are its assets),
+    on branch ``conversion`` from ``main``, as this repository is laid out."""
+    repo = toy.build(tmp_path / 'repo', ENGINE_ROOT / 'rules')
+    toy.git(repo, 'checkout', '-q', 'main')
+    toy.git(repo, 'branch', '-q', '-D', 'conversion')
+    _copy_engine(repo)
+    toy.commit_all(repo, 'the engine')
+    toy.git(repo, 'checkout', '-q', '-b', 'conversion')
+    return repo
+
+
+def test_integrity_runs_the_head_engine_over_the_corpus_and_a_flipped_verdict_fails(tmp_path: Path) -> None:
+    repo = _engine_repo(tmp_path)
+    _ratio_one(repo)
+    toy.commit_all(repo, 'time: faster')
+    with prepared(repo_mod.open_repo(repo), None, 'ci', None, False, log=_quiet) as (ctx, _info):
+        assert selftest_gate.engine_paths_touched(ctx) == ['gates/time.py']
+        found = selftest_gate.findings(ctx, ('benign-comment', 'slowdown-3x'))
+    (finding,) = found
+    assert finding.gate == 'integrity' and finding.file == 'gates/time.py'
+    assert 'self-test case slowdown-3x' in finding.message and 'time: expected fail, got pass' in finding.message
+
+
+@pytest.mark.slow
+def test_a_benign_engine_edit_passes_integrity_with_the_whole_corpus(tmp_path: Path) -> None:
+    repo = _engine_repo(tmp_path)
+    _comment(repo)
+    toy.commit_all(repo, 'time: a note')
+    proc = gates_cli(repo, 'check', '--tier', 'ci', '--gate', 'integrity')
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert 'its engine runs the self-test corpus' in proc.stderr
+    assert proc.stderr.count(': as expected (') == len(corpus.CASES)
