@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import tempfile
+
 import json
 import re
 import os
@@ -213,11 +215,16 @@ def test_crash_and_interrupt(
     def bad(ctx: CheckContext) -> Verdict:
         raise RuntimeError('boom') if run == 'crash' else KeyboardInterrupt
     fake_gates(memory=None if run is None else bad)
+    # The crash log is the engine's report to the user: keep it in this test's folder.
+    crash_dir = tiny_subject.path.parent / 'crash-logs'
+    crash_dir.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(crash_dir))
     assert cli(monkeypatch, tiny_subject.path, 'check') == code
     err = capsys.readouterr().err
     assert message in err
     if code == 3:
         assert 'gates: versions: python' in err and 'stagegate-crash-' in err
+        assert [p.name.startswith('stagegate-crash-') for p in crash_dir.iterdir()] == [True]
     assert worktree_count(tiny_subject.path) == 1
 
 
