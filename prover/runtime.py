@@ -50,11 +50,11 @@ def _openblas() -> tuple[Any, Any] | None:
 
 
 def _mallopt() -> Any | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The C library this process already runs on: ctypes.CDLL(None) is the process's own symbol
+    # table. (ctypes.util.find_library("c") spawned `ldconfig -p`, a ~46 MB child process, on
+    # every prove: counted, rightly, in the memory gate's whole-run figure.)
     try:
-        fn = ctypes.CDLL(name).mallopt
+        fn = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_int]
