@@ -154,6 +154,27 @@ class Tracer:
             self._finish(st)  # the replay reached T: final_state() needs no further run
         return rows
 
+    def replay_span(self, first: int, count: int) -> dict[str, np.ndarray]:
+        """Chunks first .. first + count - 1 regenerated from checkpoint ``first`` alone, their
+        rows concatenated per field (count * C rows): one restore, then the kernel runs on.
+
+        The same rows as ``replay`` of each chunk (a checkpoint is the state a run reaches);
+        a pass that builds columns over several chunks at once pays the per-chunk overhead of
+        the column builder once per span instead of once per chunk."""
+        if count < 1 or not 0 <= first or first + count > self.num_chunks:
+            raise IndexError(f"chunks {first} .. {first + count - 1} outside [0, {self.num_chunks})")
+        self._ensure_checkpoint(first)
+        st = self._restore(self._checkpoints[first])
+        n = self.chunk_size
+        out = {f: np.empty(count * n, dtype=_I64) for f in ROW_FIELDS}
+        for j in range(count):
+            rows = self._run_chunk(st, first + j)
+            for f in ROW_FIELDS:
+                out[f][j * n : (j + 1) * n] = rows[f]
+        if first + count == self.num_chunks and self._final is None and (st.halted or not self.require_halt):
+            self._finish(st)
+        return out
+
     def _replay_state(self, i: int) -> tuple[dict[str, np.ndarray], _State]:
         self._ensure_checkpoint(i)
         st = self._restore(self._checkpoints[i])

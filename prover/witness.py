@@ -7,7 +7,8 @@ relations package owns it; this module never names a column) and offers two view
   pipeline does this before stage 0); ``materialized(names)`` builds the requested columns,
   length T, from those cached rows;
 - chunked: ``chunk(i, names)`` / ``chunks(names, order)`` regenerate chunk i with
-  ``tracer.replay(i)`` (never from the cache) and build its columns, in order or any order.
+  ``tracer.replay(i)`` (never from the cache) and build its columns, in order or any order;
+  ``span(first, count, names)`` does the same for count consecutive chunks in one block.
 
 Public names: ``WitnessSource``, ``TraceSource`` (what a tracer must offer), ``ColumnBuilder``
 (what a builder must look like), ``WitnessError``. Sits above ``tracer``; any object following
@@ -128,6 +129,29 @@ class WitnessSource:
         rows = self.tracer.replay(i)
         self._check_rows(rows, i)
         return self._build(rows, i * self.chunk_size, names, self.chunk_size)
+
+    def span(self, first: int, count: int, names: Collection[str] | None = None) -> Columns:
+        """Columns of chunks first .. first + count - 1 as one block of count * C rows, built by
+        one builder call over rows regenerated from checkpoint ``first`` (never from the cache).
+
+        The tracer's ``replay_span`` is used when it has one; otherwise the chunks are replayed
+        one by one and their rows joined. Same columns as ``chunk`` of each, concatenated."""
+        if count < 1 or not 0 <= first or first + count > self.num_chunks:
+            raise IndexError(f"chunks {first} .. {first + count - 1} outside [0, {self.num_chunks})")
+        length = count * self.chunk_size
+        many = getattr(self.tracer, "replay_span", None)
+        if many is not None:
+            rows = many(first, count)
+        else:
+            parts = [self.tracer.replay(first + j) for j in range(count)]
+            for j, part in enumerate(parts):
+                self._check_rows(part, first + j)
+            rows = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        for name, col in rows.items():
+            if col.shape != (length,):
+                raise WitnessError(f"tracer span {first}+{count}: row field {name!r} has shape {col.shape}, "
+                                   f"expected ({length},)")
+        return self._build(rows, first * self.chunk_size, names, length)
 
     def chunks(self, names: Collection[str] | None = None,
                order: Iterable[int] | None = None) -> Iterator[tuple[int, Columns]]:

@@ -14,6 +14,7 @@ import pytest
 
 from prover import field, pcs
 from prover.backends.streaming import commit_columns
+from prover.backends.streaming.commit import SPAN_ROWS
 from prover.pipeline import prove, statement_of
 from prover.relations.columns import COLUMNS, make_builder
 from prover.relations.layout import bytecode_table
@@ -58,7 +59,9 @@ def test_streaming_commitment_is_byte_identical(log_t: int, chunk_log: int) -> N
     seen: list[int] = []
     scom, sdata = commit_columns(ws, COLUMNS, on_chunk=lambda cols: seen.append(len(cols["pc"])))
     assert scom == com
-    assert seen == [ws.chunk_size] * ws.num_chunks  # one pass, every chunk once, in order
+    # one pass, every row once, in order: whole chunks, built SPAN_ROWS rows (or one chunk) at a time
+    span = max(ws.chunk_size, min(ws.T, SPAN_ROWS))
+    assert seen == [span] * (ws.T // span)
     p = data.params
     assert sdata.params == p
     rng = np.random.default_rng(log_t * 100 + chunk_log)
@@ -111,3 +114,44 @@ def test_streaming_stage0_matches_on_faulty_traces(edits: dict[str, int]) -> Non
     w = build(WORKLOAD, LOG_T)
     tamper = point_tamper(w.T // 2 + 3, edits)
     assert prove(w, {0: "streaming"}, tamper=tamper) == prove(w, tamper=tamper)
+
+
+def test_span_view_equals_the_chunks_it_joins() -> None:
+    # WitnessSource.span (one replay from checkpoint ``first``, one builder call) must be the
+    # concatenation of chunk() of each chunk it covers, also without the tracer's replay_span.
+    ws = _witness(10, 5)
+    names = ["pc", "inv", "dB_lo", "o1_2", "taken"]
+    whole = ws.span(4, 8, names)
+    for name in names:
+        joined = np.concatenate([ws.chunk(i, [name])[name] for i in range(4, 12)])
+        assert np.array_equal(whole[name], joined), name
+
+    class ChunkOnly:  # a TraceSource with replay() alone
+        def __init__(self, tracer: Tracer) -> None:
+            self.inner = tracer
+            self.T, self.chunk_log, self.num_chunks = tracer.T, tracer.chunk_log, tracer.num_chunks
+
+        def run(self):  # type: ignore[no-untyped-def]
+            return self.inner.run()
+
+        def replay(self, i: int):  # type: ignore[no-untyped-def]
+            return self.inner.replay(i)
+
+    plain = WitnessSource(ChunkOnly(ws.tracer), ws.builder)  # type: ignore[arg-type]
+    other = plain.span(4, 8, names)
+    for name in names:
+        assert np.array_equal(other[name], whole[name]), name
+    with pytest.raises(IndexError):
+        ws.span(30, 3, names)
+
+
+def test_commitment_without_the_kernel_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The leaf-major kernel and its fallback (row-major coset encode plus a transposed copy, what
+    # a witness with unreduced entries takes) give one root.
+    from prover.pcs import ntt
+
+    ws = _witness(12, 6)
+    com, _ = commit_columns(ws, COLUMNS)
+    monkeypatch.setattr(ntt, "_USE_KERNEL", False)
+    again, _ = commit_columns(ws, COLUMNS)
+    assert again == com == _materialized(ws)[0]
