@@ -17,10 +17,10 @@ Public names: ``tuned`` (context manager).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import glob
 import os
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, Iterator
 
 import numpy as np
@@ -32,6 +32,7 @@ _GLIBC_DEFAULTS = {
 }
 
 
+@lru_cache(maxsize=1)  # resolved once per process: the library and its symbols do not change
 def _openblas() -> tuple[Any, Any] | None:
     libdir = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
     for path in sorted(glob.glob(os.path.join(libdir, "libscipy_openblas*.so"))):
@@ -49,6 +50,7 @@ def _openblas() -> tuple[Any, Any] | None:
     return None
 
 
+@lru_cache(maxsize=1)
 def _mallopt() -> Any | None:
     # The C library this process already runs on: ctypes.CDLL(None) is the process's own symbol
     # table. (ctypes.util.find_library("c") spawned `ldconfig -p`, a ~46 MB child process, on
