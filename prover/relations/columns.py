@@ -230,7 +230,8 @@ def _apply_tamper(out: dict[str, U64], start_cycle: int, tamper: Tamper | None) 
 _KERNEL_FIELDS = ("pc", "x", "y", "z", "w", "mold", "tB_prev", "tA_prev", "tM_prev")
 _DIRECT = (np.dtype(np.int64), np.dtype(np.uint64))
 # Stands for every column not asked for: the kernel never touches it.
-_UNUSED = np.empty(0, dtype=np.uint64)
+_UNUSED_ALL = (np.empty(0, dtype=np.uint64),) * NUM_COLUMNS
+_U64 = np.dtype(np.uint64)
 _MAX_START = 1 << 62
 
 
@@ -246,48 +247,58 @@ def _kernel() -> tuple[ModuleType, U64, U64, U64]:
     return columns_kernel, t_o1, t_o2, small_inv_table()
 
 
+class _Plan:
+    """What a tuple of requested names asks of the kernel (made once per distinct tuple)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        wanted = _wanted(names)  # KeyError for an unknown name, before any work, as the reference
+        distinct = tuple(dict.fromkeys(wanted))
+        need = np.zeros(NUM_COLUMNS, dtype=np.bool_)
+        for name in distinct:
+            if name not in PADDING:  # zeros: np.zeros is cheaper than any kernel store
+                need[COLUMN_INDEX[name]] = True
+        need.flags.writeable = False
+        self.need = need
+        self.written = tuple(int(j) for j in np.flatnonzero(need))
+        # (name, position in outs) in the reference's output order; -1: a padding column
+        self.order = tuple((name, -1 if name in PADDING else COLUMN_INDEX[name]) for name in distinct)
+
+
 @lru_cache(maxsize=256)
-def _plan(wanted: tuple[str, ...]) -> tuple[np.ndarray, tuple[int, ...]]:
-    """(need mask for the kernel, positions of the columns it writes) for distinct names."""
-    need = np.zeros(NUM_COLUMNS, dtype=np.bool_)
-    for name in wanted:
-        if name not in PADDING:  # zeros: np.zeros is cheaper than any kernel store
-            need[COLUMN_INDEX[name]] = True
-    need.flags.writeable = False
-    return need, tuple(int(j) for j in np.flatnonzero(need))
+def _plan(names: tuple[str, ...]) -> _Plan:
+    return _Plan(names)
 
 
 class _Compiled:
-    """What the kernel needs of one program: the bytecode table as (rows, 18), its length."""
+    """What the kernel needs of one program: the bytecode table as (18, rows), the derived
+    table (``columns_kernel.derived_table``), the program length, the kernel and its tables."""
 
     def __init__(self, bytecode: BytecodeTable) -> None:
         self.bytecode = bytecode
         self.kernel = _kernel()
-        self.bct = np.ascontiguousarray(np.stack([bytecode.columns[name] for name in BYTECODE], axis=1),
-                                        dtype=np.uint64)
+        self.bct = np.ascontiguousarray(np.stack([bytecode.columns[name] for name in BYTECODE]), dtype=np.uint64)
+        self.der = self.kernel[0].derived_table(bytecode.columns)
         self.length = int(bytecode.length)
 
     def build(self, rows: Mapping[str, np.ndarray], start_cycle: int, names: Iterable[str] | None,
               tamper: Tamper | None) -> dict[str, U64]:
-        wanted = _wanted(names)
+        key = COLUMNS if names is None else tuple(names)  # names may be a one-shot iterator
+        plan = _plan(key)
         fields = _kernel_rows(rows)
         start = int(start_cycle) if isinstance(start_cycle, (int, np.integer)) else -1
         if fields is None or not 0 <= start < _MAX_START:
-            return build_columns_reference(self.bytecode, rows, start_cycle, wanted, tamper)
-        distinct = tuple(dict.fromkeys(wanted))
-        need, written = _plan(distinct)
-        n = int(fields[0].shape[0])
-        outs: list[Any] = [_UNUSED] * NUM_COLUMNS
-        for j in written:
-            outs[j] = np.empty(n, dtype=np.uint64)
+            return build_columns_reference(self.bytecode, rows, start_cycle, key, tamper)
+        n = fields[0].shape[0]
+        outs: list[Any] = list(_UNUSED_ALL)
+        for j in plan.written:
+            outs[j] = np.empty(n, dtype=_U64)
         module, t_o1, t_o2, inv = self.kernel
-        code = module.build(*fields, start, self.bct, self.length, t_o1, t_o2, inv, need, tuple(outs))
+        code = module.build(*fields, start, self.bct, self.der, self.length, t_o1, t_o2, inv, plan.need,
+                            tuple(outs))
         if code != module.OK:
             # The reference raises the error (or handles the exotic row) in its own words.
-            return build_columns_reference(self.bytecode, rows, start_cycle, wanted, tamper)
-        out: dict[str, U64] = {}
-        for name in distinct:
-            out[name] = np.zeros(n, dtype=np.uint64) if name in PADDING else outs[COLUMN_INDEX[name]]
+            return build_columns_reference(self.bytecode, rows, start_cycle, key, tamper)
+        out: dict[str, U64] = {name: outs[j] if j >= 0 else np.zeros(n, dtype=_U64) for name, j in plan.order}
         _apply_tamper(out, start_cycle, tamper)
         return out
 

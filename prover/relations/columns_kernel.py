@@ -1,10 +1,10 @@
 """The compiled twin of the column builder (``columns._RowColumns``, kept there as the reference).
 
-What: ``build(pc, x, y, z, w, mold, tB_prev, tA_prev, tM_prev, start, bct, bc_len, t_o1, t_o2,
-inv_tab, need, outs)`` writes, for every row k of a block, the value of each column j with
+What: ``build(pc, x, y, z, w, mold, tB_prev, tA_prev, tM_prev, start, bct, der, bc_len, t_o1,
+t_o2, inv_tab, need, outs)`` writes, for every row k of a block, the value of each column j with
 ``need[j]`` into ``outs[j][k]``, in ``COLUMNS`` order (checked against ``columns.COLUMNS`` by
 the caller at import). Rows are the tracer's int64 fields viewed as uint64 (the reference's
-``astype(np.uint64)``, bit for bit); ``bct`` is the bytecode table transposed to (rows, 18);
+``astype(np.uint64)``, bit for bit); ``bct`` is the bytecode table as an (18, rows) array, ``der`` its ``derived_table``;
 ``t_o1``/``t_o2`` are the lookup table's output columns and ``inv_tab`` the 2^17-entry table of
 ``field.small_inv_table`` (1/v mod p, 0 for 0: Fermat's values). Every value is the reference's,
 in the same wrapping uint64 arithmetic.
@@ -15,9 +15,13 @@ that does not fit two 11-bit limbs (only when timestamps are requested), a half-
 the inverse table or a lookup key outside the table (neither comes from a real tracer). The caller
 then runs the reference, which raises its own error with its own message, so errors cannot drift.
 
-How (why it is fast): one loop over the rows computes every requested column of a row from its
-nine fields in registers (the reference materializes ~60 temporaries and a copy of every field),
-reading the flags once per row and gathering the lookup outputs only when they are asked for.
+How (why it is fast): no temporaries (the reference materializes ~60 of them and a uint64 copy of
+every field). A column that stands alone (bytecode, bytes, halves, e, inv) is one tight loop; the
+columns that share a row's flags (carries and taken, the lookup keys and outputs, the timestamp
+limbs) are one row loop per group, branch-free: the flags' selections are precomputed per program
+row as masks and coefficients (``derived_table``), and a lookup output is gathered only when it
+is asked for. Measured: the bytecode gathers from the (18, rows) table are ~30 % faster than from
+its transpose; the branch-free row loops and the per-group split beat one fused loop over all 64.
 
 Compiled when this module is imported (explicit signature, ``cache=True``: loaded from numba's
 on-disk cache after the first time), which ``columns.make_builder`` does before any stage runs.
@@ -30,7 +34,7 @@ import numba
 import numpy as np
 from numba import types as _nt
 
-__all__ = ["build", "OK", "ERR_PC", "ERR_TS", "ERR_INV", "ERR_KEY", "LAYOUT_CHECK"]
+__all__ = ["build", "derived_table", "OK", "ERR_PC", "ERR_TS", "ERR_INV", "ERR_KEY", "LAYOUT_CHECK"]
 
 OK, ERR_PC, ERR_TS, ERR_INV, ERR_KEY = 0, 1, 2, 3, 4
 
@@ -56,16 +60,50 @@ _TWO = _U(2)
 _KEYS = _U(1 << 19)
 _INVS = _U(1 << 17)
 
-# bytecode table columns (BYTECODE_COLUMNS order)
-_USE_IMM, _LCODE, _F_ADD, _F_SUB, _F_BW, _F_SH, _F_LOAD, _F_STORE = 5, 6, 7, 8, 9, 10, 11, 12
-_F_BEQ, _F_BNE, _F_BLTU, _F_JAL = 13, 14, 15, 16
+# The derived table: per program row, the reference's selections as masks and coefficients.
+D_AMASK, D_MY, D_AB, D_MJ, D_ADD, D_SUB, D_BMASK, D_MMASK = 0, 1, 2, 3, 4, 5, 6, 7
+D_BEQ, D_BNE, D_BLTU, D_JAL = 8, 9, 10, 11
+D_WIDTH = 12
+_ALL = ~_U(0)
+
+
+def derived_table(bc: dict[str, np.ndarray]) -> np.ndarray:
+    """(rows, D_WIDTH) uint64 from the bytecode columns: what each row's flags select, so that the
+    row loops are branch-free. With sel_z = f_add + f_sub + f_beq + f_bne + f_bltu != 0 (the
+    reference's precedence: sel_z, then f_bitwise, then f_shift):
+    a_j = z_j if sel_z else x_j (AMASK all ones or zero); b_j = MY y_j + AB + MJ j, which is 0,
+    y_j + lcode, lcode + j or y_j; c0/c1 take the add carries under ADD, the borrows under SUB
+    (f_add = 0 and f_sub + f_beq + f_bne + f_bltu != 0), else 0; dB and dM are masked by
+    BMASK (use_imm == 0) and MMASK (f_load + f_store != 0); taken reads BEQ, BNE, BLTU, JAL."""
+    u = np.uint64
+    zero = np.zeros_like(bc["pc"], dtype=u)
+    sel_z = (bc["f_add"] + bc["f_sub"] + bc["f_beq"] + bc["f_bne"] + bc["f_bltu"]) != 0
+    f_bw = bc["f_bitwise"] != 0
+    f_sh = bc["f_shift"] != 0
+    f_add = bc["f_add"] != 0
+    f_sub = (bc["f_sub"] + bc["f_beq"] + bc["f_bne"] + bc["f_bltu"]) != 0
+    plain = ~sel_z & ~f_bw & ~f_sh
+    d = np.zeros((zero.shape[0], D_WIDTH), dtype=u)
+    d[:, D_AMASK] = np.where(sel_z, _ALL, u(0))
+    d[:, D_MY] = (~sel_z & (f_bw | plain)).astype(u)
+    d[:, D_AB] = np.where(~sel_z & (f_bw | f_sh), bc["lcode"], zero)
+    d[:, D_MJ] = (~sel_z & ~f_bw & f_sh).astype(u)
+    d[:, D_ADD] = np.where(f_add, _ALL, u(0))
+    d[:, D_SUB] = np.where(~f_add & f_sub, _ALL, u(0))
+    d[:, D_BMASK] = np.where(bc["use_imm"] == 0, _ALL, u(0))
+    d[:, D_MMASK] = np.where((bc["f_load"] + bc["f_store"]) != 0, _ALL, u(0))
+    d[:, D_BEQ] = bc["f_beq"]
+    d[:, D_BNE] = bc["f_bne"]
+    d[:, D_BLTU] = bc["f_bltu"]
+    d[:, D_JAL] = bc["f_jal"]
+    return d
 
 _A = _nt.Array(_nt.uint64, 1, "C")
 _AR = _nt.Array(_nt.uint64, 1, "C", readonly=True)
 _SIG = _nt.int64(
     _A, _A, _A, _A, _A, _A, _A, _A, _A,  # pc x y z w mold tB_prev tA_prev tM_prev
     _nt.int64,  # start cycle
-    _nt.Array(_nt.uint64, 2, "C"), _nt.int64,  # bytecode (rows, 18), program length
+    _nt.Array(_nt.uint64, 2, "C"), _nt.Array(_nt.uint64, 2, "C"), _nt.int64,  # bytecode, derived, length
     _AR, _AR, _AR,  # t_o1, t_o2, inverse table
     _nt.Array(_nt.boolean, 1, "C", readonly=True),  # need
     _nt.UniTuple(_A, 64),  # outs
@@ -79,24 +117,8 @@ def _field(src, shift, mask, o):  # type: ignore[no-untyped-def]  # pragma: no c
         o[k] = (src[k] >> shift) & mask
 
 
-@numba.njit(inline="always", cache=True)
-def _key(xv, yv, zv, j, sel_z, f_bw, f_sh, lcode):  # type: ignore[no-untyped-def]  # pragma: no cover
-    # (a_j, b_j) of the reference's _lookup: z's byte j under sel_z (b = 0), else x's byte j with
-    # b = y_j + lcode (bitwise), lcode + j (shift) or y_j.
-    sh = _S8 * j
-    if sel_z:
-        return (zv >> sh) & _M8, _Z
-    xj = (xv >> sh) & _M8
-    yj = (yv >> sh) & _M8
-    if f_bw:
-        return xj, yj + lcode
-    if f_sh:
-        return xj, lcode + j
-    return xj, yj
-
-
 @numba.njit(_SIG, cache=True, nogil=True, boundscheck=False)
-def build(pc, x, y, z, w, mold, tb, ta, tm, start, bct, bc_len, t_o1, t_o2, inv_tab, need, outs):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
+def build(pc, x, y, z, w, mold, tb, ta, tm, start, bct, der, bc_len, t_o1, t_o2, inv_tab, need, outs):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
     # Column-major where a column stands alone (tight loops the compiler vectorizes), one row loop
     # per group where columns share the row's flags (carries, lookups, timestamps). The need
     # flags of a row loop are copied to locals first: the stores could alias ``need`` for all
@@ -128,8 +150,9 @@ def build(pc, x, y, z, w, mold, tb, ta, tm, start, bct, bc_len, t_o1, t_o2, inv_
     for j in range(1, 18):
         if nd[j]:
             o = outs[j]
+            col = bct[j]
             for k in range(n):
-                o[k] = bct[np.intp(pc[k]), j]
+                o[k] = col[np.intp(pc[k])]
 
     for j in range(4):
         sh = _S8 * _U(j)
@@ -169,31 +192,24 @@ def build(pc, x, y, z, w, mold, tb, ta, tm, start, bct, bc_len, t_o1, t_o2, inv_
         o_c0, o_c1, o_tk = outs[34], outs[35], outs[38]
         o_e = outs[36] if nd[36] else outs[38]
         for k in range(n):
-            q = np.intp(pc[k])
-            f_add = bct[q, _F_ADD]
-            f_beq = bct[q, _F_BEQ]
-            f_bne = bct[q, _F_BNE]
-            f_bltu = bct[q, _F_BLTU]
+            dq = der[np.intp(pc[k])]
             xv = x[k]
             yv = y[k]
             x_lo, x_hi = xv & _M16, xv >> _S16
             y_lo, y_hi = yv & _M16, yv >> _S16
-            if f_add != _Z:
-                c0 = (x_lo + y_lo) >> _S16
-                c1 = (x_hi + y_hi + c0) >> _S16
-            elif bct[q, _F_SUB] + f_beq + f_bne + f_bltu != _Z:
-                c0 = _ONE if x_lo < y_lo else _Z
-                c1 = _ONE if x_hi < y_hi + c0 else _Z
-            else:
-                c0 = _Z
-                c1 = _Z
+            a0 = (x_lo + y_lo) >> _S16
+            a1 = (x_hi + y_hi + a0) >> _S16
+            s0 = _ONE if x_lo < y_lo else _Z
+            s1 = _ONE if x_hi < y_hi + s0 else _Z
+            c0 = (a0 & dq[D_ADD]) | (s0 & dq[D_SUB])
+            c1 = (a1 & dq[D_ADD]) | (s1 & dq[D_SUB])
             if w_c0:
                 o_c0[k] = c0
             if w_c1:
                 o_c1[k] = c1
             if w_tk:
                 e = o_e[k]
-                o_tk[k] = f_beq * e + f_bne * (_ONE - e) + f_bltu * c1 + bct[q, _F_JAL]
+                o_tk[k] = dq[D_BEQ] * e + dq[D_BNE] * (_ONE - e) + dq[D_BLTU] * c1 + dq[D_JAL]
 
     if need_lk:
         w_a0, w_a1, w_a2, w_a3 = nd[39], nd[40], nd[41], nd[42]
@@ -205,18 +221,23 @@ def build(pc, x, y, z, w, mold, tb, ta, tm, start, bct, bc_len, t_o1, t_o2, inv_
         o_p0, o_p1, o_p2, o_p3 = outs[47], outs[48], outs[49], outs[50]
         o_q0, o_q1, o_q2, o_q3 = outs[51], outs[52], outs[53], outs[54]
         for k in range(n):
-            q = np.intp(pc[k])
-            sel_z = bct[q, _F_ADD] + bct[q, _F_SUB] + bct[q, _F_BEQ] + bct[q, _F_BNE] + bct[q, _F_BLTU] != _Z
-            f_bw = bct[q, _F_BW] != _Z
-            f_sh = bct[q, _F_SH] != _Z
-            lcode = bct[q, _LCODE]
+            dq = der[np.intp(pc[k])]
+            am = dq[D_AMASK]
+            my = dq[D_MY]
+            ab = dq[D_AB]
+            mj = dq[D_MJ]
             xv = x[k]
             yv = y[k]
             zv = z[k]
-            a0, b0 = _key(xv, yv, zv, _Z, sel_z, f_bw, f_sh, lcode)
-            a1, b1 = _key(xv, yv, zv, _ONE, sel_z, f_bw, f_sh, lcode)
-            a2, b2 = _key(xv, yv, zv, _TWO, sel_z, f_bw, f_sh, lcode)
-            a3, b3 = _key(xv, yv, zv, _U(3), sel_z, f_bw, f_sh, lcode)
+            # a_j = z_j under sel_z else x_j; b_j = my y_j + ab + mj j (see derived_table)
+            a0 = (zv & _M8 & am) | (xv & _M8 & ~am)
+            a1 = ((zv >> _S8) & _M8 & am) | ((xv >> _S8) & _M8 & ~am)
+            a2 = ((zv >> _S16) & _M8 & am) | ((xv >> _S16) & _M8 & ~am)
+            a3 = ((zv >> _S24) & _M8 & am) | ((xv >> _S24) & _M8 & ~am)
+            b0 = my * (yv & _M8) + ab
+            b1 = my * ((yv >> _S8) & _M8) + ab + mj
+            b2 = my * ((yv >> _S16) & _M8) + ab + mj * _TWO
+            b3 = my * ((yv >> _S24) & _M8) + ab + mj * _U(3)
             i0 = a0 + (b0 << _S8)
             i1 = a1 + (b1 << _S8)
             i2 = a2 + (b2 << _S8)
@@ -262,10 +283,10 @@ def build(pc, x, y, z, w, mold, tb, ta, tm, start, bct, bc_len, t_o1, t_o2, inv_
         o_bl, o_bh, o_al, o_ah, o_ml, o_mh = outs[55], outs[56], outs[57], outs[58], outs[59], outs[60]
         c = _U(start)
         for k in range(n):
-            q = np.intp(pc[k])
-            d_b = _TWO * c - tb[k] if bct[q, _USE_IMM] == _Z else _Z
+            dq = der[np.intp(pc[k])]
+            d_b = (_TWO * c - tb[k]) & dq[D_BMASK]
             d_a = _TWO * c + _ONE - ta[k]
-            d_m = c - tm[k] if bct[q, _F_LOAD] + bct[q, _F_STORE] != _Z else _Z
+            d_m = (c - tm[k]) & dq[D_MMASK]
             c += _ONE
             h_b, h_a, h_m = d_b >> _S11, d_a >> _S11, d_m >> _S11
             if (h_b >> _S11) != _Z or (h_a >> _S11) != _Z or (h_m >> _S11) != _Z:
