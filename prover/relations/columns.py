@@ -276,8 +276,10 @@ class _Compiled:
     def __init__(self, bytecode: BytecodeTable) -> None:
         self.bytecode = bytecode
         self.kernel = _kernel()
-        self.bct = np.ascontiguousarray(np.stack([bytecode.columns[name] for name in BYTECODE]), dtype=np.uint64)
+        self.bct = np.ascontiguousarray(np.stack([bytecode.columns[name] for name in BYTECODE]),
+                                        dtype=np.uint64)
         self.der = self.kernel[0].derived_table(bytecode.columns)
+        self.keys_fit = self.kernel[0].keys_fit(self.der)
         self.length = int(bytecode.length)
 
     def build(self, rows: Mapping[str, np.ndarray], start_cycle: int, names: Iterable[str] | None,
@@ -293,8 +295,8 @@ class _Compiled:
         for j in plan.written:
             outs[j] = np.empty(n, dtype=_U64)
         module, t_o1, t_o2, inv = self.kernel
-        code = module.build(*fields, start, self.bct, self.der, self.length, t_o1, t_o2, inv, plan.need,
-                            tuple(outs))
+        code = module.build(*fields, start, self.bct, self.der, self.length, self.keys_fit,
+                            t_o1, t_o2, inv, plan.need, tuple(outs))
         if code != module.OK:
             # The reference raises the error (or handles the exotic row) in its own words.
             return build_columns_reference(self.bytecode, rows, start_cycle, key, tamper)
