@@ -79,7 +79,7 @@ def kernel_direct(bc: BytecodeTable, rows: Rows, start: int, names: tuple[str, .
     for j in plan.written:
         outs[j] = np.full(n, 0xDEAD, dtype=np.uint64)  # not zeros: an unwritten column shows
     module, t_o1, t_o2, inv = comp.kernel
-    code = module.build(*fields, start, comp.bct, comp.der, comp.length, t_o1, t_o2, inv, plan.need, tuple(outs))
+    code = module.build(*fields, start, comp.bct, comp.der, comp.length, comp.keys_fit, t_o1, t_o2, inv, plan.need, tuple(outs))
     return code, {name: outs[j] if j >= 0 else np.zeros(n, dtype=np.uint64) for name, j in plan.order}
 
 
@@ -267,3 +267,35 @@ def test_the_kernel_never_compiles_on_a_call() -> None:
     make_builder(bc)({k: v[64:128] for k, v in rows.items()}, 64, names=["a0"])
     assert len(columns_kernel.build.signatures) == 1
     assert len(columns_kernel.build.overloads) == 1
+
+
+def _outcome(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - the outcome compared is the exception itself
+        return (type(exc), str(exc))
+
+
+def test_lookup_codes_that_could_leave_the_table_are_left_to_the_reference() -> None:
+    w, bc, rows = trace("sha2-chain", 12)
+    assert columns_kernel.keys_fit(C._Compiled(bc).der)
+    assert columns_kernel.keys_fit(C._Compiled(trace("fib", 8)[1]).der)
+    # a bitwise row whose lcode pushes y_j + lcode past 2^11: keys may leave the 2^19 entries
+    cols = {k: v.copy() for k, v in bc.columns.items()}
+    pc_bw = int(np.flatnonzero(cols["f_bitwise"])[0])
+    cols["lcode"][pc_bw] = 2000
+    odd = BytecodeTable(cols, bc.length, bc.log_n)
+    assert not columns_kernel.keys_fit(C._Compiled(odd).der)
+    code, _ = kernel_direct(odd, rows, 0, ("o1_0",))
+    assert code == columns_kernel.ERR_KEY
+    for names in (None, ("a0", "b3"), ("o2_1",)):
+        got = _outcome(lambda: build_columns(odd, rows, 0, names))
+        want = _outcome(lambda: build_columns_reference(odd, rows, 0, names))
+        if isinstance(want, tuple):
+            assert got == want
+        else:
+            assert_same(got, want)
+    # columns that do not read the lookup still come from the kernel
+    code, got = kernel_direct(odd, rows, 0, ("lcode", "dA_lo", "taken"))
+    assert code == columns_kernel.OK
+    assert_same(got, build_columns_reference(odd, rows, 0, ("lcode", "dA_lo", "taken")))
