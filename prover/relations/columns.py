@@ -9,20 +9,32 @@ row; lookup keys and outputs follow the instruction lookup table; timestamp diff
 
 Public names: ``COLUMNS``, ``NUM_COLUMNS``, ``COLUMN_INDEX``, ``BYTECODE``, ``VALUES``,
 ``LOOKUP``, ``TIMESTAMPS``, ``PADDING``, ``Tamper``, ``Builder``, ``make_builder``,
-``build_columns``.
+``build_columns``, ``build_columns_reference``.
 
 The ``tamper`` hook exists for soundness tests only: ``tamper(cols, start_cycle)`` may edit the
 freshly built columns in place (cols maps name -> uint64 array for cycles start_cycle..). It must
 be a pure function of (name, cycle) so every chunking of the trace sees the same fault.
+
+Two builders, one set of values: ``build_columns`` (and the builders of ``make_builder``) run the
+compiled kernel of ``columns_kernel``, one loop over the rows computing only the requested
+columns; ``build_columns_reference`` is the numpy reference (``_RowColumns``), the executable
+specification the kernel is tested against (tests/test_columns_kernel.py). Whenever the kernel
+reports a row it does not handle (a pc outside the program, a timestamp difference over 22 bits,
+inputs no tracer produces), or the rows are not plain 1-D arrays of one length, the reference
+builds the block, so it also raises every error, with its messages. ``make_builder`` loads the
+kernel (compiled, or from numba's cache) and the lookup and inverse tables it reads, so that no
+stage pays for them.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping
+from functools import lru_cache
+from types import ModuleType
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from prover.field import P, U64, inv_or_zero
+from prover.field import P, U64, inv_or_zero, small_inv_table
 from prover.relations.layout import BYTECODE_COLUMNS, BytecodeTable
 from prover.relations.lookup_table import LOG_A, table_columns
 
@@ -181,6 +193,139 @@ def _small_inverse(v: U64) -> U64:
     return inv_or_zero(v)
 
 
+def build_columns_reference(
+    bytecode: BytecodeTable,
+    rows: Mapping[str, np.ndarray],
+    start_cycle: int,
+    names: Iterable[str] | None = None,
+    tamper: Tamper | None = None,
+) -> dict[str, U64]:
+    """The numpy reference builder: columns ``names`` (default: all 64) for a chunk of rows."""
+    wanted = _wanted(names)
+    rc = _RowColumns(bytecode, rows, start_cycle)
+    out = {name: rc.get(name) for name in wanted}
+    _apply_tamper(out, start_cycle, tamper)
+    return out
+
+
+def _wanted(names: Iterable[str] | None) -> list[str]:
+    wanted = list(COLUMNS if names is None else names)
+    for name in wanted:
+        if name not in COLUMN_INDEX:
+            raise KeyError(f"unknown column {name!r}")
+    return wanted
+
+
+def _apply_tamper(out: dict[str, U64], start_cycle: int, tamper: Tamper | None) -> None:
+    if tamper is not None:
+        tamper(out, start_cycle)
+        for name, col in out.items():
+            if col.dtype != np.uint64 or (col.size and int(col.max()) >= P):
+                raise ValueError(f"tampered column {name} is not a reduced uint64 vector")
+
+
+# -- the compiled builder -------------------------------------------------------------------
+
+# The row fields the kernel reads, in its argument order.
+_KERNEL_FIELDS = ("pc", "x", "y", "z", "w", "mold", "tB_prev", "tA_prev", "tM_prev")
+_DIRECT = (np.dtype(np.int64), np.dtype(np.uint64))
+# Stands for every column not asked for: the kernel never touches it.
+_UNUSED_ALL = (np.empty(0, dtype=np.uint64),) * NUM_COLUMNS
+_U64 = np.dtype(np.uint64)
+_MAX_START = 1 << 62
+
+
+@lru_cache(maxsize=1)
+def _kernel() -> tuple[ModuleType, U64, U64, U64]:
+    """The kernel module (importing it compiles or loads the kernel) and the tables it reads."""
+    from prover.relations import columns_kernel
+
+    for name, j in columns_kernel.LAYOUT_CHECK.items():
+        if COLUMN_INDEX[name] != j:
+            raise ImportError(f"columns_kernel writes {name} at {j}, COLUMNS has it at {COLUMN_INDEX[name]}")
+    _, _, t_o1, t_o2 = table_columns()
+    return columns_kernel, t_o1, t_o2, small_inv_table()
+
+
+class _Plan:
+    """What a tuple of requested names asks of the kernel (made once per distinct tuple)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        wanted = _wanted(names)  # KeyError for an unknown name, before any work, as the reference
+        distinct = tuple(dict.fromkeys(wanted))
+        need = np.zeros(NUM_COLUMNS, dtype=np.bool_)
+        for name in distinct:
+            if name not in PADDING:  # zeros: np.zeros is cheaper than any kernel store
+                need[COLUMN_INDEX[name]] = True
+        need.flags.writeable = False
+        self.need = need
+        self.written = tuple(int(j) for j in np.flatnonzero(need))
+        # (name, position in outs) in the reference's output order; -1: a padding column
+        self.order = tuple((name, -1 if name in PADDING else COLUMN_INDEX[name]) for name in distinct)
+
+
+@lru_cache(maxsize=256)
+def _plan(names: tuple[str, ...]) -> _Plan:
+    return _Plan(names)
+
+
+class _Compiled:
+    """What the kernel needs of one program: the bytecode table as (18, rows), the derived
+    table (``columns_kernel.derived_table``), the program length, the kernel and its tables."""
+
+    def __init__(self, bytecode: BytecodeTable) -> None:
+        self.bytecode = bytecode
+        self.kernel = _kernel()
+        self.bct = np.ascontiguousarray(np.stack([bytecode.columns[name] for name in BYTECODE]),
+                                        dtype=np.uint64)
+        self.der = self.kernel[0].derived_table(bytecode.columns)
+        self.keys_fit = self.kernel[0].keys_fit(self.der)
+        self.length = int(bytecode.length)
+
+    def build(self, rows: Mapping[str, np.ndarray], start_cycle: int, names: Iterable[str] | None,
+              tamper: Tamper | None) -> dict[str, U64]:
+        key = COLUMNS if names is None else tuple(names)  # names may be a one-shot iterator
+        plan = _plan(key)
+        fields = _kernel_rows(rows)
+        start = int(start_cycle) if isinstance(start_cycle, (int, np.integer)) else -1
+        if fields is None or not 0 <= start < _MAX_START:
+            return build_columns_reference(self.bytecode, rows, start_cycle, key, tamper)
+        n = fields[0].shape[0]
+        outs: list[Any] = list(_UNUSED_ALL)
+        for j in plan.written:
+            outs[j] = np.empty(n, dtype=_U64)
+        module, t_o1, t_o2, inv = self.kernel
+        code = module.build(*fields, start, self.bct, self.der, self.length, self.keys_fit,
+                            t_o1, t_o2, inv, plan.need, tuple(outs))
+        if code != module.OK:
+            # The reference raises the error (or handles the exotic row) in its own words.
+            return build_columns_reference(self.bytecode, rows, start_cycle, key, tamper)
+        out: dict[str, U64] = {name: outs[j] if j >= 0 else np.zeros(n, dtype=_U64) for name, j in plan.order}
+        _apply_tamper(out, start_cycle, tamper)
+        return out
+
+
+def _kernel_rows(rows: Mapping[str, np.ndarray]) -> list[np.ndarray] | None:
+    """The nine fields as 1-D uint64 arrays of one length (int64 viewed, bit for bit what the
+    reference's ``astype(np.uint64)`` gives), or None if the rows are not that shape."""
+    out: list[np.ndarray] = []
+    for f in _KERNEL_FIELDS:
+        if f not in rows:
+            return None
+        v = rows[f]
+        if isinstance(v, np.ndarray) and v.dtype in _DIRECT and v.flags.c_contiguous and v.flags.writeable:
+            u = v.view(np.uint64)
+        else:
+            try:
+                u = np.ascontiguousarray(np.asarray(v).astype(np.uint64))
+            except (TypeError, ValueError, OverflowError):
+                return None
+        if u.ndim != 1 or (out and u.shape != out[0].shape):
+            return None
+        out.append(u)
+    return out
+
+
 def build_columns(
     bytecode: BytecodeTable,
     rows: Mapping[str, np.ndarray],
@@ -189,26 +334,19 @@ def build_columns(
     tamper: Tamper | None = None,
 ) -> dict[str, U64]:
     """Columns ``names`` (default: all 64, in ``COLUMNS`` order) for a chunk of tracer rows."""
-    wanted = list(COLUMNS if names is None else names)
-    for name in wanted:
-        if name not in COLUMN_INDEX:
-            raise KeyError(f"unknown column {name!r}")
-    rc = _RowColumns(bytecode, rows, start_cycle)
-    out = {name: rc.get(name) for name in wanted}
-    if tamper is not None:
-        tamper(out, start_cycle)
-        for name, col in out.items():
-            if col.dtype != np.uint64 or (col.size and int(col.max()) >= P):
-                raise ValueError(f"tampered column {name} is not a reduced uint64 vector")
-    return out
+    return _Compiled(bytecode).build(rows, start_cycle, names, tamper)
 
 
 def make_builder(bytecode: BytecodeTable, tamper: Tamper | None = None) -> Builder:
-    """The witness builder ``builder(rows, start_cycle, names=None) -> dict[str, uint64 array]``."""
+    """The witness builder ``builder(rows, start_cycle, names=None) -> dict[str, uint64 array]``.
+
+    Loads the compiled kernel and its tables now, so that the first build inside a stage pays
+    neither compilation nor a table."""
+    compiled = _Compiled(bytecode)
 
     def builder(
         rows: Mapping[str, np.ndarray], start_cycle: int, names: Iterable[str] | None = None
     ) -> dict[str, U64]:
-        return build_columns(bytecode, rows, start_cycle, names, tamper)
+        return compiled.build(rows, start_cycle, names, tamper)
 
     return builder
