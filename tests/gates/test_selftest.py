@@ -57,7 +57,7 @@ def test_the_corpus_covers_the_attacks_of_issue_8() -> None:
     names = {c.name for c in corpus.CASES}
     assert {'protected-body-edit', 'protected-signature', 'protected-deletion', 'protected-rename',
             'scope-breach', 'proof-one-byte', 'leak-kept-alive', 'child-process-leak', 'slowdown-3x',
-            'baseline-tamper', 'loosened-budget', 'forged-ledger-row'} <= names
+            'baseline-tamper', 'loosened-budget', 'loosened-protection', 'forged-ledger-row'} <= names
     benign = [c for c in corpus.CASES if c.exit_code == 0]
     assert len(benign) >= 2 and all(c.name.startswith('benign-') for c in benign)
     for case in corpus.CASES:
@@ -76,6 +76,7 @@ def test_the_installed_engine_gives_every_expected_verdict() -> None:
     # Each bad case fails for its own reason, not merely on the right gate.
     assert 'changed during' in ' '.join(by_case['baseline-tamper']['findings']['time'])
     assert 'ratio_lt loosened' in ' '.join(by_case['loosened-budget']['findings']['integrity'])
+    assert 'protected.symbols loosened' in ' '.join(by_case['loosened-protection']['findings']['integrity'])
     assert 'not measured by the engine' in ' '.join(by_case['forged-ledger-row']['findings']['integrity'])
     assert 'keeps more alive at its exit' in ' '.join(by_case['leak-kept-alive']['findings']['memory'])
 
