@@ -21,6 +21,7 @@ from gates.commands.check import GATES
 from gates.commands.check import emit
 from gates.commands.check import prepared
 from gates.commands.check import run_gates
+from gates.commands.focus import optimisation_row_name
 from gates.commands.status import human_bytes
 from gates.context import CheckContext
 from gates.ledger import WorkloadFigures
@@ -88,8 +89,7 @@ def message(stage: Stage, commit: str, measured: Mapping[str, WorkloadFigures], 
 
 def optimisation_row(ctx: CheckContext) -> Stage:
     """The pseudo-stage an optimisation row is recorded under: its number, and what it sped up."""
-    target = 'the whole run' if ctx.spec.target is None else f'stage {ctx.spec.target}'
-    return Stage(len(ctx.ledger.rows), f'optimisation of {target}', '', (), 0)
+    return Stage(len(ctx.ledger.rows), optimisation_row_name(ctx.spec), '', (), 0)
 
 
 def accept(cwd: Path, spec: str | None, base: str | None, out: TextIO) -> int:

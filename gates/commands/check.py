@@ -123,6 +123,9 @@ def prepared(
             head_tree='staged' if staged else 'worktree',
             dirty=repo_mod.is_dirty(repo),
             stage_under_conversion=None if stage is None else (stage.id, stage.name),
+            mode=the_spec.mode,
+            target=('the whole run' if stage is None else f'stage {stage.id} ({stage.name})')
+            if the_spec.mode == 'optimisation' else '',
             accepted_stages=ledger.accepted_stages(),
             workloads=tuple(w.id for w in workloads),
             oracle_ref=the_spec.baseline_ref,
