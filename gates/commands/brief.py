@@ -16,10 +16,10 @@ from gates.commands.focus import Focus
 from gates.commands.focus import focus
 from gates.commands.status import human_bytes
 from gates.commands.status import load
-from gates.ledger import Ledger
-from gates.ledger import reference_peaks
-from gates.spec import Spec
-from gates.spec import Stage
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import reference_peaks
+from gates.contract.spec import Spec
+from gates.contract.spec import Stage
 
 
 def _bullets(items: Sequence[str]) -> list[str]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from gates.ledger import Ledger
-from gates.ledger import stage_under_conversion
-from gates.spec import Spec
-from gates.spec import Stage
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import stage_under_conversion
+from gates.contract.spec import Spec
+from gates.contract.spec import Stage
 
 
 def optimisation_row_name(spec: Spec) -> str:

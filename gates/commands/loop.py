@@ -30,30 +30,30 @@ from pathlib import Path
 from typing import Any
 from typing import TextIO
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.brief import agent_brief
 from gates.commands.brief import commit_rules
 from gates.commands.check import spec_relpath
 from gates.commands.focus import Focus
 from gates.commands.focus import focus
-from gates.ledger import read_ledger
-from gates.loopgit import IDENTITY
-from gates.loopgit import child_env
-from gates.loopgit import current_branch
-from gates.loopgit import fast_forward
-from gates.loopgit import git
-from gates.loopgit import git_ok
-from gates.loopgit import new_stamp
-from gates.loopgit import no_interrupts
-from gates.loopgit import stop
-from gates.loopgit import upstream_of
-from gates.looptranscript import Feedback
-from gates.looptranscript import Iteration
-from gates.looptranscript import Transcript
-from gates.looptranscript import failing
+from gates.contract.ledger import read_ledger
+from gates.vcs.loopgit import IDENTITY
+from gates.vcs.loopgit import child_env
+from gates.vcs.loopgit import current_branch
+from gates.vcs.loopgit import fast_forward
+from gates.vcs.loopgit import git
+from gates.vcs.loopgit import git_ok
+from gates.vcs.loopgit import new_stamp
+from gates.vcs.loopgit import no_interrupts
+from gates.vcs.loopgit import stop
+from gates.vcs.loopgit import upstream_of
+from gates.reports.looptranscript import Feedback
+from gates.reports.looptranscript import Iteration
+from gates.reports.looptranscript import Transcript
+from gates.reports.looptranscript import failing
 from gates.model import GateError
-from gates.spec import Spec
-from gates.spec import load_spec
+from gates.contract.spec import Spec
+from gates.contract.spec import load_spec
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 # The check converts SIGTERM into its Ctrl-C path (temporary trees removed); give it that long.

@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.check import spec_relpath
 from gates.commands.focus import Focus
 from gates.commands.focus import focus
-from gates.ledger import Ledger
-from gates.ledger import Row
-from gates.ledger import read_ledger
-from gates.spec import Spec
-from gates.spec import load_spec
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import Row
+from gates.contract.ledger import read_ledger
+from gates.contract.spec import Spec
+from gates.contract.spec import load_spec
 
 
 def human_bytes(n: float) -> str:

@@ -250,11 +250,11 @@ def _loosened_protection(repo: Path) -> None:
 def _forged_row(repo: Path) -> None:
     """Stage 0 converted, then a row written the way `gates accept` commits one (right subject,
     one parent, only the ledger, digest recomputed) with figures nobody measured."""
-    from gates.ledger import WorkloadFigures
-    from gates.ledger import append_row
-    from gates.ledger import make_row
-    from gates.ledger import read_ledger
-    from gates.spec import load_spec
+    from gates.contract.ledger import WorkloadFigures
+    from gates.contract.ledger import append_row
+    from gates.contract.ledger import make_row
+    from gates.contract.ledger import read_ledger
+    from gates.contract.spec import load_spec
     _converted()(repo)
     spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
     figures = {

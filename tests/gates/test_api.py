@@ -14,9 +14,9 @@ from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from conftest import write_files
-from gates import api
-from gates import ruleset
-from gates.astdiff import diff_python
+from gates.checks import api
+from gates.analysis import ruleset
+from gates.analysis.astdiff import diff_python
 from structural_helpers import accept_like_gates
 from structural_helpers import rendered
 from structural_helpers import run_gate

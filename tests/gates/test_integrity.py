@@ -12,7 +12,7 @@ from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from conftest import write_files
-from gates.ledger import digest_of
+from gates.contract.ledger import digest_of
 from _change_helpers import engine_figures
 from structural_helpers import accept_like_gates
 from structural_helpers import append_raw_row

@@ -1,4 +1,4 @@
-"""The spec keys of issue 8 ratchet too (gates/loosening.py): protected.symbols, protected.verifier,
+"""The spec keys of issue 8 ratchet too (gates/contract/loosening.py): protected.symbols, protected.verifier,
 mode, target and subject.env. Judged by the integrity gate on real throw-away repositories: the
 tiny toy subject (conversion mode) and a copy of examples/merkle (optimisation mode)."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ from conftest import TinyRepo
 from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import toy_spec_yaml
-from gates import loosening
-from gates.spec import Spec
-from gates.spec import parse_spec
+from gates.contract import loosening
+from gates.contract.spec import Spec
+from gates.contract.spec import parse_spec
 from structural_helpers import rendered
 from structural_helpers import run_gate
 from test_examples import example_repo

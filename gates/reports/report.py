@@ -46,8 +46,8 @@ from collections.abc import Sequence
 from typing import Any
 from typing import TextIO
 
-from gates.ledger import machine_info
-from gates.ledger import tool_versions
+from gates.contract.ledger import machine_info
+from gates.contract.ledger import tool_versions
 from gates.model import Finding
 from gates.model import Verdict
 

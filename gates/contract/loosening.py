@@ -6,7 +6,7 @@ entry points, the baseline ref, a workload's params, a golden digest) any change
 it changes what the gates measure. Pure additions that only add checks (a new workload in a tier,
 a new protected path, a new golden digest) pass.
 
-Every key of the schema (gates/spec.py) is judged here or named as free text: ``name`` and a
+Every key of the schema (gates/contract/spec.py) is judged here or named as free text: ``name`` and a
 stage's ``brief`` only inform; ``baseline.version`` moves only through ``gates rebaseline``,
 which the integrity gate checks on its own (a change without its record fails there).
 """
@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
-from gates.spec import Spec
-from gates.spec import matches
+from gates.contract.spec import Spec
+from gates.contract.spec import matches
 
 NOTHING = 'nothing can loosen a gate: not with subject code, not on its own'
 

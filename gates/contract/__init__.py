@@ -1,0 +1,9 @@
+"""What the gates are held to: the spec, and the record of what was accepted.
+
+- ``spec``: load and validate the machine spec (schema 1, docs/gates.md);
+- ``located``: YAML with line numbers, for one-line ``file:line: key: ...`` errors;
+- ``discover``: which spec a command judges without ``--spec``;
+- ``loosening``: which edits of the spec and the golden digests loosen a gate;
+- ``ledger``: the ratchet (``specs/ledger.json``), one row per accepted stage or optimisation;
+- ``trust``: a ledger row counts only once an engine not from the change has measured it.
+"""
