@@ -227,7 +227,7 @@ def test_rules_come_from_the_base(tiny_subject: TinyRepo) -> None:
 
 
 def test_generated_rule_keeps_the_template() -> None:
-    template = ruleset.load_rules(Path(api.__file__).parents[1] / 'rules' / f'{ruleset.TEMPLATE_ID}.yaml')[0]
+    template = ruleset.load_rules(Path(api.__file__).parents[2] / 'rules' / f'{ruleset.TEMPLATE_ID}.yaml')[0]
     rule = ruleset.generated_rule(template, ['materialized', 'a.b'])
     assert 'paths' not in rule and 'paths' in template
     assert r'^(?:a\.b|materialized)$' in json.dumps(rule).replace('\\\\', '\\')
