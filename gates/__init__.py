@@ -13,10 +13,11 @@ The engine knows nothing of the subject (the prover) beyond what its machine spe
 Layout (each package's ``__init__`` says what it holds):
 
 - ``checks/``     the six gates above, one module per gate;
-- ``measuring/``  running the subject isolated and measuring it (probe, its child, stats);
+- ``measuring/``  running the subject isolated and measuring it (probe, its child, stats, the
+                 re-measure that makes a ledger row trusted);
 - ``vcs/``        git: the oracle, the change's base, private tree exports, the loop's branches;
 - ``analysis/``   static analysis for the api gate (AST diff, protected symbols, reach, semgrep);
-- ``contract/``   the spec (and what loosens it), the ledger and its trusted rows;
+- ``contract/``   the spec (and what loosens it) and the ledger; imports only ``model``;
 - ``reports/``    tables, JSON, SARIF, the HTML page, benchmark JSON, loop transcripts;
 - ``commands/``   one module per ``gates`` command; ``selftest/`` the self-test corpus;
 - ``model`` (Finding, Verdict, GateError, thresholds), ``context`` (what a gate receives) and

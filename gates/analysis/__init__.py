@@ -6,4 +6,6 @@
 - ``ruleset``: the semgrep rules, with their placeholders filled from the spec;
 - ``semgrep_scan``: one semgrep run, matches and per-file problems;
 - ``preexisting``: which rule matches a change brings in and which it carries over.
+
+May import ``model``, ``context``, ``contract`` and ``vcs``; never a gate or a command.
 """

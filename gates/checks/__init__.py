@@ -10,5 +10,6 @@
 - ``memory``: in-stage and whole-run peaks against the reference;
 - ``time``: the candidate/baseline time ratio, from interleaved fresh-process pairs.
 
-``gates check`` finds a gate by name here (``gates.checks.<name>``).
+``gates check`` finds a gate by name here (``gates.checks.<name>``). A gate may import every
+package but ``commands`` (and the CLI); no gate imports another gate.
 """

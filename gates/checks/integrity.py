@@ -13,7 +13,7 @@
    and the digests reproducible: this gate re-makes them for the tier's workloads from the new
    baseline commit and compares.
 4. A ledger row this change adds is trusted only once this engine has measured it
-   (``gates.contract.trust``, ci and full tiers).
+   (``gates.measuring.trust``, ci and full tiers).
 In CI the base revision's engine runs this gate against the head (the workflow's job), so an
 edit of this file in the change under judgement cannot weaken it.
 """
@@ -313,7 +313,7 @@ def run(ctx: CheckContext) -> Verdict:
         findings += budget_findings(ctx, base, rebaselined)
     if not findings:
         # Only a ledger that is otherwise sound is worth measuring (it costs probe runs).
-        from gates.contract import trust
+        from gates.measuring import trust
         findings += trust.remeasure(ctx, spec)
     if not findings:
         # An engine change: the head's engine must give the corpus's verdicts (issue 8.3).

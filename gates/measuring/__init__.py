@@ -7,5 +7,10 @@
 - ``proc``: the child processes: a clean environment, their own process group, no leftovers;
 - ``treedigest``: content digests of the measured trees, checked around every subject run;
 - ``measure``: what the proof, memory and time gates share within one check (cached runs);
-- ``stats``: the small statistics of the time gate (sign-test intervals).
+- ``stats``: the small statistics of the time gate (sign-test intervals);
+- ``trust``: a ledger row counts only once an engine not from the change has measured it
+  (the integrity gate re-measures the rows a change adds; ``gates audit``).
+
+May import ``model``, ``context``, ``contract`` and ``vcs``; never a gate, a report or a command.
+``_probe_child`` imports nothing of the engine at all (it runs where the engine is not importable).
 """

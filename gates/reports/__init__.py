@@ -5,4 +5,6 @@
 - ``htmlreport``: the report page (plots and one HTML page);
 - ``benchjson``: benchmark records in pytest-benchmark's JSON layout;
 - ``looptranscript``: ``gates loop``'s feedback files and transcript.
+
+May import ``model``, ``contract`` and ``vcs``: a report renders figures, it never measures.
 """

@@ -4,4 +4,6 @@
   worktree of the user's repository);
 - ``trees``: the base revision's side of a check for the structural gates (its spec, ledger);
 - ``loopgit``: ``gates loop``'s branch, refs and fast-forward, and its process plumbing.
+
+May import ``model``, ``context`` and ``contract``.
 """
