@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping
 import pytest
 
 import collect
-from gates.spec import Spec
+from gates.contract.spec import Spec
 from prover import pipeline
 from prover.proof import NUM_SECTIONS, decode_proof
 from prover.verifier import verify
@@ -183,7 +183,7 @@ def test_memory(benchmark: Any, spec: Spec, log_t: int, workload: Workload, vari
     benchmark.extra_info.update(_describe(log_t, workload, variant, 1))
     benchmark.extra_info.update({
         "unit": "bytes",
-        "measured_by": "memray heap high-water mark, gates.probe.memory_run (fresh processes)",
+        "measured_by": "memray heap high-water mark, gates.measuring.probe.memory_run (fresh processes)",
         "whole_run_peak": figures["whole_run_peak"],
         "stage_peaks": figures["stage_peaks"],
     })

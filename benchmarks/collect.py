@@ -2,7 +2,7 @@
 
 What it measures, per log T (workload ``sha2-chain``, T = 2^log T):
 - prove seconds, end to end and per stage: ``--runs`` runs, each in a FRESH process through the
-  gates' own probe (``gates.probe.time_run``: ``python -P -m gates._probe_child``, the probe's
+  gates' own probe (``gates.measuring.probe.time_run``: ``gates/measuring/_probe_child.py`` run by path, the probe's
   observer takes ``perf_counter`` at ``enter(k)`` / ``exit(k)`` and around the ``prove`` call,
   imports excluded), so the figures are taken exactly as the time gate takes them. Reported:
   the median (and every run). Runs are interleaved across sizes, the size order reversing each
@@ -11,10 +11,10 @@ What it measures, per log T (workload ``sha2-chain``, T = 2^log T):
 - verify seconds: ``--runs`` fresh processes, each timing ``prover.verifier.verify(proof,
   expected statement)`` with ``perf_counter`` (imports, reading the proof file and rebuilding
   the expected statement excluded).
-- proof bytes (and per-section bytes), from one untimed prove (``gates.probe.proof_run``), which
+- proof bytes (and per-section bytes), from one untimed prove (``gates.measuring.probe.proof_run``), which
   also checks the subject's own verify verdict and serves as the warm-up run (page cache) before
   the timed runs; every timed run's proof digest must equal it (determinism).
-- memray heap peaks: the gates' memory mode (``gates.probe.memory_run``): one fresh process per
+- memray heap peaks: the gates' memory mode (``gates.measuring.probe.memory_run``): one fresh process per
   stage k with a Tracker from enter(k) to exit(k) (the in-stage peak), plus one process tracking
   the whole run. Never timed: memray slows allocation-heavy code down.
 
@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:
-    from gates.probe import MemoryRun, ProofRun, TimeRun
-    from gates.spec import Spec
+    from gates.measuring.probe import MemoryRun, ProofRun, TimeRun
+    from gates.contract.spec import Spec
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_PATH = REPO / "specs" / "streaming-prover.yaml"
@@ -121,7 +121,7 @@ def parse_variant(
 
 def load_spec() -> Spec:
     """The machine spec: the subject's entry points and the stage ids/names, as the gates see them."""
-    from gates.spec import load_spec as load
+    from gates.contract.spec import load_spec as load
 
     return load(SPEC_PATH, display=str(SPEC_PATH.relative_to(REPO)))
 
@@ -140,8 +140,8 @@ def workload_id(log_t: int) -> str:
 
 def effective_variant(spec: Spec, wanted: Mapping[str, str]) -> dict[str, str]:
     """What really runs: a backend the tree's prover does not offer falls back to the baseline
-    backend, exactly as the gates do (``gates.probe.effective_variant``)."""
-    from gates import probe
+    backend, exactly as the gates do (``gates.measuring.probe.effective_variant``)."""
+    from gates.measuring import probe
 
     caps = probe.capabilities(spec.subject, REPO)
     return probe.effective_variant(wanted, caps, spec.baseline_variant)
@@ -151,7 +151,7 @@ def memory_figures(
         spec: Spec, log_t: int, variant: Mapping[str, str], progress: Progress,
 ) -> dict[str, Any]:
     """In-stage memray peaks of every stage and the whole-run peak, in bytes (fresh processes)."""
-    from gates import probe
+    from gates.measuring import probe
 
     capture_dir = Path(tempfile.mkdtemp(prefix="stagegate-bench-memray-"))
     try:
@@ -171,20 +171,20 @@ def memory_figures(
 
 
 def time_prove(spec: Spec, log_t: int, variant: Mapping[str, str]) -> TimeRun:
-    from gates import probe
+    from gates.measuring import probe
 
     return probe.time_run(spec.subject, REPO, workload_id(log_t), params_of(log_t), variant, stage_ids(spec))
 
 
 def proof_of(spec: Spec, log_t: int, variant: Mapping[str, str]) -> ProofRun:
-    from gates import probe
+    from gates.measuring import probe
 
     return probe.proof_run(spec.subject, REPO, workload_id(log_t), params_of(log_t), variant, stage_ids(spec))
 
 
 def time_verify(log_t: int, proof: bytes, timeout: float = 600.0) -> dict[str, Any]:
     """One verify in a fresh process (this file's ``_verify-child`` mode); its JSON result."""
-    from gates import proc
+    from gates.measuring import proc
 
     with tempfile.TemporaryDirectory(prefix="stagegate-bench-verify-") as tmp:
         work = Path(tmp)
@@ -257,7 +257,7 @@ def load_average() -> list[float] | None:
 def machine(volatile: bool = True) -> dict[str, Any]:
     """CPU model, cores, memory, interpreter and library versions; with ``volatile`` also the
     current load and available memory (left out where a tool compares machine infos)."""
-    from gates import benchjson
+    from gates.reports import benchjson
 
     info = benchjson.machine_info()
     mem = _meminfo()
@@ -281,7 +281,7 @@ def machine(volatile: bool = True) -> dict[str, Any]:
 
 
 def commit() -> dict[str, Any]:
-    from gates import benchjson
+    from gates.reports import benchjson
 
     try:
         info = benchjson.commit_info(REPO)
@@ -593,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def progress(msg: str) -> None:
         print(f"[collect +{time.perf_counter() - start:6.1f}s] {msg}", file=sys.stderr, flush=True)
 
-    from gates.proc import ProbeFailed
+    from gates.measuring.proc import ProbeFailed
 
     try:
         doc = collect(spec, log_ts, ns.runs, wanted, not ns.no_memory, progress)

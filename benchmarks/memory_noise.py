@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gates import probe
-from gates.spec import load_spec
+from gates.measuring import probe
+from gates.contract.spec import load_spec
 
 
 def export(rev: str, dest: Path) -> None:

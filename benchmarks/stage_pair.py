@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/stage_pair.py memory --log-t 20 [--tree DIR] [--variant '{"0": "streaming"}']
     .venv/bin/python benchmarks/stage_pair.py time --log-t 20 --rounds 2 [--tree DIR] [--variant ...]
 
-memory: memray in-stage peaks of stages 0 and 8 (``gates.probe.memory_capture``: one fresh
+memory: memray in-stage peaks of stages 0 and 8 (``gates.measuring.probe.memory_capture``: one fresh
 process per tracked stage), for the variant given (default: all materialized).
 time: ``--rounds`` rounds of one baseline and one variant prove, each a fresh process
-(``gates.probe.time_run``), the order reversed every round; prints each run, the per-round
+(``gates.measuring.probe.time_run``), the order reversed every round; prints each run, the per-round
 ratios of the stage 0 + 8 unit (sum of their seconds) and of the whole prove, and medians.
 ``--tree`` is the subject tree (default: this repository); the spec is this repository's.
 """
@@ -34,8 +34,8 @@ def _full(spec: object, variant: dict[str, str]) -> dict[str, str]:
 
 
 def memory(tree: Path, log_t: int, variant: dict[str, str]) -> None:
-    from gates import probe
-    from gates.spec import load_spec
+    from gates.measuring import probe
+    from gates.contract.spec import load_spec
 
     spec = load_spec(collect.SPEC_PATH)
     tmp = Path(tempfile.mkdtemp(prefix="stage-pair-memray-"))
@@ -51,8 +51,8 @@ def memory(tree: Path, log_t: int, variant: dict[str, str]) -> None:
 
 
 def timing(tree: Path, log_t: int, variant: dict[str, str], rounds: int) -> None:
-    from gates import probe
-    from gates.spec import load_spec
+    from gates.measuring import probe
+    from gates.contract.spec import load_spec
 
     spec = load_spec(collect.SPEC_PATH)
     runs: dict[str, list[tuple[float, float]]] = {"baseline": [], "variant": []}

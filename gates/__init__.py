@@ -10,8 +10,16 @@ The engine knows nothing of the subject (the prover) beyond what its machine spe
 - ``memory``     the converted stage's in-stage peak heap strictly lower, no other stage higher;
 - ``time``       prove time < 2x the baseline, measured side by side.
 
-Modules: ``model`` (Finding, Verdict, GateError, thresholds), ``spec`` (load + validate the YAML),
-``context`` (what a gate receives), ``repo`` (git), ``ledger`` (the ratchet), ``probe`` (runs the
-subject in a subprocess), one module per gate, ``report`` (tables, JSON, annotations, plots) and
-``cli`` (the only module that knows argparse).
+Layout (each package's ``__init__`` says what it holds):
+
+- ``checks/``     the six gates above, one module per gate;
+- ``measuring/``  running the subject isolated and measuring it (probe, its child, stats, the
+                 re-measure that makes a ledger row trusted);
+- ``vcs/``        git: the oracle, the change's base, private tree exports, the loop's branches;
+- ``analysis/``   static analysis for the api gate (AST diff, protected symbols, reach, semgrep);
+- ``contract/``   the spec (and what loosens it) and the ledger; imports only ``model``;
+- ``reports/``    tables, JSON, SARIF, the HTML page, benchmark JSON, loop transcripts;
+- ``commands/``   one module per ``gates`` command; ``selftest/`` the self-test corpus;
+- ``model`` (Finding, Verdict, GateError, thresholds), ``context`` (what a gate receives) and
+  ``cli`` (the only module that knows argparse) stay at the top.
 """

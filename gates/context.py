@@ -10,10 +10,10 @@ from typing import Literal
 from typing import TypeVar
 from typing import cast
 
-from gates.ledger import Ledger
-from gates.spec import Spec
-from gates.spec import Stage
-from gates.spec import Workload
+from gates.contract.ledger import Ledger
+from gates.contract.spec import Spec
+from gates.contract.spec import Stage
+from gates.contract.spec import Workload
 
 T = TypeVar('T')
 Status = Literal['A', 'M', 'D', 'R']
@@ -40,7 +40,7 @@ class ChangedPath:
 class Measurements:
     """Per-run cache shared by the gates, so a workload is measured once per run.
 
-    Keys are any hashable tuple chosen by the measuring module (gates/probe.py), e.g.
+    Keys are any hashable tuple chosen by the measuring module (gates/measuring/probe.py), e.g.
     ``('memory', str(tree), workload_id, tuple(sorted(variant.items())))``.
     """
 

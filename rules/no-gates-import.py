@@ -6,11 +6,11 @@ import gates
 # ruleid: no-gates-import
 import gates.model as model
 # ruleid: no-gates-import
-from gates import probe
+from gates.measuring import probe
 # ruleid: no-gates-import
-from gates.spec import load_spec
+from gates.contract.spec import load_spec
 # ruleid: no-gates-import
-spec_mod = importlib.import_module("gates.spec")
+spec_mod = importlib.import_module("gates.contract.spec")
 # ruleid: no-gates-import
 probe_mod = __import__("gates")
 

@@ -38,7 +38,7 @@ def _litter(private: Path) -> list[str]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # The engine's per-tree cache folders live for its process and go at exit; this process (a
     # worker too) is still running, so remove them the way exit would before looking for litter.
-    treedigest = sys.modules.get('gates.treedigest')
+    treedigest = sys.modules.get('gates.measuring.treedigest')
     if treedigest is not None:
         treedigest.remove_cache_homes()
     private = session.config.stash.get(_KEY, None)

@@ -16,27 +16,28 @@ from pathlib import Path
 from typing import Any
 from typing import TextIO
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.check import GATES
 from gates.commands.check import emit
 from gates.commands.check import prepared
 from gates.commands.check import run_gates
+from gates.commands.focus import optimisation_row_name
 from gates.commands.status import human_bytes
 from gates.context import CheckContext
-from gates.ledger import WorkloadFigures
-from gates.ledger import append_row
-from gates.ledger import make_row
-from gates.ledger import read_ledger
+from gates.contract.ledger import WorkloadFigures
+from gates.contract.ledger import append_row
+from gates.contract.ledger import make_row
+from gates.contract.ledger import read_ledger
 from gates.model import GateError
 from gates.model import Verdict
-from gates.spec import Stage
+from gates.contract.spec import Stage
 
 TIER = 'full'
 
 
 def _memory_strict(ctx: CheckContext) -> Verdict:
     # Imported here: accept needs the gate's strict mode (the stage must really be converted).
-    from gates import memory
+    from gates.checks import memory
     return memory.run(ctx, require_conversion=True)
 
 
@@ -88,8 +89,7 @@ def message(stage: Stage, commit: str, measured: Mapping[str, WorkloadFigures], 
 
 def optimisation_row(ctx: CheckContext) -> Stage:
     """The pseudo-stage an optimisation row is recorded under: its number, and what it sped up."""
-    target = 'the whole run' if ctx.spec.target is None else f'stage {ctx.spec.target}'
-    return Stage(len(ctx.ledger.rows), f'optimisation of {target}', '', (), 0)
+    return Stage(len(ctx.ledger.rows), optimisation_row_name(ctx.spec), '', (), 0)
 
 
 def accept(cwd: Path, spec: str | None, base: str | None, out: TextIO) -> int:

@@ -2,7 +2,7 @@
 
 The row's stage is put back "under conversion" (the ledger as it was before the row), the proof,
 memory and time gates measure that commit, and the fresh figures are compared with the row
-(``gates.ledger.compare_row``): same proof digest, peaks within the memory tolerance, time
+(``gates.contract.ledger.compare_row``): same proof digest, peaks within the memory tolerance, time
 ratios still under budget.
 """
 from __future__ import annotations
@@ -11,19 +11,19 @@ import contextlib
 from pathlib import Path
 from typing import TextIO
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.accept import RUNNERS
 from gates.commands.accept import figures
 from gates.commands.check import progress
 from gates.commands.check import run_gates
 from gates.commands.check import spec_relpath
 from gates.context import CheckContext
-from gates.ledger import Ledger
-from gates.ledger import compare_row
-from gates.ledger import read_ledger
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import compare_row
+from gates.contract.ledger import read_ledger
 from gates.model import GateError
-from gates.spec import load_spec
-from gates.trees import read_text
+from gates.contract.spec import load_spec
+from gates.vcs.trees import read_text
 
 MEASURING = ('proof', 'memory', 'time')
 

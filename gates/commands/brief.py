@@ -2,7 +2,9 @@
 
 The same text is the ``brief`` section of every ``gates loop`` feedback file, so an agent reads
 one set of rules whether a person or the loop drives it. Everything in it comes from the spec and
-the ledger; nothing is about a particular subject.
+the ledger; nothing is about a particular subject. In optimisation mode (gates/commands/focus.py)
+there is no stage to convert: the brief names the target and the ledger row the next accept
+records.
 """
 from __future__ import annotations
 
@@ -10,23 +12,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from gates.commands.focus import Focus
+from gates.commands.focus import focus
 from gates.commands.status import human_bytes
 from gates.commands.status import load
-from gates.ledger import Ledger
-from gates.ledger import reference_peaks
-from gates.ledger import stage_under_conversion
-from gates.spec import Spec
-from gates.spec import Stage
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import reference_peaks
+from gates.contract.spec import Spec
+from gates.contract.spec import Stage
 
 
 def _bullets(items: Sequence[str]) -> list[str]:
     return [f'- `{i}`' for i in items] or ['- (none)']
 
 
-def commit_rules(spec: Spec, stage: Stage) -> list[str]:
+def commit_rules(spec: Spec, now: Focus) -> list[str]:
+    if now.optimising:
+        first = (f'1. One optimisation per commit series: every commit of this series optimises '
+                 f'{now.target} and touches only the allowed paths and the shared paths.')
+    else:
+        first = (f'1. One stage per commit series: every commit of this series converts {now.target} '
+                 'and touches only its allowed paths and the shared paths.')
     return [
-        f'1. One stage per commit series: every commit of this series converts stage {stage.id} '
-        f'({stage.name}) and touches only its allowed paths and the shared paths.',
+        first,
         '2. Never commit a gate asset (' + ', '.join(f'`{a}`' for a in spec.assets)
         + ') together with subject code: the integrity gate fails such a change. Budgets, rules, '
         'golden digests and the ledger are not yours to edit.',
@@ -68,6 +76,25 @@ def converted_means(spec: Spec, ledger: Ledger, stage: Stage, tier: str) -> list
     return lines
 
 
+def optimised_means(spec: Spec, now: Focus, tier: str) -> list[str]:
+    mem, time = spec.budgets.memory, spec.budgets.time
+    judged = 'end to end' if now.stage is None else f'in stage {now.stage.id} ({now.stage.name})'
+    return [
+        f'The optimisation counts when, on every workload of the tier (`{tier}`: '
+        f'{", ".join(spec.tiers.get(tier, ()))}), all of these hold:',
+        '- proof: the proof bytes are identical to the frozen golden digest of the workload '
+        f'(`{spec.golden}`), and the verifier accepts them;',
+        f'- time: the prove time {judged} is under {time.ratio_lt:g}x the baseline\'s (the same '
+        f'entry point run from the oracle tree; {time.min_pairs}-{time.max_pairs} interleaved '
+        'pairs); every other time is reported, not judged;',
+        f'- memory ({mem.measure}): no stage and not the whole run above its reference '
+        f'(+{human_bytes(mem.tolerance_bytes)}); nothing has to drop;',
+        '- api, scope, integrity: nothing protected changed, nothing outside the allowed paths '
+        'changed, no gate asset changed.',
+        f'`gates accept` then records ledger row {now.next_row} ({now.row_name}).',
+    ]
+
+
 def anti_reward_hacking(spec: Spec) -> list[str]:
     return [
         'The gates judge the tree, not your report of it. They catch:',
@@ -75,8 +102,9 @@ def anti_reward_hacking(spec: Spec) -> list[str]:
         'semgrep rules such as monkeypatching protected names or importing prover code into the '
         'verifier);',
         '- paths outside the stage\'s allowed and shared paths (scope);',
-        '- a converted stage still using '
-        + (', '.join(f'`{n}`' for n in spec.forbid_in_converted) or 'the baseline backend') + ';',
+        *([] if spec.mode == 'optimisation' else [
+            '- a converted stage still using '
+            + (', '.join(f'`{n}`' for n in spec.forbid_in_converted) or 'the baseline backend') + ';']),
         '- any edit to a gate asset together with subject code, and any loosening of a budget or '
         'a tier (integrity): loosening is refused, never negotiated;',
         '- proofs that differ by one byte from the frozen golden digests, which only '
@@ -105,22 +133,43 @@ def commands(spec: Spec, tier: str) -> list[str]:
 
 def agent_brief(spec: Spec, ledger: Ledger, tier: str = 'ci') -> str:
     """The whole instructions text (markdown)."""
-    stage = stage_under_conversion(spec, ledger)
-    if stage is None:
+    now = focus(spec, ledger)
+    if now.done:
         return (f'# {spec.name}: nothing to convert\n\nAll {len(spec.stages)} stages are '
                 'accepted; there is no stage under conversion.\n')
+    stage = now.stage
+    if now.optimising:
+        rows = len(ledger.rows)
+        head = [
+            f'# {spec.name}: optimise {now.target}', '',
+            f'Mode: optimisation. Nothing converts and there is no stage under conversion: the '
+            f'candidate runs the same entry point as the baseline and must give the same proof '
+            f'bytes, faster. {rows} optimisation{"" if rows == 1 else "s"} accepted so far; the next '
+            f'`gates accept` records ledger row {now.next_row} ({now.row_name}).', '',
+        ]
+        brief = stage.brief.strip() if stage is not None and stage.brief.strip() else (
+            'Make the whole run faster.' if stage is None else '(the spec gives no brief)')
+        means = ['## What "optimised" means, in figures', '', *optimised_means(spec, now, tier)]
+    else:
+        if stage is None:          # not done: a conversion always has a stage here
+            return ''
+        head = [
+            f'# {spec.name}: convert stage {stage.id} ({stage.name})', '',
+            f'{len(ledger.rows)} of {len(spec.stages)} stages accepted; stage {stage.id} is under '
+            'conversion.', '',
+        ]
+        brief = stage.brief.strip() or '(the spec gives no brief)'
+        means = ['## What "converted" means, in figures', '', *converted_means(spec, ledger, stage, tier)]
     lines = [
-        f'# {spec.name}: convert stage {stage.id} ({stage.name})', '',
-        f'{len(ledger.rows)} of {len(spec.stages)} stages accepted; stage {stage.id} is under '
-        'conversion.', '',
-        '## Brief', '', stage.brief.strip() or '(the spec gives no brief)', '',
-        '## Allowed paths (you may edit these)', '', *_bullets(stage.paths),
+        *head,
+        '## Brief', '', brief, '',
+        '## Allowed paths (you may edit these)', '', *_bullets(now.paths(spec)),
         '', 'and the shared paths:', '', *_bullets(spec.shared_paths), '',
-        '## Protected paths (never edit)', '', *_bullets(spec.protected_paths), '',
+        '## Protected paths (never edit)', '', *_bullets(spec.protected_paths + spec.protected_symbols), '',
         '## Gate assets (never edit together with subject code)', '', *_bullets(spec.assets), '',
         '## Commands', '', *commands(spec, tier), '',
-        '## Commit rules', '', *commit_rules(spec, stage), '',
-        '## What "converted" means, in figures', '', *converted_means(spec, ledger, stage, tier), '',
+        '## Commit rules', '', *commit_rules(spec, now), '',
+        *means, '',
         '## What the gates catch', '', *anti_reward_hacking(spec), '',
     ]
     return '\n'.join(lines)

@@ -16,21 +16,21 @@ from typing import TextIO
 
 import git
 
-from gates import discover
-from gates import repo as repo_mod
-from gates import report
+from gates.contract import discover
+from gates.vcs import repo as repo_mod
+from gates.reports import report
 from gates.context import CheckContext
-from gates.trees import read_text
-from gates.ledger import read_ledger
-from gates.ledger import stage_under_conversion
+from gates.vcs.trees import read_text
+from gates.contract.ledger import read_ledger
+from gates.contract.ledger import stage_under_conversion
 from gates.model import GATE_NAMES
 from gates.model import GateError
 from gates.model import Verdict
-from gates.spec import load_spec
+from gates.contract.spec import load_spec
 
 # Cheap, structural gates first; the measuring gates share the run's Measurements cache.
 GATES = GATE_NAMES
-DEFAULT_SPEC = 'specs/streaming-prover.yaml'   # this repository's; found by gates.discover
+DEFAULT_SPEC = 'specs/streaming-prover.yaml'   # this repository's; found by gates.contract.discover
 
 
 def progress(message: str) -> None:
@@ -123,6 +123,9 @@ def prepared(
             head_tree='staged' if staged else 'worktree',
             dirty=repo_mod.is_dirty(repo),
             stage_under_conversion=None if stage is None else (stage.id, stage.name),
+            mode=the_spec.mode,
+            target=('the whole run' if stage is None else f'stage {stage.id} ({stage.name})')
+            if the_spec.mode == 'optimisation' else '',
             accepted_stages=ledger.accepted_stages(),
             workloads=tuple(w.id for w in workloads),
             oracle_ref=the_spec.baseline_ref,
@@ -149,14 +152,14 @@ def run_gates(
         verdict = gate_run(ctx)
         seconds[name] = time.perf_counter() - start
         if not isinstance(verdict, Verdict):
-            raise TypeError(f'gates.{name}.run returned {type(verdict).__name__}, not a Verdict')
+            raise TypeError(f'gates.checks.{name}.run returned {type(verdict).__name__}, not a Verdict')
         ctx.progress(f'gates: {name} {"passed" if verdict.passed else "FAILED"} ({seconds[name]:.1f}s)')
         verdicts.append(verdict)
     return verdicts, seconds
 
 
 def _gate(name: str) -> Callable[[CheckContext], Verdict]:
-    module = importlib.import_module(f'gates.{name}')
+    module = importlib.import_module(f'gates.checks.{name}')
     gate_run: Callable[[CheckContext], Verdict] = getattr(module, 'run')
     return gate_run
 

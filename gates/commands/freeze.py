@@ -17,13 +17,13 @@ from typing import TextIO
 
 import git
 
-from gates import probe
-from gates import repo as repo_mod
+from gates.measuring import probe
+from gates.vcs import repo as repo_mod
 from gates.commands.check import spec_relpath
 from gates.model import GateError
-from gates.spec import Spec
-from gates.spec import Workload
-from gates.spec import load_spec
+from gates.contract.spec import Spec
+from gates.contract.spec import Workload
+from gates.contract.spec import load_spec
 
 
 def digests(

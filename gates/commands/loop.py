@@ -30,30 +30,30 @@ from pathlib import Path
 from typing import Any
 from typing import TextIO
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.brief import agent_brief
 from gates.commands.brief import commit_rules
 from gates.commands.check import spec_relpath
-from gates.ledger import read_ledger
-from gates.ledger import stage_under_conversion
-from gates.loopgit import IDENTITY
-from gates.loopgit import child_env
-from gates.loopgit import current_branch
-from gates.loopgit import fast_forward
-from gates.loopgit import git
-from gates.loopgit import git_ok
-from gates.loopgit import new_stamp
-from gates.loopgit import no_interrupts
-from gates.loopgit import stop
-from gates.loopgit import upstream_of
-from gates.looptranscript import Feedback
-from gates.looptranscript import Iteration
-from gates.looptranscript import Transcript
-from gates.looptranscript import failing
+from gates.commands.focus import Focus
+from gates.commands.focus import focus
+from gates.contract.ledger import read_ledger
+from gates.vcs.loopgit import IDENTITY
+from gates.vcs.loopgit import child_env
+from gates.vcs.loopgit import current_branch
+from gates.vcs.loopgit import fast_forward
+from gates.vcs.loopgit import git
+from gates.vcs.loopgit import git_ok
+from gates.vcs.loopgit import new_stamp
+from gates.vcs.loopgit import no_interrupts
+from gates.vcs.loopgit import stop
+from gates.vcs.loopgit import upstream_of
+from gates.reports.looptranscript import Feedback
+from gates.reports.looptranscript import Iteration
+from gates.reports.looptranscript import Transcript
+from gates.reports.looptranscript import failing
 from gates.model import GateError
-from gates.spec import Spec
-from gates.spec import Stage
-from gates.spec import load_spec
+from gates.contract.spec import Spec
+from gates.contract.spec import load_spec
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 # The check converts SIGTERM into its Ctrl-C path (temporary trees removed); give it that long.
@@ -189,9 +189,12 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     root = repo_mod.root(repo)
     spec_rel = spec_relpath(root, spec)
     the_spec = load_spec(root / spec_rel, spec_rel)
-    stage = stage_under_conversion(the_spec, read_ledger(root / the_spec.ledger, the_spec.ledger))
-    if stage is None:
+    now = focus(the_spec, read_ledger(root / the_spec.ledger, the_spec.ledger))
+    if now.done:
         raise GateError(f'every stage of {the_spec.path} is already accepted; nothing to loop on.')
+    # The transcript's stage: the stage under conversion, or in optimisation mode the target
+    # (id null for the whole run), with the mode and the row the next accept would record.
+    stage = now.as_dict()
     the_spec.tier_workloads(tier)                 # an unknown tier is refused before any work
     # Resolved here: in the loop's worktree a name like HEAD would mean the attempt itself.
     base_sha = repo_mod.resolve(repo, base) if base is not None else None
@@ -221,11 +224,11 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
         git(root, 'worktree', 'add', '--quiet', str(run.tree), run.branch)
         run.transcript.add({
             'event': 'start', 'schema': 1, 'started_at': _now(), 'agent': agent, 'tier': tier,
-            'max_iterations': max_iterations, 'stage': {'id': stage.id, 'name': stage.name},
+            'max_iterations': max_iterations, 'stage': stage, 'focus': now.headline,
             'start_commit': start, 'user_branch': user_branch, 'loop_branch': run.branch,
             'worktree': str(run.tree), 'folder': str(folder),
         })
-        run.say(f'stage {stage.id} ({stage.name}), tier {tier}, at most {max_iterations} '
+        run.say(f'{now.headline}, tier {tier}, at most {max_iterations} '
                 f'iterations; attempts on branch {run.branch}; transcript in {folder}')
         if repo_mod.is_dirty(repo):
             run.say('note: your uncommitted changes are not part of the loop; it starts from HEAD')
@@ -235,7 +238,7 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
             it = Iteration(k, _now())
             run.iterations.append(it)
             code, outcome, reason = _iteration(run, it, k, start, previous, last_doc, seen,
-                                               the_spec, stage)
+                                               the_spec, now)
             if outcome == 'continue':
                 previous, last_doc = str(it.commit), run.last_doc
                 if k == max_iterations:
@@ -269,7 +272,7 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     if as_json:
         out.write(json.dumps({
             'schema': 1, **{k: v for k, v in end.items() if k != 'event'},
-            'stage': {'id': stage.id, 'name': stage.name}, 'tier': tier,
+            'stage': stage, 'focus': now.headline, 'tier': tier,
             'start_commit': start, 'user_branch': user_branch,
             'iterations': [i.to_dict() for i in run.iterations],
             'transcript': {'jsonl': str(run.transcript.jsonl), 'markdown': str(run.transcript.md),
@@ -284,18 +287,18 @@ def _now() -> str:
 
 def _iteration(run: Run, it: Iteration, k: int, start: str, previous: str,
                last_doc: dict[str, Any] | None, seen: dict[str, int], spec: Spec,
-               stage: Stage) -> tuple[int, str, str]:
+               now: Focus) -> tuple[int, str, str]:
     """One iteration; returns (exit code, outcome, reason) with outcome 'continue' to go on."""
     changed = None
     if k > 1:
         last = run.iterations[-2]
         changed = {'diffstat': last.diffstat, 'files': list(last.files), 'commit': last.commit}
     ledger = read_ledger(run.root / spec.ledger, spec.ledger)
-    fb = Feedback(k, run.max_iterations, run.tier, {'id': stage.id, 'name': stage.name,
-                  'brief': stage.brief, 'paths': list(stage.paths),
+    fb = Feedback(k, run.max_iterations, run.tier, {**now.as_dict(),
+                  'brief': '' if now.stage is None else now.stage.brief, 'paths': list(now.paths(spec)),
                   'shared_paths': list(spec.shared_paths), 'protected_paths': list(spec.protected_paths),
                   'assets': list(spec.assets)},
-                  run.branch, start, previous, last_doc, changed, commit_rules(spec, stage),
+                  run.branch, start, previous, last_doc, changed, commit_rules(spec, now),
                   agent_brief(spec, ledger, run.tier))
     md, js = run.folder / f'feedback-{k}.md', run.folder / f'feedback-{k}.json'
     md.write_text(fb.markdown(), encoding='utf-8')

@@ -1,7 +1,7 @@
 """``gates protected``: what the api gate protects, and why.
 
 The protected paths, the symbols the spec declares (``protected.symbols``) and every symbol the
-verifier's code reaches (``protected.verifier``, ``gates.reach``), each with its file, line and
+verifier's code reaches (``protected.verifier``, ``gates.analysis.reach``), each with its file, line and
 the call chain from the verifier that reaches it. Computed on the working tree as it is, so a
 user sees what an edit would touch before making it; the api gate computes the same from the
 base revision of a change.
@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.status import load
-from gates.protected import WHOLE
-from gates.protected import protection
+from gates.analysis.protected import WHOLE
+from gates.analysis.protected import protection
 
 
 def protected(cwd: Path, spec: str | None, as_json: bool, out: TextIO) -> int:

@@ -22,15 +22,15 @@ import re
 from pathlib import Path
 from typing import TextIO
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.check import spec_relpath
 from gates.commands.freeze import golden_of
-from gates.ledger import Ledger
-from gates.ledger import read_ledger
-from gates.ledger import render
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import read_ledger
+from gates.contract.ledger import render
 from gates.model import GateError
-from gates.spec import parse_spec
-from gates.spec import load_spec
+from gates.contract.spec import parse_spec
+from gates.contract.spec import load_spec
 
 SUBJECT = re.compile(r'^gates: rebaseline to ([0-9a-f]{12}) \(baseline v(\d+)\)$')
 

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 from typing import TextIO
 
-from gates import htmlreport
+from gates.reports import htmlreport
 from gates.commands.status import human_bytes
 from gates.commands.status import load
-from gates.htmlreport import Figures
-from gates.htmlreport import Line
-from gates.ledger import Ledger
+from gates.reports.htmlreport import Figures
+from gates.reports.htmlreport import Line
+from gates.contract.ledger import Ledger
 from gates.model import GateError
-from gates.spec import Spec
+from gates.contract.spec import Spec
 
 Series = dict[str, list[tuple[float, float]]]   # label -> [(T, y)]
 

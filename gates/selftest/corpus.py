@@ -234,14 +234,27 @@ def _loosened_budget(repo: Path) -> None:
     toy.commit_all(repo, 'specs: a roomier time budget')
 
 
+def _loosened_protection(repo: Path) -> None:
+    """The base (main) protects the verifier's helper by symbol; the change drops it, alone."""
+    spec = 'specs/streaming-prover.yaml'
+    symbol = '  symbols: ["toyprover/backends/common.py::body"]\n'
+    toy.git(repo, 'checkout', '-q', 'main')
+    _edit(repo, spec, '  forbid_in_converted: [materialized]\n', '  forbid_in_converted: [materialized]\n' + symbol)
+    toy.commit_all(repo, 'specs: protect the body the verifier compares against')
+    toy.git(repo, 'checkout', '-q', 'conversion')
+    toy.git(repo, 'merge', '-q', '--ff-only', 'main')
+    _edit(repo, spec, symbol, '')
+    toy.commit_all(repo, 'specs: body is not the verifier\'s')
+
+
 def _forged_row(repo: Path) -> None:
     """Stage 0 converted, then a row written the way `gates accept` commits one (right subject,
     one parent, only the ledger, digest recomputed) with figures nobody measured."""
-    from gates.ledger import WorkloadFigures
-    from gates.ledger import append_row
-    from gates.ledger import make_row
-    from gates.ledger import read_ledger
-    from gates.spec import load_spec
+    from gates.contract.ledger import WorkloadFigures
+    from gates.contract.ledger import append_row
+    from gates.contract.ledger import make_row
+    from gates.contract.ledger import read_ledger
+    from gates.contract.spec import load_spec
     _converted()(repo)
     spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
     figures = {
@@ -279,6 +292,8 @@ CASES: tuple[Case, ...] = (
          _converted(_inflate), _failing('proof', 'memory', 'time')),
     Case('loosened-budget', 'budgets.time.ratio_lt raised from 2.0 to 3.0, alone',
          _loosened_budget, _failing('integrity')),
+    Case('loosened-protection', 'protected.symbols loses the helper the verifier relies on, alone',
+         _loosened_protection, _failing('integrity')),
     Case('forged-ledger-row', 'an accept-like commit adds a row with invented figures',
          _forged_row, _failing('integrity')),
 )

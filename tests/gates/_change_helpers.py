@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-import gates
+import gates.checks
 from conftest import TinyRepo
 from conftest import build_tiny_subject
 from conftest import git
 from gates.context import CheckContext
 from gates.model import Verdict
-from gates.ledger import WorkloadFigures
+from gates.contract.ledger import WorkloadFigures
 
 
 def build_like_this_repo(tmp_path: Path, *, name: str = 'repo', **spec_blocks: str) -> TinyRepo:
@@ -48,10 +48,10 @@ def fake_measuring_gates(monkeypatch: pytest.MonkeyPatch) -> None:
         } for w in ctx.workloads}})
 
     for name, run in (('memory', memory_run), ('time', time_run)):
-        module = types.ModuleType(f'gates.{name}')
+        module = types.ModuleType(f'gates.checks.{name}')
         module.run = run  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, f'gates.{name}', module)
-        monkeypatch.setattr(gates, name, module, raising=False)
+        monkeypatch.setitem(sys.modules, f'gates.checks.{name}', module)
+        monkeypatch.setattr(gates.checks, name, module, raising=False)
 
 
 def stagegate_temp_dirs() -> Iterator[Path]:
@@ -65,9 +65,9 @@ def engine_figures(repo: Path, stage: int, workloads: tuple[str, ...] = ('toy-12
     which are not re-checked)."""
     import tempfile
 
-    from gates import probe
-    from gates import repo as repo_mod
-    from gates.spec import load_spec
+    from gates.measuring import probe
+    from gates.vcs import repo as repo_mod
+    from gates.contract.spec import load_spec
     spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
     variant = spec.variant(tuple(range(stage + 1)))
     stages = [s.id for s in spec.stages]

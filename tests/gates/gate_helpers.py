@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gates import repo as gitrepo
+from gates.vcs import repo as gitrepo
 from gates.context import CheckContext
-from gates.ledger import read_ledger
-from gates.ledger import stage_under_conversion
-from gates.spec import Spec
-from gates.spec import Subject
-from gates.spec import Workload
-from gates.spec import load_spec
+from gates.contract.ledger import read_ledger
+from gates.contract.ledger import stage_under_conversion
+from gates.contract.spec import Spec
+from gates.contract.spec import Subject
+from gates.contract.spec import Workload
+from gates.contract.spec import load_spec
 
 
 def quiet(message: str) -> None:

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import git
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.check import prepared
-from gates.ledger import WorkloadFigures
-from gates.ledger import append_row
-from gates.ledger import make_row
-from gates.ledger import read_ledger
+from gates.contract.ledger import WorkloadFigures
+from gates.contract.ledger import append_row
+from gates.contract.ledger import make_row
+from gates.contract.ledger import read_ledger
 from gates.model import Verdict
-from gates.spec import load_spec
+from gates.contract.spec import load_spec
 
 
 def quiet(message: str) -> None:
@@ -38,7 +38,7 @@ def run_gate(
 
     ``after_prepare`` runs once the context is built (to make edits that would stop ``gates
     check`` before any gate runs, e.g. a ledger that does not parse)."""
-    module = importlib.import_module(f'gates.{gate}')
+    module = importlib.import_module(f'gates.checks.{gate}')
     with prepared(repo_mod.open_repo(repo), None, 'ci', base, staged, log=quiet) as (ctx, _info):
         if after_prepare is not None:
             after_prepare()

@@ -14,9 +14,9 @@ from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from conftest import write_files
-from gates import api
-from gates import ruleset
-from gates.astdiff import diff_python
+from gates.checks import api
+from gates.analysis import ruleset
+from gates.analysis.astdiff import diff_python
 from structural_helpers import accept_like_gates
 from structural_helpers import rendered
 from structural_helpers import run_gate
@@ -227,7 +227,7 @@ def test_rules_come_from_the_base(tiny_subject: TinyRepo) -> None:
 
 
 def test_generated_rule_keeps_the_template() -> None:
-    template = ruleset.load_rules(Path(api.__file__).parents[1] / 'rules' / f'{ruleset.TEMPLATE_ID}.yaml')[0]
+    template = ruleset.load_rules(Path(api.__file__).parents[2] / 'rules' / f'{ruleset.TEMPLATE_ID}.yaml')[0]
     rule = ruleset.generated_rule(template, ['materialized', 'a.b'])
     assert 'paths' not in rule and 'paths' in template
     assert r'^(?:a\.b|materialized)$' in json.dumps(rule).replace('\\\\', '\\')

@@ -21,7 +21,7 @@ from conftest import TinyRepo
 from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
-from gates import preexisting
+from gates.analysis import preexisting
 from structural_helpers import rendered
 from structural_helpers import run_gate
 

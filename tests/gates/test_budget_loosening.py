@@ -1,13 +1,13 @@
-"""The new budget keys ratchet one way (gates/loosening.py): tolerance_bytes, max_exponent,
+"""The new budget keys ratchet one way (gates/contract/loosening.py): tolerance_bytes, max_exponent,
 measure, time.units (only before the first acceptance) and main_branch."""
 from __future__ import annotations
 
 import pytest
 from conftest import toy_spec_yaml
 
-from gates import loosening
-from gates.spec import Spec
-from gates.spec import parse_spec
+from gates.contract import loosening
+from gates.contract.spec import Spec
+from gates.contract.spec import parse_spec
 
 TIME = '  time:\n    ratio_lt: 2.0\n    min_pairs: 3\n    max_pairs: 5\n'
 

@@ -18,7 +18,7 @@ from conftest import convert_stage
 from conftest import git
 from conftest import write_files
 from gates.cli import main
-from gates.ledger import read_ledger
+from gates.contract.ledger import read_ledger
 from structural_helpers import gates_cli
 
 STATIC = ('--gate', 'api', '--gate', 'scope', '--gate', 'integrity', '--gate', 'proof')
@@ -224,7 +224,7 @@ def test_the_hook_lets_a_benign_commit_through_on_main_and_on_a_branch(tmp_path:
 
 def test_the_working_export_is_what_git_add_all_would_commit(tmp_path: Path) -> None:
     from conftest import make_repo
-    from gates import repo as repo_mod
+    from gates.vcs import repo as repo_mod
     repo = make_repo(tmp_path, {'a.py': 'a = 1\n', 'gone.py': 'x\n', '.gitignore': 'secret/\nsitecustomize.py\n'})
     write_files(repo, {'a.py': 'a = 2\n', 'new.py': 'n\n', 'sitecustomize.py': 'evil\n', 'secret/k': 'k\n'})
     (repo / 'gone.py').unlink()

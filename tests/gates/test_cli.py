@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import gates
+import gates.checks
 from conftest import _SPEC_BLOCKS
 from conftest import TinyRepo
 from conftest import build_tiny_subject
@@ -25,13 +25,13 @@ from conftest import write_files
 from gates.cli import main
 from gates.commands.check import GATES
 from gates.context import CheckContext
-from gates.ledger import WorkloadFigures
-from gates.ledger import append_row
-from gates.ledger import make_row
-from gates.ledger import read_ledger
+from gates.contract.ledger import WorkloadFigures
+from gates.contract.ledger import append_row
+from gates.contract.ledger import make_row
+from gates.contract.ledger import read_ledger
 from gates.model import Finding
 from gates.model import Verdict
-from gates.spec import load_spec
+from gates.contract.spec import load_spec
 
 Run = Callable[[CheckContext], Verdict]
 
@@ -64,16 +64,16 @@ def fake_gates(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[str]]:
         for name in GATES:
             run = runs.get(name, passing(name))
             if run is None:
-                monkeypatch.setitem(sys.modules, f'gates.{name}', None)   # import fails
+                monkeypatch.setitem(sys.modules, f'gates.checks.{name}', None)   # import fails
                 continue
 
             def logged(ctx: CheckContext, _run: Run = run, _name: str = name, **_: object) -> Verdict:
                 calls.append(_name)
                 return _run(ctx)
-            module = types.ModuleType(f'gates.{name}')
+            module = types.ModuleType(f'gates.checks.{name}')
             module.run = logged  # type: ignore[attr-defined]
-            monkeypatch.setitem(sys.modules, f'gates.{name}', module)
-            monkeypatch.setattr(gates, name, module, raising=False)
+            monkeypatch.setitem(sys.modules, f'gates.checks.{name}', module)
+            monkeypatch.setattr(gates.checks, name, module, raising=False)
         return calls
     return install
 
@@ -204,7 +204,7 @@ def test_not_a_git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys:
 
 
 @pytest.mark.parametrize(('run', 'code', 'message'), [
-    (None, 3, "ModuleNotFoundError: import of gates.memory halted"),
+    (None, 3, "ModuleNotFoundError: import of gates.checks.memory halted"),
     ('crash', 3, 'RuntimeError: boom'),
     ('interrupt', 130, 'interrupted'),
 ])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gates.discover import discover
+from gates.contract.discover import discover
 from gates.model import GateError
 from tests.gates.conftest import make_repo
 

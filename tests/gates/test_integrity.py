@@ -12,7 +12,7 @@ from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from conftest import write_files
-from gates.ledger import digest_of
+from gates.contract.ledger import digest_of
 from _change_helpers import engine_figures
 from structural_helpers import accept_like_gates
 from structural_helpers import append_raw_row
@@ -77,7 +77,8 @@ def test_budget_change_with_subject_code_fails(tiny_subject: TinyRepo) -> None:
      'shared_paths', '(added: toyprover/**)', 'shared_paths:'),
     ('  - specs/golden.json\n', '', 'assets', '(removed: specs/golden.json)', 'assets:'),
     ('ref: stagegate-baseline', 'ref: main', 'baseline.ref', 'stagegate-baseline -> main', 'ref:'),
-    ('prove: toyprover.probe:prove', 'prove: toyprover.fake:prove', 'subject', 'toyprover.fake:prove', 'subject:'),
+    ('prove: toyprover.probe:prove', 'prove: toyprover.fake:prove', 'subject.prove',
+     'toyprover.probe:prove -> toyprover.fake:prove', 'prove: toyprover'),
 ])
 def test_loosening_alone_fails_with_key_and_values(
         tiny_subject: TinyRepo, old: str, new: str, key: str, shown: str, at: str,

@@ -17,9 +17,9 @@ from gate_helpers import python_subject
 from gate_helpers import toy_context
 from gate_helpers import write_subject
 
-from gates import probe
-from gates import time as timegate
-from gates import treedigest
+from gates.measuring import probe
+from gates.checks import time as timegate
+from gates.measuring import treedigest
 from gates.model import GateError
 
 STAGES = [0, 1, 2]
@@ -110,7 +110,7 @@ def test_pythonoptimize_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         return
     # -O in the engine itself: the same refusal, from a real engine process.
     code = (
-        'import sys; from pathlib import Path; from gates import probe; from gates.model import GateError\n'
+        'import sys; from pathlib import Path; from gates.measuring import probe; from gates.model import GateError\n'
         'from gate_helpers import python_subject\n'
         'try:\n'
         f'    probe.time_run(python_subject(), Path({str(tmp_path)!r}), "w", {{}}, {MAT!r}, [0, 1, 2])\n'

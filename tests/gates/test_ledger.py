@@ -11,19 +11,19 @@ import pytest
 from conftest import TinyRepo
 from conftest import commit_all
 from conftest import toy_spec_yaml
-from gates.ledger import SCHEMA
-from gates.ledger import WorkloadFigures
-from gates.ledger import append_row
-from gates.ledger import compare_row
-from gates.ledger import make_row
-from gates.ledger import parse_ledger
-from gates.ledger import read_ledger
-from gates.ledger import reference_peaks
-from gates.ledger import stage_under_conversion
+from gates.contract.ledger import SCHEMA
+from gates.contract.ledger import WorkloadFigures
+from gates.contract.ledger import append_row
+from gates.contract.ledger import compare_row
+from gates.contract.ledger import make_row
+from gates.contract.ledger import parse_ledger
+from gates.contract.ledger import read_ledger
+from gates.contract.ledger import reference_peaks
+from gates.contract.ledger import stage_under_conversion
 from gates.model import GateError
-from gates.spec import Spec
-from gates.spec import Stage
-from gates.spec import parse_spec
+from gates.contract.spec import Spec
+from gates.contract.spec import Stage
+from gates.contract.spec import parse_spec
 
 LEDGER = 'specs/ledger.json'
 

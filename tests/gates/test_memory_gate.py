@@ -12,12 +12,12 @@ from conftest import git
 from conftest import toy_spec_yaml
 from gate_helpers import toy_context
 
-from gates import ledger as ledgerlib
-from gates import memory
-from gates import probe
-from gates.spec import Subject
-from gates.spec import load_spec
-from gates.spec import parse_spec
+from gates.contract import ledger as ledgerlib
+from gates.checks import memory
+from gates.measuring import probe
+from gates.contract.spec import Subject
+from gates.contract.spec import load_spec
+from gates.contract.spec import parse_spec
 
 MAT = {'0': 'materialized', '1': 'materialized', '2': 'materialized'}
 ARENA = 1 << 20   # one pymalloc arena (CPython 3.10+)

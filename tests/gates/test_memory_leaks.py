@@ -10,10 +10,10 @@ from conftest import toy_spec_yaml
 from gate_helpers import python_subject
 from gate_helpers import write_subject
 
-from gates import memory
-from gates import probe
-from gates.spec import load_spec
-from gates.spec import parse_spec
+from gates.checks import memory
+from gates.measuring import probe
+from gates.contract.spec import load_spec
+from gates.contract.spec import parse_spec
 
 STAGES = [0, 1, 2]
 MAT = {'0': 'materialized', '1': 'materialized', '2': 'materialized'}

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from gates.model import GateError
-from gates.spec import OPT_VARIANT
-from gates.spec import parse_spec
+from gates.contract.spec import OPT_VARIANT
+from gates.contract.spec import parse_spec
 
 TEXT = (Path(__file__).resolve().parents[2] / 'examples' / 'merkle' / 'specs' / 'merkle.yaml').read_text(encoding='utf-8')
 

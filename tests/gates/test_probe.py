@@ -19,11 +19,11 @@ from conftest import write_files
 from gate_helpers import python_subject
 from gate_helpers import write_subject
 
-from gates import probe
-from gates import repo as gitrepo
+from gates.measuring import probe
+from gates.vcs import repo as gitrepo
 from gates.model import GateError
-from gates.spec import Subject
-from gates.spec import load_spec
+from gates.contract.spec import Subject
+from gates.contract.spec import load_spec
 
 STAGES = [0, 1, 2]
 MAT = {'0': 'materialized', '1': 'materialized', '2': 'materialized'}
@@ -334,7 +334,7 @@ def test_a_killed_engine_takes_its_child_along(tmp_path: Path) -> None:
         import sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from gate_helpers import python_subject
-        from gates import probe
+        from gates.measuring import probe
         probe.time_run(python_subject(), Path({str(tmp_path / 'tree')!r}), 'w', {{}},
                        {MAT!r}, [0, 1, 2], timeout=120)
     ''')), env={**os.environ, 'TMPDIR': str(engine_tmp)})
@@ -374,7 +374,7 @@ printf x > "$STAGEGATE_PROOF"
 
 
 def test_stage_rss_takes_the_samples_inside_each_stage() -> None:
-    from gates import probe_command
+    from gates.measuring import probe_command
     events = [('enter', 0, 1.0), ('exit', 0, 2.0), ('enter', 1, 2.0), ('exit', 1, 2.001)]
     samples = [(0.5, 10), (1.5, 30), (1.9, 20), (2.5, 40)]
     # Stage 1 is shorter than the sampling interval: the samples around it count.

@@ -8,7 +8,7 @@ from conftest import TinyRepo
 from conftest import convert_stage
 from gate_helpers import toy_context
 
-from gates import proof
+from gates.checks import proof
 from gates.model import GateError
 
 

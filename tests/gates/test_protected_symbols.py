@@ -15,8 +15,8 @@ from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import git
 from conftest import write_files
-from gates.protected import protection
-from gates.reach import MODULE
+from gates.analysis.protected import protection
+from gates.analysis.reach import MODULE
 from structural_helpers import gates_cli
 from structural_helpers import rendered
 from structural_helpers import run_gate

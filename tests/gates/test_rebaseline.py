@@ -12,7 +12,7 @@ from conftest import TinyRepo
 from conftest import commit_all
 from conftest import git
 from conftest import run_toy_prove
-from gates.spec import load_spec
+from gates.contract.spec import load_spec
 from structural_helpers import accept_like_gates
 from structural_helpers import gates_cli
 

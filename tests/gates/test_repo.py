@@ -15,7 +15,7 @@ from conftest import commit_all
 from conftest import git
 from conftest import make_repo
 from conftest import write_files
-from gates import repo as gitrepo
+from gates.vcs import repo as gitrepo
 from gates.context import ChangedPath
 from gates.model import GateError
 
@@ -83,7 +83,7 @@ def test_worktree_removed_on_error(busy_repo: Path, exc: type[BaseException]) ->
 SIGINT_CHILD = textwrap.dedent('''\
     import sys, time
     from pathlib import Path
-    from gates import repo as gitrepo
+    from gates.vcs import repo as gitrepo
     repo = gitrepo.open_repo(Path(sys.argv[1]))
     try:
         with gitrepo.worktree(repo, 'HEAD') as tree:

@@ -76,7 +76,7 @@ def test_the_report_page_loads_in_a_browser_with_every_plot(accepted: tuple[Path
 def test_the_browser_check_can_fail(tmp_path: Path) -> None:
     """A missing image and a script error are seen: the check above is not vacuous."""
     page = tmp_path / 'broken.html'
-    from gates.htmlreport import _SCRIPT
+    from gates.reports.htmlreport import _SCRIPT
     page.write_text(f'<!doctype html><html><head>{_SCRIPT}</head><body><img src="missing.png">'
                     '<script>console.error("bad"); throw new Error("boom");</script></body></html>')
     loaded = load(page, tmp_path / 'browser')

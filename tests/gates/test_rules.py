@@ -1,7 +1,7 @@
 """rules/: one semgrep rule per file, named by its id, each with a test file run by `semgrep --test`.
 
 The rule files name no subject: their ``{{...}}`` placeholders are filled from a spec by
-``gates.ruleset.render_rule``. The tests render them for this repository's spec (the test files
+``gates.analysis.ruleset.render_rule``. The tests render them for this repository's spec (the test files
 are written against it) and run ``semgrep --test`` on the rendered copy.
 """
 from __future__ import annotations
@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gates import semgrep_scan
-from gates.protected import protection
-from gates.reach import module_name
-from gates.repo import no_git_env
-from gates.ruleset import RuleParams
-from gates.ruleset import render_rule
-from gates.ruleset import rule_params
-from gates.spec import load_spec
+from gates.analysis import semgrep_scan
+from gates.analysis.protected import protection
+from gates.analysis.reach import module_name
+from gates.vcs.repo import no_git_env
+from gates.analysis.ruleset import RuleParams
+from gates.analysis.ruleset import render_rule
+from gates.analysis.ruleset import rule_params
+from gates.contract.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / 'rules'

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ENGINE_ROOT
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.commands.check import prepared
 from gates.selftest import corpus
 from gates.selftest import gate as selftest_gate
@@ -41,15 +41,15 @@ def _copy_engine(dest: Path) -> Path:
 
 def _ratio_one(tree: Path) -> None:
     """The attack of issue 8: the time gate measures every candidate at the baseline's speed."""
-    path = tree / 'gates/time.py'
+    path = tree / 'gates/checks/time.py'
     text = path.read_text(encoding='utf-8')
     if RATIO_LINE not in text:
-        raise AssertionError('gates/time.py no longer computes its ratios as this test expects; update RATIO_LINE')
+        raise AssertionError('gates/checks/time.py no longer computes its ratios as this test expects; update RATIO_LINE')
     path.write_text(text.replace(RATIO_LINE, 'ratios = tuple(1.0 for p in pairs)'), encoding='utf-8')
 
 
 def _comment(tree: Path) -> None:
-    path = tree / 'gates/time.py'
+    path = tree / 'gates/checks/time.py'
     path.write_text(path.read_text(encoding='utf-8') + '\n# A reader\'s note: nothing changes.\n', encoding='utf-8')
 
 
@@ -57,7 +57,7 @@ def test_the_corpus_covers_the_attacks_of_issue_8() -> None:
     names = {c.name for c in corpus.CASES}
     assert {'protected-body-edit', 'protected-signature', 'protected-deletion', 'protected-rename',
             'scope-breach', 'proof-one-byte', 'leak-kept-alive', 'child-process-leak', 'slowdown-3x',
-            'baseline-tamper', 'loosened-budget', 'forged-ledger-row'} <= names
+            'baseline-tamper', 'loosened-budget', 'loosened-protection', 'forged-ledger-row'} <= names
     benign = [c for c in corpus.CASES if c.exit_code == 0]
     assert len(benign) >= 2 and all(c.name.startswith('benign-') for c in benign)
     for case in corpus.CASES:
@@ -76,6 +76,7 @@ def test_the_installed_engine_gives_every_expected_verdict() -> None:
     # Each bad case fails for its own reason, not merely on the right gate.
     assert 'changed during' in ' '.join(by_case['baseline-tamper']['findings']['time'])
     assert 'ratio_lt loosened' in ' '.join(by_case['loosened-budget']['findings']['integrity'])
+    assert 'protected.symbols loosened' in ' '.join(by_case['loosened-protection']['findings']['integrity'])
     assert 'not measured by the engine' in ' '.join(by_case['forged-ledger-row']['findings']['integrity'])
     assert 'keeps more alive at its exit' in ' '.join(by_case['leak-kept-alive']['findings']['memory'])
 
@@ -115,10 +116,10 @@ def test_integrity_runs_the_head_engine_over_the_corpus_and_a_flipped_verdict_fa
     _ratio_one(repo)
     toy.commit_all(repo, 'time: faster')
     with prepared(repo_mod.open_repo(repo), None, 'ci', None, False, log=_quiet) as (ctx, _info):
-        assert selftest_gate.engine_paths_touched(ctx) == ['gates/time.py']
+        assert selftest_gate.engine_paths_touched(ctx) == ['gates/checks/time.py']
         found = selftest_gate.findings(ctx, ('benign-comment', 'slowdown-3x'))
     (finding,) = found
-    assert finding.gate == 'integrity' and finding.file == 'gates/time.py'
+    assert finding.gate == 'integrity' and finding.file == 'gates/checks/time.py'
     assert 'self-test case slowdown-3x' in finding.message and 'time: expected fail, got pass' in finding.message
 
 

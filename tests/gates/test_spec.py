@@ -9,9 +9,9 @@ import pytest
 from conftest import make_repo
 from conftest import toy_spec_yaml
 from gates.model import GateError
-from gates.spec import match_glob
-from gates.spec import matches
-from gates.spec import parse_spec
+from gates.contract.spec import match_glob
+from gates.contract.spec import matches
+from gates.contract.spec import parse_spec
 
 SPEC = 'specs/streaming-prover.yaml'
 
@@ -224,7 +224,7 @@ def test_cli_missing_spec(tmp_path: Path) -> None:
 def test_tier_gates_narrow_only_local_tiers(tmp_path: Path) -> None:
     """pre-commit may run a subset of the gates; ci and full always run every gate."""
     from conftest import toy_spec_yaml
-    from gates.spec import parse_spec
+    from gates.contract.spec import parse_spec
     ok = parse_spec(toy_spec_yaml() + 'tier_gates:\n  pre-commit: [proof, api]\n', 'spec.yaml')
     assert ok.tier_gate_names('pre-commit') == ('api', 'proof')
     assert ok.tier_gate_names('ci') == ('api', 'scope', 'integrity', 'proof', 'memory', 'time')

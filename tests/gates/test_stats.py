@@ -7,7 +7,7 @@ import random
 import pytest
 from pytest_benchmark.stats import Stats
 
-from gates import stats
+from gates.measuring import stats
 
 
 def test_binomial_half_cdf_exact_values() -> None:

@@ -10,10 +10,10 @@ import pytest
 from gate_helpers import python_subject
 from gate_helpers import write_subject
 
-from gates import probe
-from gates import treedigest
+from gates.measuring import probe
+from gates.measuring import treedigest
 from gates.model import GateError
-from gates.spec import parse_spec
+from gates.contract.spec import parse_spec
 
 STAGES = [0, 1, 2]
 MAT = {'0': 'materialized', '1': 'materialized', '2': 'materialized'}

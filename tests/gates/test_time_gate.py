@@ -15,10 +15,10 @@ from conftest import TinyRepo
 from conftest import build_tiny_subject
 from gate_helpers import toy_context
 
-from gates import probe
-from gates import time as timegate
+from gates.measuring import probe
+from gates.checks import time as timegate
 from gates.context import CheckContext
-from gates.spec import TimeBudget
+from gates.contract.spec import TimeBudget
 
 # Each stage: ~15 ms of pure-Python CPU work (spin) plus 10 ms asleep, so that the test sees
 # both kinds of noise of a shared machine (CPU contention and timer/scheduler jitter).
@@ -243,7 +243,7 @@ def test_the_stop_reason_says_decided_or_capped() -> None:
 
 
 def test_the_report_table_states_the_summary_lines_of_a_gate() -> None:
-    from gates import report
+    from gates.reports import report
     from gates.model import Verdict
     info = report.RunInfo('s.yaml', 'full', 'a' * 40, 'b' * 40, 'worktree', False, (0, 'commit'), (), ('w',))
     verdict = Verdict.ok('memory', {'summary': ['stage 0 (commit): in-stage peak grows as T^0.512 over T = 2^16 .. 2^20']})

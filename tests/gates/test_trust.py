@@ -11,7 +11,7 @@ from conftest import TinyRepo
 from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
-from gates.trust import NOISE_BYTES
+from gates.measuring.trust import NOISE_BYTES
 from structural_helpers import accept_like_gates
 from structural_helpers import gates_cli
 from structural_helpers import rendered

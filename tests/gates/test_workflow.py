@@ -16,7 +16,7 @@ import yaml
 from conftest import TinyRepo
 from conftest import commit_all
 from conftest import git
-from gates import api
+from gates.checks import api
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / '.github/workflows/gates.yml'
@@ -133,8 +133,8 @@ def test_pre_commit_manifest() -> None:
 def test_how_ci_runs_the_gates_is_a_gate_asset() -> None:
     """.ci/run, the workflow and the hook manifest are assets (never shared paths): editing one
     together with subject code fails integrity (tests/gates/test_assets.py shows it)."""
-    from gates.spec import load_spec
-    from gates.spec import matches
+    from gates.contract.spec import load_spec
+    from gates.contract.spec import matches
     spec = load_spec(ROOT / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
     for path in ('.ci/run', '.github/workflows/gates.yml', '.pre-commit-hooks.yaml'):
         assert matches(path, spec.assets), path

@@ -18,7 +18,7 @@ from typing import Any
 
 import git
 
-from gates import repo as gitrepo
+from gates.vcs import repo as gitrepo
 from gates.model import GateError
 
 SCHEMA = 1

@@ -33,8 +33,8 @@ from typing import Any
 
 from gates.model import Finding
 from gates.model import GateError
-from gates.spec import Spec
-from gates.spec import Stage
+from gates.contract.spec import Spec
+from gates.contract.spec import Stage
 
 SCHEMA = 1
 ROW_KEYS = (

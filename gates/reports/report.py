@@ -15,7 +15,9 @@ JSON document (``gates check --json``, schema 1; also described in docs/gates-js
       "change": {"base": "<sha>", "how": "merge-base with main"},
       "head_tree": "worktree" | "staged",
       "dirty": false,
-      "stage_under_conversion": {"id": 0, "name": "commit"} | null,
+      "stage_under_conversion": {"id": 0, "name": "commit"} | null,   # null in optimisation mode
+      "mode": "conversion" | "optimisation",
+      "target": null | "stage 2 (openings)" | "the whole run",    # optimisation mode only
       "accepted_stages": [0, ...],
       "workloads": ["sha2-16", ...],
       "verdicts": [
@@ -44,8 +46,8 @@ from collections.abc import Sequence
 from typing import Any
 from typing import TextIO
 
-from gates.ledger import machine_info
-from gates.ledger import tool_versions
+from gates.contract.ledger import machine_info
+from gates.contract.ledger import tool_versions
 from gates.model import Finding
 from gates.model import Verdict
 
@@ -69,6 +71,17 @@ class RunInfo:
     oracle: str = ''                  # the oracle commit (sha)
     oracle_source: str = 'ref'        # 'ref', or 'golden' when the tag was missing
     change_how: str = ''              # where the change's base came from (one phrase)
+    mode: str = 'conversion'          # the spec's mode
+    target: str = ''                  # optimisation mode: 'stage 2 (openings)' or 'the whole run'
+
+
+def focus_phrase(info: RunInfo) -> str:
+    """The header's one phrase for what the change works on."""
+    if info.mode == 'optimisation':
+        return f'optimisation of {info.target}'
+    if info.stage_under_conversion is None:
+        return 'all stages accepted'
+    return f'stage {info.stage_under_conversion[0]} ({info.stage_under_conversion[1]})'
 
 
 def revisions(info: RunInfo) -> str:
@@ -84,10 +97,7 @@ def exit_code(verdicts: Sequence[Verdict]) -> int:
 
 
 def table(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, float]) -> str:
-    stage = (
-        'all stages accepted' if info.stage_under_conversion is None
-        else f'stage {info.stage_under_conversion[0]} ({info.stage_under_conversion[1]})'
-    )
+    stage = focus_phrase(info)
     lines = [
         f'gates check: {stage}, tier {info.tier} [{", ".join(info.workloads)}], '
         f'head {info.head[:12]} ({info.head_tree}{", dirty" if info.dirty else ""})',
@@ -130,9 +140,11 @@ def document(
         'head_tree': info.head_tree,
         'dirty': info.dirty,
         'stage_under_conversion': (
-            None if info.stage_under_conversion is None
+            None if info.stage_under_conversion is None or info.mode == 'optimisation'
             else {'id': info.stage_under_conversion[0], 'name': info.stage_under_conversion[1]}
         ),
+        'mode': info.mode,
+        'target': info.target if info.mode == 'optimisation' else None,
         'accepted_stages': list(info.accepted_stages),
         'workloads': list(info.workloads),
         'verdicts': [
@@ -180,10 +192,7 @@ def annotation(finding: Finding) -> str:
 
 
 def summary_markdown(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, float]) -> str:
-    stage = (
-        'all stages accepted' if info.stage_under_conversion is None
-        else f'stage {info.stage_under_conversion[0]} ({info.stage_under_conversion[1]})'
-    )
+    stage = focus_phrase(info)
     out = [
         f'## gates check: {"passed" if exit_code(verdicts) == 0 else "FAILED"}',
         '',

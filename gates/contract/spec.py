@@ -1,6 +1,6 @@
 """Load and validate the machine spec (``specs/streaming-prover.yaml``, schema 1, docs/gates.md).
 
-Every error is one line: ``file:line: key: what is wrong; what to do`` (see gates/located.py);
+Every error is one line: ``file:line: key: what is wrong; what to do`` (see gates/contract/located.py);
 a missing key points at its parent mapping. Unknown keys fail too: a typo must not silently drop
 a budget.
 """
@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gates.located import Checker
-from gates.located import KeyPath
-from gates.located import compose
-from gates.located import dotted
-from gates.located import show
+from gates.contract.located import Checker
+from gates.contract.located import KeyPath
+from gates.contract.located import compose
+from gates.contract.located import dotted
+from gates.contract.located import show
 from gates.model import ALWAYS_ALL_GATES
 from gates.model import GATE_NAMES
 from gates.model import GateError
@@ -133,7 +133,7 @@ class Spec:
     baseline_version: int = 1      # bumped by `gates rebaseline` each time the oracle is re-frozen
     # ``path::qualname`` entries (``path::`` is the whole file) protected like protected paths.
     protected_symbols: tuple[str, ...] = ()
-    # Globs of the verifier's files: what their code reaches (gates.reach) is protected too.
+    # Globs of the verifier's files: what their code reaches (gates.analysis.reach) is protected too.
     verifier_paths: tuple[str, ...] = ()
     # 'conversion' (stages move from one variant to another) or 'optimisation' (issue 8.5: the
     # same entry point in the oracle tree and the head tree; same bytes, faster, no more memory).

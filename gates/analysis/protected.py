@@ -1,11 +1,11 @@
 """Protected code for the api gate: protected paths, and protected symbols.
 
 Found from git's change list (semgrep never scans a deleted file), each modified file compared
-with its base version structurally (``gates.astdiff``): a comment or a docstring passes; an edit
+with its base version structurally (``gates.analysis.astdiff``): a comment or a docstring passes; an edit
 inside a protected function, a changed signature or an added/removed name fails with a line.
 
 Symbols (``path::qualname``) are protected when the spec lists them (``protected.symbols``) or
-when the verifier's code reaches them (``protected.verifier`` globs; ``gates.reach`` computes
+when the verifier's code reaches them (``protected.verifier`` globs; ``gates.analysis.reach`` computes
 the closure on the base tree, so the head cannot cut an edge to free a helper). In a file
 holding protected symbols only their scopes are judged: an unprotected neighbour may change.
 A protected symbol's import bindings must stay (re-pointing a name it calls at another function
@@ -20,12 +20,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from gates import astdiff
-from gates import reach
+from gates.analysis import astdiff
+from gates.analysis import reach
 from gates.context import ChangedPath
 from gates.context import CheckContext
 from gates.model import Finding
-from gates.spec import matches
+from gates.contract.spec import matches
 
 GATE = 'api'
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from gates import trees
+from gates.vcs import trees
 from gates.context import CheckContext
 from gates.model import GateError
 
@@ -28,7 +28,7 @@ TEMPLATE_ID = 'no-materialized-in-converted-stage'
 
 def rules_dir(ctx: CheckContext) -> Path:
     """The base revision's rules (the base judges the head); the engine's own as a fallback."""
-    for candidate in (ctx.base_tree / 'rules', Path(__file__).resolve().parents[1] / 'rules'):
+    for candidate in (ctx.base_tree / 'rules', Path(__file__).resolve().parents[2] / 'rules'):
         if any(candidate.glob('*.yaml')):
             return candidate
     raise GateError(

@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gates import measure
+from gates.measuring import measure
 from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import GateError
 from gates.model import Verdict
-from gates.probe import ProbeFailed
-from gates.probe import ProofRun
-from gates.spec import Workload
+from gates.measuring.probe import ProbeFailed
+from gates.measuring.probe import ProofRun
+from gates.contract.spec import Workload
 
 GATE = 'proof'
 

@@ -5,6 +5,10 @@ is stricter; a change the other way is a loosening. Where no direction exists (t
 entry points, the baseline ref, a workload's params, a golden digest) any change counts, since
 it changes what the gates measure. Pure additions that only add checks (a new workload in a tier,
 a new protected path, a new golden digest) pass.
+
+Every key of the schema (gates/contract/spec.py) is judged here or named as free text: ``name`` and a
+stage's ``brief`` only inform; ``baseline.version`` moves only through ``gates rebaseline``,
+which the integrity gate checks on its own (a change without its record fails there).
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
-from gates.spec import Spec
+from gates.contract.spec import Spec
+from gates.contract.spec import matches
 
 NOTHING = 'nothing can loosen a gate: not with subject code, not on its own'
 
@@ -112,6 +117,7 @@ def coverage(base: Spec, head: Spec) -> list[Loosening]:
              'an unprotected path may then be edited')
     _removed(out, 'protected.forbid_in_converted', base.forbid_in_converted, head.forbid_in_converted,
              'converted stages may then use the materialized view')
+    out += protection(base, head)
     _added(out, 'shared_paths', base.shared_paths, head.shared_paths,
            'every stage may then touch more paths')
     _removed(out, 'assets', base.assets, head.assets,
@@ -126,6 +132,61 @@ def coverage(base: Spec, head: Spec) -> list[Loosening]:
                  'the ledger records stages by id and name')
         _added(out, f'stages[{s.id}].paths', s.paths, new_stage.paths,
                'the stage may then touch more paths')
+    if head.mode == 'optimisation' and head.target is None:
+        # Optimising the whole run puts every stage's paths in scope: a new stage widens it.
+        known = {s.id for s in base.stages}
+        for s in head.stages:
+            if s.id not in known and s.paths:
+                out.append(Loosening(f'stages[{s.id}]', 'absent', _show(list(s.paths)),
+                                     'an optimisation of the whole run may touch every stage\'s paths'))
+    return out
+
+
+def _covers(entry: str, symbol: str) -> bool:
+    """Whether the protected-symbol ``entry`` protects ``symbol`` too: the same file with the
+    whole file (``path::``), the same qualname, or an enclosing one (a class covers its methods)."""
+    path, _, qual = symbol.partition('::')
+    e_path, _, e_qual = entry.partition('::')
+    return path == e_path and (not e_qual or qual == e_qual or qual.startswith(e_qual + '.'))
+
+
+def protection(base: Spec, head: Spec) -> list[Loosening]:
+    """``protected.symbols`` and ``protected.verifier``. A symbol the head still protects some
+    other way (its whole file, an enclosing class, a protected path) is not a loosening."""
+    out: list[Loosening] = []
+    gone = [
+        s for s in base.protected_symbols
+        if not any(_covers(h, s) for h in head.protected_symbols)
+        and not matches(s.partition('::')[0], head.protected_paths)
+    ]
+    if gone:
+        out.append(Loosening('protected.symbols', _show(list(base.protected_symbols)),
+                             _show(list(head.protected_symbols)),
+                             f'an unprotected function or class may then be edited (removed: {", ".join(gone)})'))
+    _removed(out, 'protected.verifier', base.verifier_paths, head.verifier_paths,
+             'what only the removed verifier files reach is then no longer protected')
+    return out
+
+
+def _target(spec: Spec) -> str:
+    if spec.target is None:
+        return 'run'
+    return f'{spec.stage(spec.target).name} (stage {spec.target})'
+
+
+def mode(base: Spec, head: Spec) -> list[Loosening]:
+    """``mode`` and, in optimisation mode, ``target``: no direction is safe to change."""
+    out: list[Loosening] = []
+    if base.mode != head.mode:
+        why = ('an optimisation converts nothing: no stage must drop its memory and the time '
+               'budget may fall below 1' if head.mode == 'optimisation' else
+               'it changes what the gates run and compare against')
+        out.append(Loosening('mode', base.mode, head.mode, why))
+    elif head.mode == 'optimisation' and base.target != head.target:
+        # stage -> run widens the scope to every stage's paths; run -> stage (or another stage)
+        # stops judging the time the base judged. Either way one rule gets looser.
+        out.append(Loosening('target', _target(base), _target(head),
+                             'the judged time and the scope would move away from what the base judges'))
     return out
 
 
@@ -133,7 +194,12 @@ def identity(base: Spec, head: Spec) -> list[Loosening]:
     """What the gates measure and compare against: any change is a loosening."""
     why = 'it changes what the gates run or compare against'
     out: list[Loosening] = []
-    _changed(out, 'subject', dataclasses.asdict(base.subject), dataclasses.asdict(head.subject), why)
+    old_subject, new_subject = dataclasses.asdict(base.subject), dataclasses.asdict(head.subject)
+    for field in old_subject:
+        old_v, new_v = old_subject[field], new_subject[field]
+        if field == 'env':
+            old_v, new_v = dict(old_v), dict(new_v)
+        _changed(out, f'subject.{field}', old_v, new_v, why)
     _changed(out, 'baseline.ref', base.baseline_ref, head.baseline_ref, 'the oracle must stay the frozen baseline')
     _changed(out, 'variants.baseline', base.baseline_variant, head.baseline_variant, why)
     _changed(out, 'variants.candidate', base.candidate_variant, head.candidate_variant, why)
@@ -147,7 +213,7 @@ def identity(base: Spec, head: Spec) -> list[Loosening]:
 def spec(base: Spec, head: Spec, stages_accepted: bool = True) -> list[Loosening]:
     """``stages_accepted``: whether the base's ledger holds any row (rules such as
     ``budgets.time.units`` may be written only before the first acceptance)."""
-    return budgets(base, head, stages_accepted) + coverage(base, head) + identity(base, head)
+    return budgets(base, head, stages_accepted) + coverage(base, head) + mode(base, head) + identity(base, head)
 
 
 def golden(base_text: str | None, head_text: str | None) -> list[Loosening]:

@@ -19,8 +19,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from gates.ledger import Ledger
-from gates.spec import Spec
+from gates.contract.ledger import Ledger
+from gates.contract.spec import Spec
 
 STYLE = {
     'baseline': {'color': '#222222', 'marker': 's'},

@@ -25,12 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gates import proc
-from gates._probe_child import BoundaryCheck
-from gates._probe_child import BoundaryViolation
+from gates.measuring import proc
+from gates.measuring._probe_child import BoundaryCheck
+from gates.measuring._probe_child import BoundaryViolation
 from gates.model import GateError
-from gates.proc import ProbeFailed
-from gates.spec import Subject
+from gates.measuring.proc import ProbeFailed
+from gates.contract.spec import Subject
 
 BOUNDARY_LINE = re.compile(r'^STAGEGATE (enter|exit) (\d+)\s*$')
 

@@ -4,12 +4,12 @@ Every measurement is a new process: memray allows one Tracker per process, impor
 of one run must not help the next, and a crash or a leak stays in the child. The observer the
 subject reports its stage boundaries to is the engine's (``BoundaryCheck``), so the figures are
 the probe's, never the subject's. A python subject runs in a private copy of
-gates/_probe_child.py, isolated (see its docstring for the JSON protocol and the isolation); a
+gates/measuring/_probe_child.py, isolated (see its docstring for the JSON protocol and the isolation); a
 ``command`` subject runs its argv and announces boundaries as ``STAGEGATE enter N`` /
 ``STAGEGATE exit N`` lines on stderr. Both get an environment with no PYTHON* variable, and
 ``PYTHONOPTIMIZE`` / ``-O`` in the engine are refused (exit 2).
 
-With a ``guard`` (gates/treedigest.py), every tree it watches is digested before and after each
+With a ``guard`` (gates/measuring/treedigest.py), every tree it watches is digested before and after each
 subject run; a change raises ``TreeTampered``, a ProbeFailed the gates report as a finding.
 
 Modes: ``time_run`` (perf_counter at the boundaries), ``memory_run`` (heap: one process per
@@ -35,13 +35,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gates import probe_command
-from gates import proc
-from gates import treedigest
-from gates._probe_child import PROTOCOL
+from gates.measuring import probe_command
+from gates.measuring import proc
+from gates.measuring import treedigest
+from gates.measuring._probe_child import PROTOCOL
 from gates.model import GateError
-from gates.proc import ProbeFailed as ProbeFailed   # re-exported: the gates catch probe.ProbeFailed
-from gates.spec import Subject
+from gates.measuring.proc import ProbeFailed as ProbeFailed   # re-exported: the gates catch probe.ProbeFailed
+from gates.contract.spec import Subject
 
 Progress = Callable[[str], None]
 DEFAULT_TIMEOUT = 3600.0
@@ -94,7 +94,7 @@ def stderr_progress(message: str) -> None:
 
 def engine_root() -> Path:
     """The folder holding the engine's ``gates`` package (kept off the child's sys.path)."""
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 CHILD_SCRIPT = 'stagegate_probe_child.py'
@@ -160,7 +160,7 @@ def _python_child(
     """Run the child shim on ``request``; return its result (raise ProbeFailed if not ok).
 
     The shim is copied, alone, into ``workdir`` and run by path, isolated (see
-    gates/_probe_child.py): the engine's package is never importable in the subject's
+    gates/measuring/_probe_child.py): the engine's package is never importable in the subject's
     process, and the other trees the guard watches are kept off its path."""
     refuse_optimized()
     root = subject_root(subject, tree)

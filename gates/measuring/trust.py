@@ -23,16 +23,16 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from gates import measure
-from gates import probe
-from gates import repo as repo_mod
-from gates import trees
+from gates.measuring import measure
+from gates.measuring import probe
+from gates.vcs import repo as repo_mod
+from gates.vcs import trees
 from gates.context import CheckContext
-from gates.ledger import Row
-from gates.ledger import parse_ledger
+from gates.contract.ledger import Row
+from gates.contract.ledger import parse_ledger
 from gates.model import Finding
 from gates.model import GateError
-from gates.spec import Spec
+from gates.contract.spec import Spec
 
 GATE = 'integrity'
 NOISE_BYTES = 1 << 20

@@ -7,13 +7,13 @@
    canonical form), new rows carry a valid ``row_digest``, and each was committed by an accept
    commit (subject ``gates: accept stage N (name)``, touching only the ledger, whose parent is
    the commit the row names). An uncommitted ledger edit is a hand edit: accept commits its row.
-3. The spec and the golden digests never loosen (``gates.loosening``), not even alone, except
+3. The spec and the golden digests never loosen (``gates.contract.loosening``), not even alone, except
    through ``gates rebaseline``: ``baseline.version`` up by one, a ``rebaseline`` record in the
    golden digests (reason, rows reset), the ledger emptied, all in commits of the engine's own,
    and the digests reproducible: this gate re-makes them for the tier's workloads from the new
    baseline commit and compares.
 4. A ledger row this change adds is trusted only once this engine has measured it
-   (``gates.trust``, ci and full tiers).
+   (``gates.measuring.trust``, ci and full tiers).
 In CI the base revision's engine runs this gate against the head (the workflow's job), so an
 edit of this file in the change under judgement cannot weaken it.
 """
@@ -26,18 +26,18 @@ from typing import Any
 
 import git
 
-from gates import loosening
-from gates import repo as repo_mod
-from gates import trees
+from gates.contract import loosening
+from gates.vcs import repo as repo_mod
+from gates.vcs import trees
 from gates.context import CheckContext
-from gates.ledger import canonical
-from gates.ledger import digest_of
-from gates.ledger import parse_ledger
+from gates.contract.ledger import canonical
+from gates.contract.ledger import digest_of
+from gates.contract.ledger import parse_ledger
 from gates.model import Finding
 from gates.model import GateError
 from gates.model import Verdict
-from gates.spec import Spec
-from gates.spec import matches
+from gates.contract.spec import Spec
+from gates.contract.spec import matches
 
 GATE = 'integrity'
 ACCEPT_SUBJECT = re.compile(r'^gates: accept stage (\d+) \(')
@@ -249,7 +249,7 @@ def rebaseline_findings(ctx: CheckContext, base: Spec) -> tuple[bool, list[Findi
 def _reproduce_golden(ctx: CheckContext, doc: dict[str, Any]) -> list[Finding]:
     """The new digests must be what the new baseline commit proves: re-made here, by this engine,
     for the tier's workloads."""
-    from gates import probe   # only a re-baseline pays for proving here
+    from gates.measuring import probe   # only a re-baseline pays for proving here
     head = ctx.spec
     commit = doc.get('baseline_commit')
     repo = repo_mod.open_repo(ctx.repo_root)
@@ -313,7 +313,7 @@ def run(ctx: CheckContext) -> Verdict:
         findings += budget_findings(ctx, base, rebaselined)
     if not findings:
         # Only a ledger that is otherwise sound is worth measuring (it costs probe runs).
-        from gates import trust
+        from gates.measuring import trust
         findings += trust.remeasure(ctx, spec)
     if not findings:
         # An engine change: the head's engine must give the corpus's verdicts (issue 8.3).

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from gates.model import GateError
-from gates.repo import no_git_env
+from gates.vcs.repo import no_git_env
 
 TIMEOUT_S = 600.0
 

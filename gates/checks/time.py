@@ -5,7 +5,7 @@ Protocol, per workload: one untimed warm-up run of each tree (both must work, an
 are compared), then pairs of fresh processes, baseline and candidate, the order alternating
 (A B, B A, A B, ...) so that drift in the machine's load hits both sides alike. Each pair gives
 one ratio per metric (total and every stage): candidate seconds / baseline seconds. A metric's
-figure is the median of its per-pair ratios, with the exact sign-test interval (gates/stats.py).
+figure is the median of its per-pair ratios, with the exact sign-test interval (gates/measuring/stats.py).
 
 Decision (``decide``): after ``min_pairs`` pairs and each pair after that, a metric is decided
 when its interval lies entirely below ``ratio_lt`` (pass) or at/above it (fail). Pairs are added
@@ -34,15 +34,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gates import benchjson
-from gates import measure
-from gates import probe
-from gates import stats
+from gates.reports import benchjson
+from gates.measuring import measure
+from gates.measuring import probe
+from gates.measuring import stats
 from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import Verdict
-from gates.spec import TimeBudget
-from gates.spec import Workload
+from gates.contract.spec import TimeBudget
+from gates.contract.spec import Workload
 
 GATE = 'time'
 NOISE_FLOOR = 0.005      # seconds; see the module docstring and benchmarks/README.md

@@ -68,6 +68,13 @@ def render_finding(f: Mapping[str, Any]) -> str:
         f' [{", ".join(extra)}]' if extra else '')
 
 
+def _focus(start: Mapping[str, Any]) -> str:
+    """What the loop worked on, capitalised ('Stage 0 (commit) under conversion', 'Optimisation of
+    the whole run'); transcripts written before the loop knew optimisation mode lack 'focus'."""
+    text = start.get('focus') or f'stage {start["stage"]["id"]} ({start["stage"]["name"]})'
+    return str(text)[:1].upper() + str(text)[1:]
+
+
 @dataclasses.dataclass(frozen=True)
 class Feedback:
     """The agent's input for one iteration (written both as markdown and as JSON)."""
@@ -150,7 +157,7 @@ class Transcript:
                  'pre{background:#f6f6f6;padding:.5em}</style></head><body>', f'<h1>{title}</h1>']
         for e in starts:
             parts.append(
-                f'<p>Stage {e["stage"]["id"]} ({esc(e["stage"]["name"])}), tier '
+                f'<p>{esc(_focus(e))}, tier '
                 f'<code>{esc(e["tier"])}</code>, at most {e["max_iterations"]} iterations; agent '
                 f'<code>{esc(e["agent"])}</code>; from <code>{esc(e["start_commit"][:12])}</code> '
                 f'on {esc(e["user_branch"] or "a detached HEAD")}; attempts on branch '
@@ -185,7 +192,7 @@ class Transcript:
         for e in self.events:
             if e.get('event') == 'start':
                 lines += [
-                    f'Stage {e["stage"]["id"]} ({e["stage"]["name"]}), tier `{e["tier"]}`, at most '
+                    f'{_focus(e)}, tier `{e["tier"]}`, at most '
                     f'{e["max_iterations"]} iterations; agent `{e["agent"]}`.',
                     f'Started {e["started_at"]} from `{e["start_commit"][:12]}` on '
                     f'{e["user_branch"] or "a detached HEAD"}; attempts go to branch '

@@ -3,24 +3,24 @@
 Two halves, because semgrep neither diffs nor sees deleted files:
 1. Protected paths (the base's and the head's ``protected.paths``), from git's change list: a
    deleted, renamed or added protected file fails; a modified one is compared with its base
-   version structurally (``gates.astdiff``), so a comment passes and an edit inside a protected
+   version structurally (``gates.analysis.astdiff``), so a comment passes and an edit inside a protected
    function, a changed signature or an added/removed name fails with file and line. The same
    for protected symbols (``protected.symbols``, and everything the ``protected.verifier``
-   files reach, ``gates.reach``), scope by scope, so a neighbour in the same file may change.
+   files reach, ``gates.analysis.reach``), scope by scope, so a neighbour in the same file may change.
 2. One semgrep run over the head's changed Python files with every rule of the base's
    ``rules/`` (the base judges the head), plus ``no-materialized-in-converted-stage`` generated
    from its template with the spec's ``protected.forbid_in_converted`` and kept to the converted
    stages' paths (accepted in the ledger, plus the stage under conversion), except inside a
    branch only the baseline variant takes (``if ctx.backend == "materialized":``). The rule
    matches behaviour, not only the spec's names: every function that returns the forbidden
-   view (``gates.ruleset.derived_names``: a new method on the shared witness module, a helper
+   view (``gates.analysis.ruleset.derived_names``: a new method on the shared witness module, a helper
    in the stage, a wrapper of either) is forbidden too, and an alias (``m = w.materialized``)
    is caught where the attribute is read.
 
 The rules judge what the change does. In a converted path that no stage offered with the
 candidate's backend covers (the stage under conversion before its ``capabilities`` offer the
 candidate backend), a match the base version of the file already had in the same function is
-carried over, not a finding (``gates.preexisting``, which also says why not ``semgrep
+carried over, not a finding (``gates.analysis.preexisting``, which also says why not ``semgrep
 --baseline-commit``): a comment, a renamed local or a reformat of the stage passes. Once the
 stage is offered with the candidate's backend, and in every accepted stage, every line is
 judged. The base versions are scanned in the same semgrep run (one start-up).
@@ -39,35 +39,35 @@ from typing import Any
 
 import yaml
 
-from gates import measure
-from gates import preexisting
-from gates import sarif
-from gates import semgrep_scan
-from gates import trees
+from gates.measuring import measure
+from gates.analysis import preexisting
+from gates.reports import sarif
+from gates.analysis import semgrep_scan
+from gates.vcs import trees
 from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import GateError
 from gates.model import Verdict
-from gates.proc import ProbeFailed
-from gates.protected import AST_RULES
-from gates.protected import GATE
-from gates.protected import protected_findings
-from gates.protected import protection
-from gates.reach import module_name
-from gates.protected import python_files
-from gates.protected import symbol_findings
-from gates.ruleset import TEMPLATE_ID
-from gates.ruleset import baseline_branches
-from gates.ruleset import RuleParams
-from gates.ruleset import derived_names
-from gates.ruleset import render_rule
-from gates.ruleset import rule_params
-from gates.ruleset import generated_rule
-from gates.ruleset import load_rules
-from gates.ruleset import rules_dir
-from gates.ruleset import rules_source
-from gates.spec import Spec
-from gates.spec import matches
+from gates.measuring.proc import ProbeFailed
+from gates.analysis.protected import AST_RULES
+from gates.analysis.protected import GATE
+from gates.analysis.protected import protected_findings
+from gates.analysis.protected import protection
+from gates.analysis.reach import module_name
+from gates.analysis.protected import python_files
+from gates.analysis.protected import symbol_findings
+from gates.analysis.ruleset import TEMPLATE_ID
+from gates.analysis.ruleset import baseline_branches
+from gates.analysis.ruleset import RuleParams
+from gates.analysis.ruleset import derived_names
+from gates.analysis.ruleset import render_rule
+from gates.analysis.ruleset import rule_params
+from gates.analysis.ruleset import generated_rule
+from gates.analysis.ruleset import load_rules
+from gates.analysis.ruleset import rules_dir
+from gates.analysis.ruleset import rules_source
+from gates.contract.spec import Spec
+from gates.contract.spec import matches
 
 SARIF_PATH = Path('.stagegate') / 'api.sarif'
 

@@ -9,12 +9,12 @@ reported twice; an asset glob never takes a stage's or a protected path out of s
 """
 from __future__ import annotations
 
-from gates import trees
+from gates.vcs import trees
 from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import Verdict
-from gates.spec import Spec
-from gates.spec import matches
+from gates.contract.spec import Spec
+from gates.contract.spec import matches
 
 GATE = 'scope'
 

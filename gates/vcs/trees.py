@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from gates.context import CheckContext
-from gates.ledger import Ledger
-from gates.ledger import parse_ledger
-from gates.spec import Spec
-from gates.spec import load_spec
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import parse_ledger
+from gates.contract.spec import Spec
+from gates.contract.spec import load_spec
 
 
 def read_text(tree: Path, rel: str) -> str | None:

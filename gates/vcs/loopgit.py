@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gates import repo as repo_mod
+from gates.vcs import repo as repo_mod
 from gates.model import GateError
 
 # Used only when the repository has no identity configured: attempts must still be committed.

@@ -1,7 +1,7 @@
 """The memory gate: the stage under conversion's in-stage peak drops; no other stage's grows.
 
 Figures (``budgets.memory.measure``): ``heap`` (python subjects) is memray's heap high-water
-mark inside the stage (allocations, not pages), one fresh process per stage (gates/probe.py),
+mark inside the stage (allocations, not pages), one fresh process per stage (gates/measuring/probe.py),
 plus the peak RSS of child processes the stage started (memray cannot see into them);
 deterministic for deterministic code. ``rss`` (command subjects) is the peak RSS of the process
 tree, sampled while the stage is open. The reference is the ledger's newest accepted figures
@@ -38,14 +38,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gates import measure
-from gates import probe
+from gates.measuring import measure
+from gates.measuring import probe
 from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import StrictlyLower
 from gates.model import Verdict
-from gates.spec import Spec
-from gates.spec import Workload
+from gates.contract.spec import Spec
+from gates.contract.spec import Workload
 
 GATE = 'memory'
 MIN_SIZES_FOR_FIT = 3

@@ -16,7 +16,7 @@ the verifier's code reaches, by symbol (``path::qualname``), computed here from 
   module it imports; ``getattr(x, "name")`` counts as ``x.name``;
 - a module's top-level code is reached when a reached symbol uses the module itself or one of
   its variables; the import bindings a protected symbol's names go through are compared by
-  ``gates.protected`` (re-pointing ``check`` at a weaker function is an edit of ``check``'s use).
+  ``gates.analysis.protected`` (re-pointing ``check`` at a weaker function is an edit of ``check``'s use).
 
 Roots are every definition and the top-level code of the files the spec's ``protected.verifier``
 globs match. The result is a superset of what runs; names the resolver cannot see (code built

@@ -1,6 +1,6 @@
 """The probe's child: runs one subject entry point in a fresh process and writes a JSON result.
 
-gates/probe.py copies this file, alone, into a private temporary folder and runs it by path:
+gates/measuring/probe.py copies this file, alone, into a private temporary folder and runs it by path:
 ``python -B -s -S -P <tmp>/stagegate_probe_child.py REQUEST.json`` with cwd = the tree's subject
 root and an environment with no PYTHON* variable but PYTHONHASHSEED=0 (equivalent to ``-I``,
 which would also drop the fixed hash seed). ``-S`` skips site.py: no ``.pth`` file runs, so
@@ -10,7 +10,7 @@ standard library, the site-packages folders the engine names in the request (the
 files not processed) and the subject root first, so ``import prover`` resolves inside the given
 tree only (the baseline tree's code for the baseline, the head's for the candidate), and no
 folder of the engine or of the other tree is on the path. ``-B``: no bytecode is written into
-the tree, whose digest the engine checks before and after the run (gates/treedigest.py).
+the tree, whose digest the engine checks before and after the run (gates/measuring/treedigest.py).
 
 Only the standard library (and memray, in memory mode) is imported here: nothing of the engine
 runs inside the subject's process, so what the probe measures there is the subject's own work.
@@ -69,7 +69,7 @@ class BoundaryCheck:
     """The probe's observer: the subject calls ``enter(k)`` / ``exit(k)`` around stage k.
 
     Stages must come in the spec's order, each entered and exited exactly once, never nested.
-    Used as-is in this child for python subjects and by gates/probe.py for command subjects.
+    Used as-is in this child for python subjects and by gates/measuring/probe.py for command subjects.
     """
 
     def __init__(

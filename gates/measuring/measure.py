@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
 
-from gates import probe
-from gates import repo as gitrepo
-from gates import treedigest
+from gates.measuring import probe
+from gates.vcs import repo as gitrepo
+from gates.measuring import treedigest
 from gates.context import CheckContext
-from gates.spec import Spec
-from gates.spec import Workload
+from gates.contract.spec import Spec
+from gates.contract.spec import Workload
 
 
 OUTPUT = '.stagegate'

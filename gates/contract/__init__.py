@@ -1,0 +1,10 @@
+"""What the gates are held to: the spec, and the record of what was accepted.
+
+- ``spec``: load and validate the machine spec (schema 1, docs/gates.md);
+- ``located``: YAML with line numbers, for one-line ``file:line: key: ...`` errors;
+- ``discover``: which spec a command judges without ``--spec``;
+- ``loosening``: which edits of the spec and the golden digests loosen a gate;
+- ``ledger``: the ratchet (``specs/ledger.json``), one row per accepted stage or optimisation.
+
+Imports only ``gates.model``: everything else builds on the contract, it builds on nothing.
+"""

@@ -1,0 +1,16 @@
+"""Running the subject and measuring it, in isolated fresh processes.
+
+- ``probe``: one subject prove from a given tree, in mode proof, time or memory;
+- ``_probe_child``: the child side of a probe, copied alone into a private folder and run by
+  path (``python -B -s -S -P``), so it imports nothing of the engine;
+- ``probe_command``: subjects of kind ``command`` (any language; RSS of the process tree);
+- ``proc``: the child processes: a clean environment, their own process group, no leftovers;
+- ``treedigest``: content digests of the measured trees, checked around every subject run;
+- ``measure``: what the proof, memory and time gates share within one check (cached runs);
+- ``stats``: the small statistics of the time gate (sign-test intervals);
+- ``trust``: a ledger row counts only once an engine not from the change has measured it
+  (the integrity gate re-measures the rows a change adds; ``gates audit``).
+
+May import ``model``, ``context``, ``contract`` and ``vcs``; never a gate, a report or a command.
+``_probe_child`` imports nothing of the engine at all (it runs where the engine is not importable).
+"""

@@ -1,0 +1,9 @@
+"""Git: the repository and the trees a check judges.
+
+- ``repo``: the oracle, the change's base, changed paths, private tree exports (never a
+  worktree of the user's repository);
+- ``trees``: the base revision's side of a check for the structural gates (its spec, ledger);
+- ``loopgit``: ``gates loop``'s branch, refs and fast-forward, and its process plumbing.
+
+May import ``model``, ``context`` and ``contract``.
+"""

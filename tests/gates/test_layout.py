@@ -1,0 +1,73 @@
+"""The engine's layout (issue 8.6, docs/gates.md "Layout of gates/"): packages by role, each opening
+with a docstring, one module per gate, and imports that go one way only."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from gates.model import GATE_NAMES
+
+GATES_DIR = Path(__file__).resolve().parents[2] / 'gates'
+
+# What each part of gates/ may import (its own modules aside): the docstrings say the same.
+ALLOWED = {
+    'model': set(),
+    'contract': {'model'},
+    'context': {'contract', 'model'},
+    'vcs': {'model', 'context', 'contract'},
+    'measuring': {'model', 'context', 'contract', 'vcs'},
+    'analysis': {'model', 'context', 'contract', 'vcs'},
+    'reports': {'model', 'contract', 'vcs'},
+    'selftest': {'model', 'context', 'contract'},
+    'checks': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest'},
+    'commands': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest',
+                 'checks'},
+    'cli': {'model', 'commands'},
+    '__main__': {'cli'},
+    '__init__': set(),
+}
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(GATES_DIR).parts
+    return rel[0] if len(rel) > 1 else rel[0][:-3]
+
+
+def _imports(path: Path) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split('.')[0] == 'gates':
+            out += [node.module] if node.module != 'gates' else [f'gates.{a.name}' for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names if a.name.split('.')[0] == 'gates']
+    return out
+
+
+def test_every_import_goes_the_allowed_way() -> None:
+    wrong = []
+    for path in sorted(GATES_DIR.rglob('*.py')):
+        me = _part(path)
+        for module in _imports(path):
+            target = module.split('.')[1] if '.' in module else '__init__'
+            if target != me and target not in ALLOWED[me]:
+                wrong.append(f'{path.relative_to(GATES_DIR.parent)} imports {module}')
+            if me == 'checks' and target == 'checks':
+                wrong.append(f'{path.relative_to(GATES_DIR.parent)} imports another gate ({module})')
+    assert wrong == []
+
+
+def test_the_probe_child_imports_nothing_of_the_engine() -> None:
+    assert _imports(GATES_DIR / 'measuring' / '_probe_child.py') == []
+
+
+def test_one_module_per_gate_and_a_docstring_per_package() -> None:
+    assert sorted(p.stem for p in (GATES_DIR / 'checks').glob('*.py') if p.stem != '__init__') == sorted(GATE_NAMES)
+    packages = [p.parent for p in GATES_DIR.rglob('__init__.py')]
+    assert {p.name for p in packages} >= {'checks', 'measuring', 'vcs', 'analysis', 'contract', 'reports',
+                                          'commands', 'selftest'}
+    for package in packages:
+        doc = ast.get_docstring(ast.parse((package / '__init__.py').read_text(encoding='utf-8')))
+        assert doc, f'{package.relative_to(GATES_DIR.parent)}/__init__.py has no docstring'
+    # No flat modules beyond the core: the CLI, the vocabulary and what a gate receives.
+    assert sorted(p.name for p in GATES_DIR.glob('*.py')) == ['__init__.py', '__main__.py', 'cli.py',
+                                                            'context.py', 'model.py']
