@@ -3,7 +3,8 @@
 The figures of the new row come from the verdicts' details (one measurement per run):
 - proof:  ``details["workloads"][wid]["sha256"]``
 - memory: ``details["workloads"][wid]["candidate"]["stage_peaks"|"whole_run_peak"]``
-- time:   ``details["workloads"][wid]["ratio_total"]`` and ``["ratio_stages"]`` (stage id -> ratio)
+- time:   ``details["workloads"][wid]["ratio_total"]``, ``["ratio_stages"]`` (stage id -> ratio)
+  and ``["ratio_units"]`` (``unit:0+8`` -> ratio, recorded as ``0+8``)
 Only ``specs/ledger.json`` is committed; the tree must be clean, so that the row's commit is
 exactly what was measured.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from typing import TextIO
 
 from gates.vcs import repo as repo_mod
+from gates.checks.time import unit_stages
 from gates.commands.check import GATES
 from gates.commands.check import emit
 from gates.commands.check import prepared
@@ -66,6 +68,8 @@ def figures(verdicts: Sequence[Verdict], workload_ids: Sequence[str]) -> dict[st
             time_ratio_total=float(time['ratio_total']),
             time_ratio_stages={str(k): float(v) for k, v in time['ratio_stages'].items()},
             proof_sha256=str(proof['sha256']),
+            time_ratio_units={'+'.join(str(s) for s in unit_stages(str(k))): float(v)
+                              for k, v in (time.get('ratio_units') or {}).items()},
         )
     return out
 

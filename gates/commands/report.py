@@ -68,6 +68,29 @@ def ledger_figures(spec: Spec, ledger: Ledger, which: str, into: Figures) -> Non
                     _add(into, int(sid), label, 'accepted', (ts[wid], float(y)))
 
 
+UnitFigures = dict[str, list[Line]]   # unit key ('0+8') -> lines
+
+
+def _add_unit(figures: UnitFigures, key: str, label: str, kind: str, point: tuple[float, float]) -> None:
+    lines = figures.setdefault(key, [])
+    for i, ln in enumerate(lines):
+        if ln.label == label:
+            lines[i] = Line(label, kind, tuple(sorted({*ln.points, point})))
+            return
+    lines.append(Line(label, kind, (point,)))
+
+
+def ledger_unit_figures(spec: Spec, ledger: Ledger, into: UnitFigures) -> None:
+    """Every row's unit ratios (rows accepted before units were recorded have none)."""
+    ts = workload_t(spec)
+    for i, row in enumerate(ledger.rows):
+        label = f'accepted: row {i}, stage {row.stage} ({row.commit[:8]})'
+        for wid, fig in row.workloads.items():
+            for key, y in fig.time_ratio_units.items():
+                if wid in ts:
+                    _add_unit(into, key, label, 'accepted', (ts[wid], float(y)))
+
+
 def read_check(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding='utf-8'))
@@ -88,7 +111,8 @@ def _details(doc: Mapping[str, Any], gate: str) -> Mapping[str, Any]:
     return {}
 
 
-def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Figures) -> None:
+def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Figures,
+                  units: UnitFigures | None = None) -> None:
     ts = workload_t(spec)
     stages = {s.id for s in spec.stages}
     label = f'candidate ({str(doc.get("head", ""))[:8]}, tier {doc.get("tier")})'
@@ -108,6 +132,9 @@ def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Fi
             for sid, y in (d.get('ratio_stages') or {}).items():
                 if int(sid) in stages:
                     _add(ratios, int(sid), label, 'candidate', (ts[wid], float(y)))
+            for metric, y in (d.get('ratio_units') or {}).items():
+                if units is not None and str(metric).startswith('unit:'):
+                    _add_unit(units, str(metric)[len('unit:'):], label, 'candidate', (ts[wid], float(y)))
 
 
 def bench_figures(spec: Spec, paths: Sequence[Path]) -> Figures:
@@ -199,10 +226,12 @@ def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
     docs = [(p, read_check(p)) for p in checks]
     peaks: Figures = {}
     ratios: Figures = {}
+    units: UnitFigures = {htmlreport.unit_key(u): [] for u in the_spec.budgets.time.units}
     for _, doc in docs:
-        check_figures(the_spec, doc, peaks, ratios)
+        check_figures(the_spec, doc, peaks, ratios, units)
     ledger_figures(the_spec, ledger, 'peak', peaks)
     ledger_figures(the_spec, ledger, 'ratio', ratios)
+    ledger_unit_figures(the_spec, ledger, units)
     bench_fig = bench_figures(the_spec, bench) if bench else {}
     made: list[tuple[Path | None, str]] = [
         (htmlreport.plot(the_spec, peaks, target / 'peak_vs_T.png', 'in-stage peak heap',
@@ -211,8 +240,8 @@ def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
          'In-stage peak against T'),
         (htmlreport.plot(the_spec, ratios, target / 'time_ratio_vs_T.png',
                          'time ratio (candidate / baseline)', log_y=False, bytes_axis=False,
-                         budget=the_spec.budgets.time.ratio_lt,
-                         title='Prove-time ratio per stage against T, with the budget'),
+                         budget=the_spec.budgets.time.ratio_lt, unit_figures=units,
+                         title='Prove-time ratio per stage (and per unit of stages) against T, with the budget'),
          'Time ratio per stage'),
     ]
     if bench:

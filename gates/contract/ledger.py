@@ -10,7 +10,8 @@ Layout (schema 1)::
        "workloads": {"<workload id>": {
            "stage_peaks": {"0": <bytes>, "1": <bytes>, ...},   # in-stage peak of EVERY stage
            "whole_run_peak": <bytes>,
-           "time_ratio": {"total": <candidate/baseline>, "stages": {"0": <ratio>, ...}},
+           "time_ratio": {"total": <candidate/baseline>, "stages": {"0": <ratio>, ...},
+                          "units": {"0+8": <ratio of the unit's summed stage times>}},
            "proof_sha256": "<hex>"}},
        "row_digest": "<sha256 of the canonical row without row_digest>"}]}
 
@@ -27,6 +28,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,17 +54,23 @@ class WorkloadFigures:
     time_ratio_total: float
     time_ratio_stages: Mapping[str, float]
     proof_sha256: str
+    # budgets.time.units judged as one (e.g. '0+8' -> ratio of the stages' summed times); rows
+    # accepted before units were recorded have none, and serialize exactly as they were made.
+    time_ratio_units: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        ratio: dict[str, Any] = {
+            'total': float(self.time_ratio_total),
+            'stages': {
+                k: float(v) for k, v in sorted(self.time_ratio_stages.items(), key=_by_id)
+            },
+        }
+        if self.time_ratio_units:
+            ratio['units'] = {k: float(v) for k, v in sorted(self.time_ratio_units.items())}
         return {
             'stage_peaks': {k: int(v) for k, v in sorted(self.stage_peaks.items(), key=_by_id)},
             'whole_run_peak': int(self.whole_run_peak),
-            'time_ratio': {
-                'total': float(self.time_ratio_total),
-                'stages': {
-                    k: float(v) for k, v in sorted(self.time_ratio_stages.items(), key=_by_id)
-                },
-            },
+            'time_ratio': ratio,
             'proof_sha256': self.proof_sha256,
         }
 
@@ -191,12 +199,19 @@ def _figures(raw: Any) -> WorkloadFigures:
     for k, v in stages.items():
         if not k.isdigit() or not isinstance(v, (int, float)) or isinstance(v, bool):
             raise _Bad(f'time_ratio.stages.{k}: expected a ratio under a stage id')
+    units = ratio.get('units', {})
+    if not isinstance(units, dict):
+        raise _Bad('time_ratio.units: expected an object of unit -> ratio')
+    for k, v in units.items():
+        if not re.fullmatch(r'\d+(\+\d+)+', k) or not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise _Bad(f'time_ratio.units.{k}: expected a ratio under a unit such as "0+8"')
     return WorkloadFigures(
         stage_peaks=dict(peaks),
         whole_run_peak=_get(raw, 'whole_run_peak', int),
         time_ratio_total=float(_get(ratio, 'total', (int, float))),
         time_ratio_stages={k: float(v) for k, v in stages.items()},
         proof_sha256=_get(raw, 'proof_sha256', str),
+        time_ratio_units={k: float(v) for k, v in units.items()},
     )
 
 

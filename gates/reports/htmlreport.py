@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,10 +57,20 @@ def _t_label(t: float) -> str:
     return f'2^{k:.0f}' if abs(k - round(k)) < 1e-9 else f'{t:g}'
 
 
+def unit_key(unit: Sequence[int]) -> str:
+    """A unit's key in unit figures and ledger rows: '0+8'."""
+    return '+'.join(str(s) for s in unit)
+
+
 def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, bytes_axis: bool,
-         refs: Sequence[float] = (), budget: float | None = None, title: str = '') -> Path | None:
-    """One panel per stage; None (no file) when there is nothing to plot."""
-    if not has_points(figures):
+         refs: Sequence[float] = (), budget: float | None = None, title: str = '',
+         unit_figures: Mapping[str, list[Line]] | None = None) -> Path | None:
+    """One panel per stage; None (no file) when there is nothing to plot.
+
+    With ``unit_figures`` (time ratios) every unit of ``budgets.time.units`` gets a panel of its
+    own with the budget line, and the stages inside a unit get none: the budget is on their sum.
+    """
+    if not has_points(figures) and not any(unit_figures.values() if unit_figures else ()):
         return None
     import matplotlib
     matplotlib.use('Agg')    # no display: the report is written to files
@@ -68,23 +79,41 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
     from matplotlib.ticker import FuncFormatter
     from matplotlib.ticker import NullLocator
 
-    n = len(spec.stages)
+    units = spec.budgets.time.units if unit_figures is not None else ()
+    in_unit = {s: u for u in units for s in u}
+    # (title, lines, this panel's budget, a note, what to say when it has no figures)
+    panels: list[tuple[str, list[Line], float | None, str, str]] = []
+    for stage in spec.stages:
+        unit = in_unit.get(stage.id)
+        note = f'budget on stages {" + ".join(map(str, unit))} as one unit' if unit else ''
+        panels.append((f'stage {stage.id} ({stage.name})', figures.get(stage.id, []),
+                       None if unit else budget, note, 'no figures'))
+    for unit in units:
+        panels.append((f'stages {" + ".join(map(str, unit))} (one unit)',
+                       list((unit_figures or {}).get(unit_key(unit), [])), budget, '',
+                       'no unit figures: rows accepted before\nunits were recorded; '
+                       '`gates check --json` has them'))
+    n = len(panels)
     cols = min(3, n)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.7 * rows), squeeze=False)
-    for i, stage in enumerate(spec.stages):
+    for i, (panel_title, panel_lines, panel_budget, note, empty_note) in enumerate(panels):
         ax = axes[i // cols][i % cols]
-        lines = [ln for ln in figures.get(stage.id, []) if ln.points]
-        ax.set_title(f'stage {stage.id} ({stage.name})', fontsize='medium')
+        lines = [ln for ln in panel_lines if ln.points]
+        ax.set_title(panel_title, fontsize='medium')
         ax.set_xlabel('T (trace rows)')
         ax.set_ylabel(ylabel)
         ax.set_xscale('log', base=2)
         if not lines:
-            ax.text(0.5, 0.5, 'no figures', ha='center', va='center', transform=ax.transAxes,
-                    color='grey')
+            ax.text(0.5, 0.5, empty_note, ha='center', va='center', transform=ax.transAxes,
+                    color='grey', fontsize='small')
             ax.set_xticks([])
             ax.set_yticks([])
             continue
+        if note:
+            # bottom right: the legend sits top left, and ratios sit well above zero
+            ax.text(0.98, 0.03, note, ha='right', va='bottom', transform=ax.transAxes,
+                    color='red', fontsize='x-small')
         xs = sorted({p[0] for ln in lines for p in ln.points})
         ys = [p[1] for ln in lines for p in ln.points]
         # Candidate last and dashed: where it equals an accepted row both stay visible.
@@ -114,8 +143,8 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
                 ref_ys += ry
                 name = '√T slope' if power == 0.5 else ('T slope' if power == 1 else f'T^{power:g}')
                 ax.plot(grid, ry, linestyle=dash, color='grey', linewidth=1, label=name)
-        if budget is not None:
-            ax.axhline(budget, color='red', linestyle='-.', linewidth=1.2, label=f'budget {budget:g}')
+        if panel_budget is not None:
+            ax.axhline(panel_budget, color='red', linestyle='-.', linewidth=1.2, label=f'budget {panel_budget:g}')
         ax.set_xlim(lo, hi)
         ax.xaxis.set_major_locator(FixedLocator(xs))
         ax.xaxis.set_minor_locator(NullLocator())
@@ -128,7 +157,7 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
             ax.set_ylim(bottom / 2.5, top * 2.5)
         else:
             # Room above the budget line for the legend, so it never hides a point.
-            top = max([*ys, budget or 0.0])
+            top = max([*ys, panel_budget or 0.0])
             ax.set_ylim(0, top * 1.5 if top > 0 else 1)
         if bytes_axis:
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_bytes(v)))

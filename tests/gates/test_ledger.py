@@ -173,3 +173,25 @@ def test_cli_refuses_a_hand_edited_ledger(tiny_subject: TinyRepo) -> None:
     )
     assert proc.returncode == 2
     assert 'row_digest does not match the row (edited by hand?)' in proc.stderr
+
+
+def test_unit_ratios_are_recorded_and_old_rows_keep_their_digest(spec_and_path: tuple[Spec, Path]) -> None:
+    # A row made before units were recorded serializes exactly as before (no 'units' key), so
+    # its row_digest still verifies; a new row carries the unit ratios and they are covered too.
+    spec, path = spec_and_path
+    plain = figures()
+    assert 'units' not in plain.to_dict()['time_ratio']
+    with_units = WorkloadFigures(**{**plain.__dict__, 'time_ratio_units': {'0+2': 1.3}})
+    assert with_units.to_dict()['time_ratio']['units'] == {'0+2': 1.3}
+    ledger = read_ledger(path, LEDGER)
+    row = make_row(spec.stages[0], 'c0ffee' * 6 + 'c0ff', False, {'toy-12': with_units})
+    append_row(path, ledger, row)
+    again = read_ledger(path, LEDGER)
+    assert again.rows[0].workloads['toy-12'].time_ratio_units == {'0+2': 1.3}
+    doc = json.loads(path.read_text())
+    doc['rows'][0]['workloads']['toy-12']['time_ratio']['units']['0+2'] = 0.5  # a forged unit ratio
+    with pytest.raises(GateError, match='row_digest'):
+        parse_ledger(json.dumps(doc), LEDGER)
+    doc['rows'][0]['workloads']['toy-12']['time_ratio']['units'] = {'0 and 2': 1.3}
+    with pytest.raises(GateError, match='time_ratio.units'):
+        parse_ledger(json.dumps(doc), LEDGER)

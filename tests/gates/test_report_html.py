@@ -33,7 +33,9 @@ def accepted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp('report')
     # As test_cli's end-to-end run: few-ms toy stages put the time gate's self-vs-self ratios at
     # the noise floor of a shared machine; 25 ms stages and up to 7 pairs keep them clear of it.
-    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
+    # Stages 0 and 2 judged as one unit (as this project judges 0 + 8): the report gives the unit
+    # a panel of its own, from the check document and from the accepted row.
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7\n    units: [[0, 2]]')
     repo = build_tiny_subject(tmp, sleep_ms=25, budgets=budgets).path
     convert_stage(repo, 0)
     commit_all(repo, 'stage 0: streaming')
@@ -59,6 +61,18 @@ def test_the_report_page_loads_in_a_browser_with_every_plot(accepted: tuple[Path
         assert f'<td class="l">{series}' in page, series
     assert '<td class="l">0 commit</td><td class="l">accepted: row 0' in page
     assert '2^13' in page and 'Ledger history' in page
+    # The unit's ratios: measured by the time gate, recorded in the accepted row, plotted.
+    from gates.commands.report import check_figures, ledger_unit_figures, read_check
+    from gates.commands.status import load as load_spec_and_ledger
+    spec, ledger = load_spec_and_ledger(repo, None)
+    assert spec.budgets.time.units == ((0, 2),)
+    row_units = [f.time_ratio_units for f in ledger.rows[0].workloads.values()]
+    assert row_units and all(set(u) == {'0+2'} and u['0+2'] > 0 for u in row_units), row_units
+    units: dict[str, list] = {'0+2': []}
+    ledger_unit_figures(spec, ledger, units)
+    check_figures(spec, read_check(doc), {}, {}, units)
+    kinds = sorted(ln.kind for ln in units['0+2'])
+    assert kinds == ['accepted', 'candidate'] and all(len(ln.points) == len(row_units) for ln in units['0+2'])
     loaded = load(out / 'report.html', tmp_path / 'browser')
     assert loaded.body.get('data-images-total') == '2', loaded.body
     assert loaded.body.get('data-images-loaded') == '2', loaded.body
