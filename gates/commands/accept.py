@@ -18,7 +18,6 @@ from typing import Any
 from typing import TextIO
 
 from gates.vcs import repo as repo_mod
-from gates.checks.time import unit_stages
 from gates.commands.check import GATES
 from gates.commands.check import emit
 from gates.commands.check import prepared
@@ -68,7 +67,8 @@ def figures(verdicts: Sequence[Verdict], workload_ids: Sequence[str]) -> dict[st
             time_ratio_total=float(time['ratio_total']),
             time_ratio_stages={str(k): float(v) for k, v in time['ratio_stages'].items()},
             proof_sha256=str(proof['sha256']),
-            time_ratio_units={'+'.join(str(s) for s in unit_stages(str(k))): float(v)
+            # the time gate names a unit 'unit:0+8'; the row keeps '0+8'
+            time_ratio_units={str(k).split(':', 1)[-1]: float(v)
                               for k, v in (time.get('ratio_units') or {}).items()},
         )
     return out

@@ -113,42 +113,13 @@ def make_repo(tmp_path: Path, files: dict[str, str], *, name: str = 'repo') -> P
 # The toy subject's files: one home, in the engine package, which ships it for its self-test
 # corpus (an installed engine has no tests/ folder).
 from gates.selftest.toy import TOY_FILES  # noqa: E402
+from gates.selftest.toy import _SPEC_BLOCKS as _TOY_SPEC_BLOCKS  # noqa: E402
 
 
+# The toy spec's blocks are the self-test corpus's (gates.selftest.toy); the tests' workloads take
+# the toy's default stage time instead of the corpus's 30 ms sleeps.
 _SPEC_BLOCKS: dict[str, str] = {
-    'head': 'schema: 1\nname: toy-streaming\n',
-    'subject': textwrap.dedent('''\
-        subject:
-          kind: python
-          root: .
-          prove: toyprover.probe:prove
-          verify: toyprover.probe:verify
-          sections: toyprover.probe:sections
-          capabilities: toyprover.probe:capabilities
-    '''),
-    'baseline': 'baseline:\n  ref: stagegate-baseline\n',
-    'variants': 'variants:\n  baseline: materialized\n  candidate: streaming\n',
-    'stages': textwrap.dedent('''\
-        stages:
-          - id: 0
-            name: commit
-            brief: "Stream the commitment: hold sqrt(T) rows."
-            paths: [toyprover/stages/stage0.py, toyprover/backends/streaming/**]
-          - id: 1
-            name: constraints
-            brief: "Stream the constraint check."
-            paths: [toyprover/stages/stage1.py, toyprover/backends/streaming/**]
-          - id: 2
-            name: openings
-            brief: "Stream the openings."
-            paths: [toyprover/stages/stage2.py, toyprover/backends/streaming/**]
-    '''),
-    'protected': textwrap.dedent('''\
-        protected:
-          paths: [toyprover/verifier.py, toyprover/proof.py]
-          forbid_in_converted: [materialized]
-    '''),
-    'shared_paths': 'shared_paths: [tests/**, README.md, docs/**]\n',
+    **_TOY_SPEC_BLOCKS,
     'workloads': textwrap.dedent('''\
         workloads:
           - id: toy-12
@@ -156,31 +127,6 @@ _SPEC_BLOCKS: dict[str, str] = {
           - id: toy-13
             params: {workload: toy, log_t: 13}
     '''),
-    'tiers': textwrap.dedent('''\
-        tiers:
-          pre-commit: [toy-12]
-          ci: [toy-12]
-          full: [toy-12, toy-13]
-    '''),
-    'budgets': textwrap.dedent('''\
-        budgets:
-          time:
-            ratio_lt: 2.0
-            min_pairs: 3
-            max_pairs: 5
-          memory:
-            margin: 0.02
-            tolerance: 0.01
-    '''),
-    'assets': textwrap.dedent('''\
-        assets:
-          - gates/**
-          - rules/**
-          - specs/streaming-prover.yaml
-          - specs/golden.json
-          - specs/ledger.json
-    '''),
-    'tail': 'golden: specs/golden.json\nledger: specs/ledger.json\n',
 }
 
 
