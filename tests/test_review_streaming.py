@@ -180,3 +180,35 @@ def test_an_unreduced_entry_is_refused_or_committed_by_its_residue() -> None:
         if com != ref.commitment or not np.array_equal(data.opened_columns(idx), ref.opened_columns(idx)):
             wrong.append(hex(value))
     assert not wrong, f"committed neither refused nor as residues: {wrong}"
+
+
+@pytest.mark.parametrize("m", [1, 2, 64])
+@pytest.mark.parametrize("log_t", [0, 1, 2, 3, 5, 7])
+def test_tiny_shapes(m: int, log_t: int) -> None:
+    # C as small as 1 (the leaf encoder's kernel needs log C >= 1; the fallback takes the rest)
+    for chunk_log in sorted({0, log_t // 2, log_t}):
+        _compare(_columns(m, log_t, log_t + m), chunk_log, True)
+        _compare(_columns(m, log_t, log_t + m), chunk_log, False)
+
+
+def _whole_column_tamper(values: dict[str, int]):  # type: ignore[no-untyped-def]
+    def tamper(cols: dict[str, np.ndarray], start: int) -> None:
+        for name, value in values.items():
+            if name in cols:
+                cols[name][:] = np.uint64(value)
+    return tamper
+
+
+@pytest.mark.parametrize("values", [
+    {"pad1": P - 1, "x0": 0, "dB_hi": 2047, "o1_0": (1 << 22) - 1},
+    {"pc": P - 1, "inv": 1 << 11, "a2": 1 << 22, "pad0": P - 2},
+])
+def test_whole_column_tampers_prove_alike_streaming_and_materialized(values: dict[str, int]) -> None:
+    from forgery import LOG_T, WORKLOAD
+
+    from prover.pipeline import prove
+    from prover.workloads import build
+
+    w = build(WORKLOAD, LOG_T)
+    tamper = _whole_column_tamper(values)
+    assert prove(w, {0: "streaming"}, tamper=tamper) == prove(w, tamper=tamper)
