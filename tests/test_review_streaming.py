@@ -225,3 +225,30 @@ def test_uint32_columns_are_read_as_their_values() -> None:
 @pytest.mark.parametrize("dtype", [np.int64, np.int32])
 def test_signed_integer_columns_open_like_the_materialized(dtype: type) -> None:
     _compare(_columns(8, 10, 3).astype(dtype), 4, True)  # every entry < P < 2^31
+
+
+@pytest.mark.parametrize("log_t,chunk_log", [(13, 12), (13, 13), (12, 11), (11, 0), (9, 1)])
+def test_real_trace_every_position_and_both_combinations(log_t: int, chunk_log: int) -> None:
+    from prover.relations.columns import COLUMNS, make_builder
+    from prover.relations.layout import bytecode_table
+    from prover.tracer import Tracer
+    from prover.vm.programs import fib
+    from prover.witness import WitnessSource
+
+    program = fib.program()
+    ram = {**program.ram_init, **fib.ram_input(40)}
+    ws = WitnessSource(Tracer(program, ram, 1 << log_t, chunk_log), make_builder(bytecode_table(program)))
+    cols = ws.materialized(COLUMNS)
+    stacked = np.stack([cols[n] for n in COLUMNS])
+    ws.drop_rows()
+    ref = _materialized(stacked)
+    com, data = commit_columns(ws, COLUMNS)
+    assert com == ref.commitment
+    p = ref.params
+    idx = list(range(p.codeword_len))
+    assert np.array_equal(data.opened_columns(idx), ref.opened_columns(idx))
+    rng = np.random.default_rng(log_t)
+    coeffs = rng.integers(0, P, (4, p.total_rows), dtype=np.uint64)
+    assert np.array_equal(data.combined_row(coeffs), ref.combined_row(coeffs))
+    eq = rng.integers(0, P, (4, p.num_cols), dtype=np.uint64)
+    assert np.array_equal(data.row_values(eq), ref.row_values(eq))
