@@ -7,7 +7,7 @@ same error."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from prover.relations.columns import COLUMNS, build_columns, build_columns_refer
 from prover.relations.layout import BytecodeTable, bytecode_table
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bc(name: str) -> BytecodeTable:
     return bytecode_table(workloads.build(name, 12 if name != "fib" else 8).program)
 

@@ -10,7 +10,7 @@ prover data with the materialized ``ProverData``, and ``pcs.open``'s bytes.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest

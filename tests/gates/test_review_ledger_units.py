@@ -14,22 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import _SPEC_BLOCKS, TinyRepo, commit_all, toy_spec_yaml
 
-from conftest import TinyRepo
-from conftest import _SPEC_BLOCKS
-from conftest import commit_all
-from conftest import toy_spec_yaml
-from gates.commands.report import check_figures
-from gates.commands.report import ledger_figures
-from gates.commands.report import ledger_unit_figures
-from gates.contract.ledger import Ledger
-from gates.contract.ledger import WorkloadFigures
-from gates.contract.ledger import canonical
-from gates.contract.ledger import make_row
-from gates.contract.ledger import parse_ledger
-from gates.contract.ledger import render
-from gates.contract.spec import Spec
-from gates.contract.spec import parse_spec
+from gates.commands.report import check_figures, ledger_figures, ledger_unit_figures
+from gates.contract.ledger import (
+    Ledger,
+    WorkloadFigures,
+    canonical,
+    make_row,
+    parse_ledger,
+    render,
+)
+from gates.contract.spec import Spec, parse_spec
 from gates.model import GateError
 from gates.reports import htmlreport
 
