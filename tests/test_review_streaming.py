@@ -161,10 +161,6 @@ def test_one_column_all_p_minus_one_and_the_rest_zero() -> None:
     _compare(np.zeros((8, 1 << 9), dtype=np.uint64), 4, True)  # no limbs at all
 
 
-@pytest.mark.xfail(strict=True, reason="commit_columns takes unreduced entries without a word (its "
-                   "docstring routes them to the fallback encoder), but the fallback's arithmetic is only "
-                   "right for reduced entries: the root is neither refused nor the residues' commitment, "
-                   "while opened_columns opens the residues")
 def test_an_unreduced_entry_is_refused_or_committed_by_its_residue() -> None:
     wrong = []
     for value in [P, P + 1, (1 << 31) + 5, 2 * P - 1, 2 * P, (1 << 32) - 1, (1 << 32) + 7, (1 << 40) + 3]:
@@ -218,10 +214,6 @@ def test_uint32_columns_are_read_as_their_values() -> None:
     _compare(_columns(8, 10, 3).astype(np.uint32), 4, True)
 
 
-@pytest.mark.xfail(strict=True, reason="opened_columns (8b5e41e) shifts the block's entries with a uint64 "
-                   "count: for a source giving int64 columns (reduced values; ChunkSource does not fix a "
-                   "dtype, CommitBuilder and the commit itself accept them) numpy raises TypeError "
-                   "'right_shift not supported'; the version before 8b5e41e cast to float64 and opened them")
 @pytest.mark.parametrize("dtype", [np.int64, np.int32])
 def test_signed_integer_columns_open_like_the_materialized(dtype: type) -> None:
     _compare(_columns(8, 10, 3).astype(dtype), 4, True)  # every entry < P < 2^31

@@ -117,7 +117,8 @@ class _LeafEncoder:
     That is the layout the hashers read, so the compiled encoder (``prover.fieldntt``'s kernel
     behind ``encode_columns``, run on the one coset's shift row) stores it directly; the
     row-major ``ntt.encode_coset`` plus a transposed copy (~13 ms per row-group at 2^16) is the
-    fallback for entries that are not reduced (a tampered witness) or when the kernel is off.
+    fallback when the kernel is off or a row has a single entry. Entries must be reduced
+    (``commit_columns`` refuses others, as ``pcs.CommitBuilder`` does).
     """
 
     def __init__(self, m: int, log_cols: int, log_blowup: int) -> None:
@@ -134,10 +135,11 @@ class _LeafEncoder:
         self.m, self.c = m, c
 
     def accepts(self, group: U64) -> bool:
-        return bool(self.kernel is not None and ntt._USE_KERNEL and (not group.size or int(group.max()) < field.P))
+        """True when the compiled kernel applies to this (reduced) row-group."""
+        return bool(self.kernel is not None and ntt._USE_KERNEL)
 
-    def encode(self, group: U64, beta: int, leaf: np.ndarray, reduced: bool) -> None:
-        if reduced and self.kernel is not None:
+    def encode(self, group: U64, beta: int, leaf: np.ndarray, kernel: bool) -> None:
+        if kernel and self.kernel is not None:
             self.kernel(group, leaf, 0, self.shifts[beta : beta + 1], self.twiddles, self.work[0], self.work[1])
             return
         if self.buf is None or self.scratch is None:
@@ -174,10 +176,14 @@ def commit_columns(
     leaf_rows = leaf.view(f"V{4 * m}").reshape(c)
     update = type(base).update
     groups = 0
-    for _, group in _row_groups(source, names, p.log_cols, on_chunk):
-        reduced = encoder.accepts(group)
+    for gi, group in _row_groups(source, names, p.log_cols, on_chunk):
+        if group.size and int(group.max()) >= field.P:
+            j = int(np.argmax(group.max(axis=1) >= np.uint64(field.P)))
+            raise ValueError(f"row-group {gi}: column {names[j]!r} has an entry that is not a reduced "
+                             f"field element (>= {field.P})")
+        kernel = encoder.accepts(group)
         for beta in range(1 << p.log_blowup):
-            encoder.encode(group, beta, leaf, reduced)
+            encoder.encode(group, beta, leaf, kernel)
             deque(map(update, hashers[beta * c : (beta + 1) * c], leaf_rows), maxlen=0)
         groups += 1
     if groups != p.num_rows:
@@ -213,7 +219,8 @@ class StreamingProverData:
         """(row-group i, offset in it, (m, L') u64 block of that row-group's columns) in time order."""
         c = self.params.num_cols
         for start, cols in _spans(self.source, self.names, OPEN_SPAN_ROWS):
-            block = np.stack([cols[name] for name in self.names])
+            # uint64 whatever the source's integer dtype: opened_columns shifts the entries
+            block = np.stack([cols[name] for name in self.names]).astype(np.uint64, copy=False)
             del cols
             for s in range(0, block.shape[1], c):  # a span longer than C covers several row-groups
                 piece = block[:, s : s + c]
