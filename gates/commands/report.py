@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -129,12 +130,27 @@ def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Fi
                     _add(peaks, int(sid), 'baseline', 'baseline', (ts[wid], float(y)))
     for wid, d in _details(doc, 'time').items():
         if wid in ts and isinstance(d, Mapping):
-            for sid, y in (d.get('ratio_stages') or {}).items():
-                if int(sid) in stages:
-                    _add(ratios, int(sid), label, 'candidate', (ts[wid], float(y)))
-            for metric, y in (d.get('ratio_units') or {}).items():
-                if units is not None and str(metric).startswith('unit:'):
-                    _add_unit(units, str(metric)[len('unit:'):], label, 'candidate', (ts[wid], float(y)))
+            for sid, y in _check_ratios(d, 'ratio_stages', wid).items():
+                if sid.isascii() and sid.isdigit() and int(sid) in stages:
+                    _add(ratios, int(sid), label, 'candidate', (ts[wid], y))
+            for metric, y in _check_ratios(d, 'ratio_units', wid).items():
+                if units is not None and metric.startswith('unit:'):
+                    _add_unit(units, metric[len('unit:'):], label, 'candidate', (ts[wid], y))
+
+
+def _check_ratios(d: Mapping[str, Any], key: str, wid: str) -> dict[str, float]:
+    """A --check document's ratios of one workload, or a GateError naming what is wrong."""
+    raw = d.get(key) or {}
+    if not isinstance(raw, Mapping):
+        raise GateError(f'--check: time.workloads.{wid}.{key} is a {type(raw).__name__}, not an object '
+                        f'of ratios; give a document written by `gates check --json`.')
+    out = {}
+    for k, v in raw.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise GateError(f'--check: time.workloads.{wid}.{key}.{k} = {v!r} is not a finite ratio; '
+                            f'give a document written by `gates check --json`.')
+        out[str(k)] = float(v)
+    return out
 
 
 def bench_figures(spec: Spec, paths: Sequence[Path]) -> Figures:

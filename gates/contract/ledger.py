@@ -26,6 +26,7 @@ import datetime
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
@@ -187,6 +188,16 @@ def _get(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any
     return value
 
 
+def _stage_key(k: str) -> bool:
+    # ASCII digits only: str.isdigit() is also true for '²', which int() then refuses
+    return k.isascii() and k.isdigit()
+
+
+def _ratio(v: Any) -> bool:
+    """A finite number (not a bool): JSON may carry Infinity and NaN, which no gate measures."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _figures(raw: Any) -> WorkloadFigures:
     if not isinstance(raw, dict):
         raise _Bad('expected an object')
@@ -194,21 +205,23 @@ def _figures(raw: Any) -> WorkloadFigures:
     ratio = _get(raw, 'time_ratio', dict)
     stages = _get(ratio, 'stages', dict)
     for k, v in peaks.items():
-        if not k.isdigit() or not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        if not _stage_key(k) or not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise _Bad(f'stage_peaks.{k}: expected a byte count under a stage id')
     for k, v in stages.items():
-        if not k.isdigit() or not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise _Bad(f'time_ratio.stages.{k}: expected a ratio under a stage id')
+        if not _stage_key(k) or not _ratio(v):
+            raise _Bad(f'time_ratio.stages.{k}: expected a finite ratio under a stage id')
+    if not _ratio(ratio.get('total')):
+        raise _Bad(f'time_ratio.total: expected a finite ratio, got {ratio.get("total")!r}')
     units = ratio.get('units', {})
     if not isinstance(units, dict):
         raise _Bad('time_ratio.units: expected an object of unit -> ratio')
     for k, v in units.items():
-        if not re.fullmatch(r'\d+(\+\d+)+', k) or not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise _Bad(f'time_ratio.units.{k}: expected a ratio under a unit such as "0+8"')
+        if not re.fullmatch(r'[0-9]+(\+[0-9]+)+', k) or not _ratio(v):
+            raise _Bad(f'time_ratio.units.{k}: expected a finite ratio under a unit such as "0+8"')
     return WorkloadFigures(
         stage_peaks=dict(peaks),
         whole_run_peak=_get(raw, 'whole_run_peak', int),
-        time_ratio_total=float(_get(ratio, 'total', (int, float))),
+        time_ratio_total=float(ratio['total']),
         time_ratio_stages={k: float(v) for k, v in stages.items()},
         proof_sha256=_get(raw, 'proof_sha256', str),
         time_ratio_units={k: float(v) for k, v in units.items()},
