@@ -273,7 +273,8 @@ def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
     sources = [f'ledger {the_spec.ledger} ({len(ledger.rows)} rows)', *[str(p) for p, _ in docs],
                *[str(b) for b in bench]]
     tables = [('In-stage peaks (the plotted figures)', htmlreport.figures_table(the_spec, peaks, 'bytes')),
-              ('Time ratios (the plotted figures)', htmlreport.figures_table(the_spec, ratios, 'ratio'))]
+              ('Time ratios (the plotted figures)', htmlreport.figures_table(the_spec, ratios, 'ratio')),
+              ('Time ratios of units of stages (the plotted figures)', htmlreport.unit_table(the_spec, units))]
     md = markdown(the_spec, ledger, [p for p, _ in images], empty)
     (target / 'report.md').write_text(md, encoding='utf-8')
     (target / 'report.html').write_text(

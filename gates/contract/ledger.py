@@ -216,8 +216,11 @@ def _figures(raw: Any) -> WorkloadFigures:
     if not isinstance(units, dict):
         raise _Bad('time_ratio.units: expected an object of unit -> ratio')
     for k, v in units.items():
-        if not re.fullmatch(r'[0-9]+(\+[0-9]+)+', k) or not _ratio(v):
-            raise _Bad(f'time_ratio.units.{k}: expected a finite ratio under a unit such as "0+8"')
+        ids = k.split('+')
+        if (not re.fullmatch(r'[0-9]+(\+[0-9]+)+', k) or len({int(i) for i in ids}) != len(ids)
+                or any(i != str(int(i)) for i in ids) or not _ratio(v)):
+            raise _Bad(f'time_ratio.units.{k}: expected a finite ratio under a unit of distinct stage ids '
+                       f'such as "0+8"')
     return WorkloadFigures(
         stage_peaks=dict(peaks),
         whole_run_peak=_get(raw, 'whole_run_peak', int),

@@ -228,6 +228,16 @@ def figures_table(spec: Spec, figures: Figures, fmt: str) -> str:
     return _table(['stage', 'series', 'T', 'value'], rows, left=2) if rows else ''
 
 
+def unit_table(spec: Spec, figures: Mapping[str, list[Line]]) -> str:
+    """The unit ratios plotted (one row per series and T), in the spec's unit order."""
+    rows = []
+    for unit in spec.budgets.time.units:
+        for ln in figures.get(unit_key(unit), []):
+            for t, y in ln.points:
+                rows.append([f'stages {" + ".join(map(str, unit))}', ln.label, _t_label(t), f'{y:.3f}'])
+    return _table(['unit', 'series', 'T', 'value'], rows, left=2) if rows else ''
+
+
 def ledger_table(ledger: Ledger) -> str:
     rows = []
     for i, row in enumerate(ledger.rows):

@@ -71,6 +71,7 @@ def test_the_report_page_loads_in_a_browser_with_every_plot(accepted: tuple[Path
     units: dict[str, list] = {'0+2': []}
     ledger_unit_figures(spec, ledger, units)
     check_figures(spec, read_check(doc), {}, {}, units)
+    assert '<td class="l">stages 0 + 2</td><td class="l">accepted: row 0' in page  # the unit's table
     kinds = sorted(ln.kind for ln in units['0+2'])
     assert kinds == ['accepted', 'candidate'] and all(len(ln.points) == len(row_units) for ln in units['0+2'])
     loaded = load(out / 'report.html', tmp_path / 'browser')
