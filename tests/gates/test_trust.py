@@ -64,3 +64,19 @@ def test_audit_workload_must_be_one_of_the_rows(tiny_subject: TinyRepo) -> None:
     proc = gates_cli(repo, 'audit', '--workload', 'toy-99')
     assert proc.returncode == 2
     assert '--workload toy-99: row 0 has figures for toy-12, toy-13 only' in proc.stderr
+
+
+def test_the_noise_bound_is_the_specs_rss_noise_when_that_is_larger() -> None:
+    # memray heap counts are deterministic: 1 MiB; sampled RSS takes the spec's measured noise
+    from pathlib import Path as _Path
+
+    from conftest import toy_spec_yaml
+    from gates.contract.spec import parse_spec
+    from gates.measuring.trust import noise_bound
+
+    heap = parse_spec(toy_spec_yaml(), 'specs/streaming-prover.yaml')
+    assert heap.budgets.memory.measure == 'heap' and noise_bound(heap) == NOISE_BYTES
+    merkle = _Path(__file__).resolve().parents[2] / 'examples' / 'merkle' / 'specs' / 'merkle.yaml'
+    rss = parse_spec(merkle.read_text(encoding='utf-8'), 'specs/merkle.yaml')
+    assert rss.budgets.memory.measure == 'rss'
+    assert noise_bound(rss) == max(NOISE_BYTES, rss.budgets.memory.tolerance_bytes) == 4 << 20
