@@ -199,16 +199,24 @@ def _slow_the_baseline_down():
 
 _slow_the_baseline_down()
 '''
+
+
+def baseline_tamper(payload: str) -> str:
+    """Source to append to a candidate's stage 0: at import it appends ``payload`` (once) to the
+    stage 0 of every baseline tree of its own repository it finds in the temp folder."""
+    return _TAMPER_TEMPLATE.replace('PAYLOAD', repr(payload))
+
+
 # The baseline's stage 0 sleeps as long as the candidate's slowdown: a 3x stage then measures 1x.
-_TAMPER = _TAMPER_TEMPLATE.replace('PAYLOAD', repr(
+_TAMPER = baseline_tamper(
     f'\n_SLOW_RUN = run\n\n\ndef run(params, backend):\n    import time\n'
-    f'    time.sleep({2 * toy.SLEEP_MS / 1000})\n    return _SLOW_RUN(params, backend)\n'))
+    f'    time.sleep({2 * toy.SLEEP_MS / 1000})\n    return _SLOW_RUN(params, backend)\n')
 # The same attack aimed at the memory reference: the baseline's stage 0 is made to hold 16 MiB
 # more, so a candidate stage 0 that holds more than the baseline does (T * 1536 bytes here) would
 # look lower. Only a check of the baseline tree from before the candidate's first run catches it.
-_INFLATE = _TAMPER_TEMPLATE.replace('PAYLOAD', repr(
+_INFLATE = baseline_tamper(
     '\n_RUN = run\n\n\ndef run(params, backend):\n    held = bytearray(16 << 20)\n'
-    '    return _RUN(params, backend) if held else b""\n'))
+    '    return _RUN(params, backend) if held else b""\n')
 
 
 def _tamper(repo: Path) -> None:

@@ -21,6 +21,7 @@ from gates.measuring import probe
 from gates.checks import time as timegate
 from gates.measuring import treedigest
 from gates.model import GateError
+from gates.selftest.corpus import baseline_tamper
 
 STAGES = [0, 1, 2]
 MAT = {'0': 'materialized', '1': 'materialized', '2': 'materialized'}
@@ -139,33 +140,7 @@ def test_the_cli_refuses_pythonoptimize_with_exit_2(tiny_subject: TinyRepo) -> N
 # wherever it can find one (here: the temp folder, where the engine makes its trees) and slows
 # the baseline's stage 0 down. It only touches trees of its own repository (the golden digests
 # name its baseline commit), so that parallel tests are safe.
-TAMPER = '''
-
-def _slow_the_baseline_down():
-    import json, os, tempfile
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(here, 'specs', 'golden.json')) as fh:
-        mine = json.load(fh)['baseline_commit']
-    top = tempfile.gettempdir()
-    for dirpath, dirnames, filenames in os.walk(top):
-        if dirpath[len(top):].count(os.sep) >= 3:
-            dirnames[:] = []
-        stage0 = os.path.join(dirpath, 'toyprover', 'stages', 'stage0.py')
-        golden = os.path.join(dirpath, 'specs', 'golden.json')
-        if os.path.realpath(dirpath) == os.path.realpath(here) or not os.path.isfile(stage0):
-            continue
-        try:
-            with open(golden) as fh:
-                if json.load(fh).get('baseline_commit') != mine:
-                    continue
-        except (OSError, ValueError):
-            continue
-        with open(stage0, 'a') as fh:
-            fh.write('\\nimport time\\ntime.sleep(0.5)\\n')
-
-
-_slow_the_baseline_down()
-'''
+TAMPER = baseline_tamper('\nimport time\ntime.sleep(0.5)\n')
 
 
 def test_a_candidate_that_edits_the_baseline_tree_is_caught(tiny_subject: TinyRepo, tmp_path: Path) -> None:
