@@ -83,13 +83,6 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
-def write_files(repo: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        target = repo / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding='utf-8')
-
-
 def commit_all(repo: Path, msg: str) -> str:
     git(repo, 'add', '-A')
     git(repo, 'commit', '-q', '--allow-empty', '--no-verify', '-m', msg)
@@ -113,6 +106,7 @@ def make_repo(tmp_path: Path, files: dict[str, str], *, name: str = 'repo') -> P
 # The toy subject's files: one home, in the engine package, which ships it for its self-test
 # corpus (an installed engine has no tests/ folder).
 from gates.selftest.toy import TOY_FILES  # noqa: E402
+from gates.selftest.toy import write as write_files  # noqa: E402,F401 (tests import it from here)
 from gates.selftest.toy import _SPEC_BLOCKS as _TOY_SPEC_BLOCKS  # noqa: E402
 
 
