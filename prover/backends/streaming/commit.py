@@ -134,12 +134,8 @@ class _LeafEncoder:
         self.scratch: U64 | None = None
         self.m, self.c = m, c
 
-    def accepts(self, group: U64) -> bool:
-        """True when the compiled kernel applies to this (reduced) row-group."""
-        return bool(self.kernel is not None and ntt._USE_KERNEL)
-
-    def encode(self, group: U64, beta: int, leaf: np.ndarray, kernel: bool) -> None:
-        if kernel and self.kernel is not None:
+    def encode(self, group: U64, beta: int, leaf: np.ndarray) -> None:
+        if self.kernel is not None and ntt._USE_KERNEL:
             self.kernel(group, leaf, 0, self.shifts[beta : beta + 1], self.twiddles, self.work[0], self.work[1])
             return
         if self.buf is None or self.scratch is None:
@@ -181,9 +177,8 @@ def commit_columns(
             j = int(np.argmax(group.max(axis=1) >= np.uint64(field.P)))
             raise ValueError(f"row-group {gi}: column {names[j]!r} has an entry that is not a reduced "
                              f"field element (>= {field.P})")
-        kernel = encoder.accepts(group)
         for beta in range(1 << p.log_blowup):
-            encoder.encode(group, beta, leaf, kernel)
+            encoder.encode(group, beta, leaf)
             deque(map(update, hashers[beta * c : (beta + 1) * c], leaf_rows), maxlen=0)
         groups += 1
     if groups != p.num_rows:
@@ -287,9 +282,8 @@ class StreamingProverData:
                 blk = piece[:, s : s + span]
                 ln = blk.shape[1]
                 top = blk.max(axis=1)
-                # rows needing at least j + 1 limbs, j = 0, 1, 2
+                # rows needing at least j + 1 limbs, j = 0, 1, 2 (j = 0: the rows not all zero)
                 need = [np.flatnonzero(top >= np.uint64(1 << (_PT_LIMB * j))) for j in range(_PT_LIMBS)]
-                need[0] = np.flatnonzero(top)
                 if need[0].size == 0:
                     continue
                 limbs = np.concatenate([
