@@ -19,11 +19,13 @@ import contextlib
 import json
 import math
 import os
+from collections.abc import Hashable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from typing import TextIO
+from typing import TypeVar
 
 from gates.reports import htmlreport
 from gates.commands.status import human_bytes
@@ -47,8 +49,12 @@ def workload_t(spec: Spec) -> dict[str, float]:
     return out
 
 
-def _add(figures: Figures, stage: int, label: str, kind: str, point: tuple[float, float]) -> None:
-    lines = figures.setdefault(stage, [])
+K = TypeVar('K', bound=Hashable)
+
+
+def _add(figures: dict[K, list[Line]], key: K, label: str, kind: str, point: tuple[float, float]) -> None:
+    """Add a point to the line ``label`` of panel ``key`` (a stage id, or a unit such as '0+8')."""
+    lines: list[Line] = figures.setdefault(key, [])
     for i, ln in enumerate(lines):
         if ln.label == label:
             lines[i] = Line(label, kind, tuple(sorted({*ln.points, point})))
@@ -72,15 +78,6 @@ def ledger_figures(spec: Spec, ledger: Ledger, which: str, into: Figures) -> Non
 UnitFigures = dict[str, list[Line]]   # unit key ('0+8') -> lines
 
 
-def _add_unit(figures: UnitFigures, key: str, label: str, kind: str, point: tuple[float, float]) -> None:
-    lines = figures.setdefault(key, [])
-    for i, ln in enumerate(lines):
-        if ln.label == label:
-            lines[i] = Line(label, kind, tuple(sorted({*ln.points, point})))
-            return
-    lines.append(Line(label, kind, (point,)))
-
-
 def ledger_unit_figures(spec: Spec, ledger: Ledger, into: UnitFigures) -> None:
     """Every row's unit ratios (rows accepted before units were recorded have none)."""
     ts = workload_t(spec)
@@ -89,7 +86,7 @@ def ledger_unit_figures(spec: Spec, ledger: Ledger, into: UnitFigures) -> None:
         for wid, fig in row.workloads.items():
             for key, y in fig.time_ratio_units.items():
                 if wid in ts:
-                    _add_unit(into, key, label, 'accepted', (ts[wid], float(y)))
+                    _add(into, key, label, 'accepted', (ts[wid], float(y)))
 
 
 def read_check(path: Path) -> dict[str, Any]:
@@ -135,7 +132,7 @@ def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Fi
                     _add(ratios, int(sid), label, 'candidate', (ts[wid], y))
             for metric, y in _check_ratios(d, 'ratio_units', wid).items():
                 if units is not None and metric.startswith('unit:'):
-                    _add_unit(units, metric[len('unit:'):], label, 'candidate', (ts[wid], y))
+                    _add(units, metric[len('unit:'):], label, 'candidate', (ts[wid], y))
 
 
 def _check_ratios(d: Mapping[str, Any], key: str, wid: str) -> dict[str, float]:
