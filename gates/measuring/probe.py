@@ -93,11 +93,37 @@ def stderr_progress(message: str) -> None:
 
 
 def engine_root() -> Path:
-    """The folder holding the engine's ``gates`` package (kept off the child's sys.path)."""
+    """The folder holding the engine's ``gates`` package (kept off the child's sys.path, unless
+    it is a site-packages folder: then only the engine's own packages are hidden)."""
     return Path(__file__).resolve().parents[2]
 
 
+def engine_packages() -> list[str]:
+    """The top-level packages the engine's folder holds for the subject to never import from
+    there: ``gates`` and the other packages its distribution installs beside it (``prover``
+    for stagegate's own). A subject importing a package of that name gets its own tree's copy
+    or nothing, never the engine's (which a non-editable install puts in site-packages)."""
+    root = engine_root()
+    names = {'gates'}
+    try:
+        from importlib import metadata
+        dist = metadata.distribution('stagegate')
+        for f in dist.files or ():
+            parts = Path(str(f)).parts
+            if len(parts) > 1 and parts[-1] == '__init__.py' and (root / parts[0]).is_dir():
+                names.add(parts[0])
+    except Exception:   # no metadata (a source checkout on sys.path): 'gates' is the engine
+        pass
+    return sorted(names)
+
+
 CHILD_SCRIPT = 'stagegate_probe_child.py'
+# Heap runs allocate every object with malloc, so memray counts bytes, not pymalloc's 1 MiB
+# arenas: with arenas, a few KB more on sys.path (the engine installed elsewhere) or a warm JIT
+# cache moved whole-run and stage figures by one arena (+1.05 MB; 4.9 MB on stage 0), with
+# malloc the same tree measures within a few KB whatever measures it (docs/gates.md, "One
+# figure per tree"). Ledger rows record the method (contract/ledger.py MEMORY_METHOD).
+MEMORY_ENV = {'PYTHONMALLOC': 'malloc'}
 
 
 def refuse_optimized() -> None:
@@ -117,6 +143,32 @@ def site_dirs() -> list[str]:
     on its path without their .pth files (which is where an editable install hooks in)."""
     found = list(site.getsitepackages())
     return [d for d in found if os.path.isdir(d)]
+
+
+def child_site_dirs(workdir: Path) -> list[str]:
+    """The site-packages folders for the child. Where the engine itself is installed in one
+    (``pip install``, not ``-e``: CI installs the base's engine so), the child gets a private
+    mirror of that folder instead, symlinks to every entry but the engine's own packages and
+    their metadata: numpy & co. stay importable, ``gates`` (and the engine's copy of
+    ``prover``) do not, so a subject can import only its own tree's code."""
+    root = engine_root().resolve()
+    hidden = set(engine_packages())
+    out = []
+    for folder in site_dirs():
+        if Path(folder).resolve() != root:
+            out.append(folder)
+            continue
+        mirror = workdir / 'site-packages'
+        mirror.mkdir(exist_ok=True)
+        for entry in os.scandir(folder):
+            name = entry.name
+            top = name.split('-')[0].split('.')[0]
+            if top in hidden or name.startswith('__editable__') or name.startswith('stagegate-') \
+                    or name.endswith('.pth'):
+                continue
+            os.symlink(entry.path, mirror / name)
+        out.append(str(mirror))
+    return out
 
 
 def subject_env(subject: Subject, tree: Path) -> dict[str, str]:
@@ -176,7 +228,7 @@ def _python_child(
         'protocol': PROTOCOL, 'root': str(root), 'entries': entries, 'params': {},
         'variant': {}, 'stages': [], 'track': None, 'capture': None, 'proof': None,
         **request, 'result': str(result_path), 'parent': os.getpid(),
-        'site': site_dirs(), 'exclude': [str(engine_root()), *others],
+        'site': child_site_dirs(workdir), 'exclude': [str(engine_root()), *others],
     }
     req_path = workdir / 'request.json'
     req_path.write_text(json.dumps(req), encoding='utf-8')
@@ -185,6 +237,8 @@ def _python_child(
     log = workdir / 'child.log'
     argv = (sys.executable, '-B', '-s', '-S', '-P', str(shim), str(req_path))
     env = proc.child_env(subject_env(subject, tree))
+    if request['mode'] == 'memory':
+        env.update(MEMORY_ENV)
     what = f'the {request["mode"]} run in {tree}'
     _verify(guard, f'before {what}', tree)
     try:

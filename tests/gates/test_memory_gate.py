@@ -21,6 +21,7 @@ from gates.contract.spec import parse_spec
 
 MAT = {'0': 'materialized', '1': 'materialized', '2': 'materialized'}
 ARENA = 1 << 20   # one pymalloc arena (CPython 3.10+)
+NOISE_SEEN = 16 << 10   # measured: 74 B on the numpy case; an arena would be 1 MiB
 
 
 @pytest.mark.parametrize('alloc', ['bytes', 'numpy'])
@@ -43,10 +44,10 @@ def test_noise_same_tree_twice_is_far_below_the_tolerance(
     pairs.append((first.whole_run_peak, second.whole_run_peak))
     for a, b in pairs:
         assert rule.fails(a, b) is None and rule.fails(b, a) is None
-        # ... and the only noise seen is whole pymalloc arenas (1 MiB): none when the stage
-        # allocates with plain bytes, sometimes one when the stage's first numpy import runs
-        # inside it (threads started by the import race with the allocations).
-        assert abs(a - b) in (0, ARENA)
+        # ... and, heap runs allocating with malloc (probe.MEMORY_ENV), no pymalloc arena
+        # (1 MiB) quantum any more: none when the stage allocates with plain bytes, a few bytes
+        # when the stage's first numpy import runs inside it (its threads race the allocations).
+        assert abs(a - b) < NOISE_SEEN
     if alloc == 'bytes':
         assert all(a == b for a, b in pairs)
 
@@ -58,7 +59,7 @@ def test_the_converted_stage_strictly_lower_passes(tiny_subject: TinyRepo, tmp_p
     assert verdict.passed, [f.render() for f in verdict.findings]
     got = verdict.details['workloads']['toy-12']
     assert got['candidate']['variant']['0'] == 'streaming'
-    assert got['reference']['source'].startswith('baseline ref stagegate-baseline')
+    assert got['reference']['source'].startswith('the lower of baseline ref stagegate-baseline')
     peaks, ref = got['candidate']['stage_peaks'], got['reference']['stage_peaks']
     assert peaks['0'] < ref['0'] // 10          # sqrt(T) rows instead of T
     assert got['candidate']['whole_run_peak'] > 0
@@ -148,7 +149,7 @@ def test_the_ledger_is_the_reference_once_a_stage_is_accepted(tiny_subject: Tiny
         verdict = memory.run(ctx, out_dir=tmp_path / 'out')
     assert not verdict.passed
     got = verdict.details['workloads']['toy-12']
-    assert got['reference']['source'].startswith('ledger row of stage 0')
+    assert got['reference']['source'].startswith('the lower of ledger row of stage 0')
     assert [f.stage for f in verdict.findings] == [0]
     assert got['stages']['1']['judged'] and got['stages']['1']['candidate'] < got['stages']['1']['reference']
 
