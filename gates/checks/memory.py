@@ -257,11 +257,14 @@ def judge_growth(
 
 
 def reference_from_ledger(ctx: CheckContext, workload: str) -> Reference | None:
-    """The newest accepted row holding ``workload``; its variant: the stages accepted by then."""
+    """The newest accepted row holding ``workload``, if this engine's method measured it; its
+    variant: the stages accepted by then."""
     accepted = ctx.ledger.accepted_stages()
     for row in reversed(ctx.ledger.rows):
         figures = row.workloads.get(workload)
         if figures is not None:
+            if not row.measured_like_this_engine():
+                return None   # another instrument's figures: the base measured now stands in
             done = [s for s in accepted if s <= row.stage]
             return Reference(
                 {int(k): int(v) for k, v in figures.stage_peaks.items()}, figures.whole_run_peak,
@@ -304,6 +307,45 @@ def _flamegraphs(
     return out
 
 
+def lower_of(first: Reference, second: Reference) -> Reference:
+    """Per figure, the lower of two references (the ratchet tightens, never loosens): a stage
+    or whole-run figure missing on one side is the other's."""
+    def low(a: int | None, b: int | None) -> int | None:
+        return b if a is None else a if b is None else min(a, b)
+
+    stages = {k: v for k in {*first.stage_peaks, *second.stage_peaks}
+              if (v := low(first.stage_peaks.get(k), second.stage_peaks.get(k))) is not None}
+    kept = {k: v for k in {*first.retained, *second.retained}
+            if (v := low(first.retained.get(k), second.retained.get(k))) is not None}
+    return Reference(
+        stages, low(first.whole_run_peak, second.whole_run_peak), first.variant,
+        f'the lower of {first.source} and {second.source}', kept,
+    )
+
+
+def _short(rev: str) -> str:
+    return rev[:12] if len(rev) == 40 and all(c in '0123456789abcdef' for c in rev) else rev
+
+
+def base_reference(
+        ctx: CheckContext, workload: Workload, capture_dir: Path, candidate: probe.MemoryRun,
+        candidate_variant: Mapping[str, str],
+) -> Reference:
+    """The change's base measured now with the reference variant (the accepted stages
+    converted). With no change (the head's files are the base's), the head tree is measured,
+    and the candidate's own run is reused when it ran the same variant."""
+    tree = ctx.base_tree if ctx.changed else ctx.head_tree
+    variant = measure.effective(ctx, tree, ctx.reference_variant())
+    if not ctx.changed and dict(variant) == dict(candidate_variant):
+        run = candidate
+    else:
+        run = measure.memory(ctx, tree, workload, variant, capture_dir, 'base')
+    return Reference(
+        run.stage_peaks, run.whole_run_peak, variant,
+        f'the change\'s base {_short(ctx.base_rev)} measured now', run.retained,
+    )
+
+
 def check_workload(
         ctx: CheckContext,
         workload: Workload,
@@ -315,7 +357,8 @@ def check_workload(
         variant = measure.candidate_variant(ctx)
         run = measure.memory(ctx, ctx.head_tree, workload, variant, capture_dir, 'candidate')
         reference = reference_from_ledger(ctx, workload.id)
-        if reference is None:
+        ref_children: dict[str, int] = {}
+        if reference is None and not ctx.ledger.rows:
             with measure.baseline_tree(ctx) as base:
                 ref_variant = measure.effective(ctx, base, ctx.reference_variant())
                 ref_run = measure.memory(ctx, base, workload, ref_variant, capture_dir, 'baseline')
@@ -324,8 +367,10 @@ def check_workload(
                 f'baseline ref {ctx.spec.baseline_ref} measured now', ref_run.retained,
             )
             ref_children = dict(ref_run.children)
-        else:
-            ref_children = {}
+        # The ratchet (issue 13.1): the base as it is now bounds every figure too, so a leak in
+        # an accepted stage fails that stage's own line, whatever its ledger row says.
+        base = base_reference(ctx, workload, capture_dir, run, variant)
+        reference = base if reference is None else lower_of(reference, base)
     except probe.ProbeFailed as e:
         return [Finding(GATE, f'memory run failed: {e.message}', workload=workload.id)], [], {
             'error': e.message, 'log': e.log,

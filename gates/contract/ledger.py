@@ -42,8 +42,13 @@ from gates.contract.spec import Stage
 SCHEMA = 1
 ROW_KEYS = (
     'stage', 'stage_name', 'commit', 'dirty', 'accepted_at', 'machine', 'tools', 'workloads',
-    'row_digest',
+    'row_digest', 'memory_method',
 )
+# How this engine measures memory. A row's peaks are a reference, or are re-measured, only by an
+# engine of the same method: rows made before the key existed (pymalloc arenas counted whole,
+# figures that moved by 1 MiB with the engine's install) are history, not a reference.
+MEMORY_METHOD = 'memray-malloc'
+LEGACY_METHOD = 'memray-pymalloc-arenas'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,10 +92,11 @@ class Row:
     tools: Mapping[str, Any]
     workloads: Mapping[str, WorkloadFigures]
     row_digest: str
+    memory_method: str = LEGACY_METHOD   # rows made before the key existed serialize as they were
 
     def body(self) -> dict[str, Any]:
         """The row without its digest: what the digest covers."""
-        return {
+        out: dict[str, Any] = {
             'stage': self.stage,
             'stage_name': self.stage_name,
             'commit': self.commit,
@@ -100,6 +106,12 @@ class Row:
             'tools': dict(self.tools),
             'workloads': {k: v.to_dict() for k, v in sorted(self.workloads.items())},
         }
+        if self.memory_method != LEGACY_METHOD:
+            out['memory_method'] = self.memory_method
+        return out
+
+    def measured_like_this_engine(self) -> bool:
+        return self.memory_method == MEMORY_METHOD
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), 'row_digest': self.row_digest}
@@ -170,7 +182,7 @@ def make_row(
     when = accepted_at or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
     draft = Row(
         stage.id, stage.name, commit, dirty, when, machine_info(), tool_versions(),
-        dict(workloads), '',
+        dict(workloads), '', MEMORY_METHOD,
     )
     return dataclasses.replace(draft, row_digest=digest_of(draft.body()))
 
@@ -253,6 +265,7 @@ def _row(raw: Any) -> Row:
         tools=_get(raw, 'tools', dict),
         workloads=workloads,
         row_digest=_get(raw, 'row_digest', str),
+        memory_method=_get(raw, 'memory_method', str) if 'memory_method' in raw else LEGACY_METHOD,
     )
 
 
