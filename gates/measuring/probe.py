@@ -227,7 +227,8 @@ def _python_child(
     req = {
         'protocol': PROTOCOL, 'root': str(root), 'entries': entries, 'params': {},
         'variant': {}, 'stages': [], 'track': None, 'capture': None, 'proof': None,
-        **request, 'result': str(result_path), 'parent': os.getpid(),
+        # The child's parent is the container's REAPER, which dies with the engine: no pid check.
+        **request, 'result': str(result_path), 'parent': None,
         'site': child_site_dirs(workdir), 'exclude': [str(engine_root()), *others],
     }
     req_path = workdir / 'request.json'
@@ -241,11 +242,15 @@ def _python_child(
         env.update(MEMORY_ENV)
     what = f'the {request["mode"]} run in {tree}'
     _verify(guard, f'before {what}', tree)
+    report = workdir / 'contained.json'
     try:
-        with proc.started(argv, root, env, log, stderr_pipe=False) as child:
+        with proc.started(argv, root, env, log, stderr_pipe=False, report=report) as child:
             code = proc.wait(child, timeout, what, log)
     finally:
         _verify(guard, f'during {what}', tree, after=True)
+    left = proc.survivors_failure(what, proc.read_report(report))
+    if left is not None:
+        raise left
     if not result_path.is_file():
         raise ProbeFailed(f'the probe child in {tree} exited with {code} and wrote no result', proc.tail(log))
     result: dict[str, Any] = json.loads(result_path.read_text(encoding='utf-8'))

@@ -95,7 +95,8 @@ def run(
     lines: list[tuple[float, str]] = []
     log = workdir / 'child.log'
     argv = format_argv(subject.argv, workload, params)
-    with proc.started(argv, root, env, log, stderr_pipe=True) as child:
+    report = workdir / 'contained.json'
+    with proc.started(argv, root, env, log, stderr_pipe=True, report=report) as child:
         pipe = child.stderr
         if pipe is None:
             raise ProbeFailed('internal: no stderr pipe')   # Popen always gives one here
@@ -111,12 +112,21 @@ def run(
         if sample_rss:
             code, maxrss = proc.wait_rusage(
                 child, timeout, f'{argv[0]} in {root}', log, lambda t, rss: samples.append((t, rss)),
+                proc.container_depth(),
             )
         else:
             # Timed runs wait as before: no polling thread of ours competes with the reader's.
             code, maxrss = proc.wait(child, timeout, f'{argv[0]} in {root}', log), 0
         total = time.perf_counter() - start
         reader.join(timeout=5.0)
+    contained = proc.read_report(report)
+    if contained is not None:
+        # The argv's own figures: the container's start-up and its RSS are not the subject's.
+        total = contained.seconds if contained.seconds is not None else total
+        maxrss = contained.maxrss if sample_rss else 0
+    left = proc.survivors_failure(f'{argv[0]} in {root}', contained)
+    if left is not None:
+        raise left
     tail = '\n'.join(text for _, text in lines[-20:])
     if code != 0:
         raise ProbeFailed(f'subject failure in {root}: {argv[0]} exited with {code}', tail)

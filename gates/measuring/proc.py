@@ -7,6 +7,8 @@ timeout, error), so no prover outlives ``gates check``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +20,158 @@ from collections.abc import Sequence
 from pathlib import Path
 
 KILL_GRACE = 3.0
+
+# Every subject run is contained (issue 13.2): no process it starts may outlive it, nor see or
+# signal the other side's processes. The run's argv is started by REAPER, a stdlib-only script
+# that is PID 1 of a new PID namespace (``unshare --pid --fork --mount-proc``, as root or in a
+# user namespace), where the subject's processes see only each other, and that is also a child
+# subreaper (where no namespace can be had, orphans still come back to it). When the argv's
+# process ends, REAPER lists every process left, kills them all, and writes a report: the
+# survivors, the argv's own start and end (CLOCK_MONOTONIC, the engine's perf_counter clock) and
+# the peak RSS of its process tree. It runs no subject code, and inside the namespace neither
+# SIGKILL nor SIGSTOP from the subject reaches it (the kernel shields a namespace's init).
+REAPER = r"""
+import ctypes, json, os, resource, signal, subprocess, sys, time
+report, argv = sys.argv[1], sys.argv[2:]
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+except Exception:
+    pass
+me = os.getpid()
+def family():
+    up = {}
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open('/proc/%s/stat' % name, 'rb') as fh:
+                    fields = fh.read().rsplit(b')', 1)[1].split()
+                up[int(name)] = (int(fields[1]), fields[0])
+            except (OSError, IndexError, ValueError):
+                pass
+    out = []
+    for pid in up:
+        hop, n = pid, 0
+        while hop in up and hop != me and n < 64:
+            hop, n = up[hop][0], n + 1
+        if hop == me and pid != me and up[pid][1] != b'Z':
+            out.append(pid)
+    return out
+def reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+child = None
+def stop(signum, frame):
+    for pid in family():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(128 + signum)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+start = time.perf_counter()
+child = subprocess.Popen(argv)
+code = child.wait()
+end = time.perf_counter()
+maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+reap()
+left = []
+for pid in family():
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as fh:
+            left.append(fh.read().replace(b'\0', b' ').decode('utf-8', 'replace').strip()[:200])
+    except OSError:
+        left.append('?')
+for _ in range(50):
+    pids = family()
+    if not pids:
+        break
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    time.sleep(0.02)
+    reap()
+tmp = report + '.tmp'
+with open(tmp, 'w') as fh:
+    json.dump({'survivors': left, 'start': start, 'end': end, 'maxrss': maxrss}, fh)
+os.replace(tmp, report)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+NAMESPACES = (
+    ('pid namespace', ('unshare', '--pid', '--fork', '--kill-child', '--mount-proc')),
+    ('pid namespace (user namespace)',
+     ('unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child', '--mount-proc')),
+)
+_CONTAINMENT: list[tuple[str, tuple[str, ...]]] = []
+
+
+def containment() -> tuple[str, tuple[str, ...]]:
+    """How subject runs are contained on this machine, decided once per engine process: the
+    first PID namespace that starts, else a subreaper alone (no survivor, but the run can see
+    and signal processes outside it; docs/gates.md says so). ``setpriv --pdeathsig`` makes the
+    container die with the engine, where setpriv exists."""
+    if not _CONTAINMENT:
+        import shutil
+        death = ('setpriv', '--pdeathsig', 'KILL') if shutil.which('setpriv') else ()
+        found: tuple[str, tuple[str, ...]] = ('subreaper only', death)
+        if shutil.which('unshare'):
+            for name, prefix in NAMESPACES:
+                try:
+                    ok = subprocess.run(
+                        [*death, *prefix, 'true'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL, timeout=30,
+                    ).returncode == 0
+                except (OSError, subprocess.SubprocessError):
+                    ok = False
+                if ok:
+                    found = (name, (*death, *prefix))
+                    break
+        _CONTAINMENT.append(found)
+    return _CONTAINMENT[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Contained:
+    """What REAPER reports of one run."""
+
+    survivors: tuple[str, ...]
+    seconds: float | None        # the argv's own wall time, without the container's start-up
+    maxrss: int                  # peak RSS of the argv's process tree (its waited-for processes)
+
+
+def contained_argv(argv: Sequence[str], report: Path) -> list[str]:
+    import sys
+    return [*containment()[1], sys.executable, '-I', '-S', '-c', REAPER, str(report), *argv]
+
+
+def read_report(report: Path) -> Contained | None:
+    try:
+        raw = json.loads(report.read_text(encoding='utf-8'))
+        return Contained(
+            tuple(str(s) for s in raw['survivors']), float(raw['end']) - float(raw['start']),
+            int(raw['maxrss']),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def survivors_failure(what: str, report: Contained | None) -> ProbeFailed | None:
+    """A finding for a run that left processes behind (REAPER killed them)."""
+    if report is None or not report.survivors:
+        return None
+    shown = '; '.join(report.survivors[:3]) + (' ...' if len(report.survivors) > 3 else '')
+    return ProbeFailed(
+        f'{what} left {len(report.survivors)} process(es) running after it ended ({shown}); no '
+        f'process of a subject run may outlive it (they were killed, and the figures of this '
+        f'check are void)',
+    )
 
 
 class ProbeFailed(Exception):
@@ -56,9 +210,13 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def started(
         argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path, stderr_pipe: bool,
+        report: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A running child writing stdout (and stderr, unless piped) to ``log``; killed on exit
-    from the block if it is still running."""
+    from the block if it is still running. With ``report``, the argv runs contained (REAPER,
+    above) and its report is written there once it has ended."""
+    if report is not None:
+        argv = contained_argv(argv, report)
     with open(log, 'wb') as out:
         try:
             proc = subprocess.Popen(
@@ -111,18 +269,29 @@ def _parents() -> dict[int, int]:
     return out
 
 
-def tree_rss(pid: int) -> int:
-    """Sum of the resident set sizes (VmRSS) of ``pid`` and all its descendants, in bytes;
-    0 where /proc is not available (then only wait4's figure remains)."""
+def container_depth() -> int:
+    """How many processes of a contained run's tree are the container's (unshare, REAPER)."""
+    name, prefix = containment()
+    return 2 if 'unshare' in prefix else 1
+
+
+def tree_rss(pid: int, skip_depth: int = 0) -> int:
+    """Sum of the resident set sizes (VmRSS) of ``pid`` and all its descendants, in bytes,
+    leaving out the top ``skip_depth`` generations (a container's own processes); 0 where
+    /proc is not available (then only wait4's figure remains)."""
     parents = _parents()
     members = {pid}
-    grew = True
-    while grew:
-        more = {p for p, up in parents.items() if up in members and p not in members}
-        members |= more
-        grew = bool(more)
+    level = {pid}
+    skipped: set[int] = set()
+    depth = 0
+    while level:
+        if depth < skip_depth:
+            skipped |= level
+        level = {p for p, up in parents.items() if up in level and p not in members}
+        members |= level
+        depth += 1
     total = 0
-    for member in members:
+    for member in members - skipped:
         try:
             with open(f'/proc/{member}/status', encoding='ascii', errors='replace') as fh:
                 for line in fh:
@@ -140,6 +309,7 @@ def wait_rusage(
         what: str,
         log: Path,
         sample: Callable[[float, int], None] | None,
+        skip_depth: int = 0,
 ) -> tuple[int, int]:
     """Wait for ``proc`` with ``os.wait4``, calling ``sample(perf_counter, tree RSS)`` every
     SAMPLE_EVERY seconds meanwhile; the exit code and ru_maxrss in bytes (the largest single
@@ -154,5 +324,5 @@ def wait_rusage(
         if now > deadline:
             raise ProbeFailed(f'{what} did not finish within {timeout:g} s', tail(log))
         if sample is not None:
-            sample(now, tree_rss(proc.pid))
+            sample(now, tree_rss(proc.pid, skip_depth))
         time.sleep(SAMPLE_EVERY)

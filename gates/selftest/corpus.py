@@ -230,6 +230,51 @@ def _inflate(repo: Path) -> None:
     path.write_text(path.read_text(encoding='utf-8') + _INFLATE, encoding='utf-8')
 
 
+# From inside its streaming stage 0, the candidate leaves a daemon behind (double fork, a new
+# session: outside the process group the engine kills) that pauses every other probe child it
+# can see, over and over, for a minute: the baseline's runs that follow take longer, so a 3x
+# stage would measure under 2x. Contained runs (gates/measuring/proc.py REAPER) see no other
+# run's processes, and the daemon is found and killed when its own run ends.
+_DAEMON = '''
+
+def _pausing_run(params, backend):
+    import os
+    if backend == 'streaming' and os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            import signal, time
+            me, mine, end = os.getpid(), os.getcwd(), time.monotonic() + 60
+            while time.monotonic() < end:
+                for name in os.listdir('/proc'):
+                    if not name.isdigit() or int(name) == me:
+                        continue
+                    try:
+                        with open('/proc/%s/cmdline' % name, 'rb') as fh:
+                            line = fh.read()
+                        where = os.readlink('/proc/%s/cwd' % name)
+                    except OSError:
+                        continue
+                    if b'stagegate_probe_child' in line and where != mine:
+                        try:
+                            os.kill(int(name), signal.SIGSTOP)
+                            time.sleep(0.02)
+                            os.kill(int(name), signal.SIGCONT)
+                        except OSError:
+                            pass
+                time.sleep(0.005)
+        os._exit(0)
+    return _unpaused_run(params, backend)
+
+
+_unpaused_run, run = run, _pausing_run
+'''
+
+
+def _survivor(repo: Path) -> None:
+    path = repo / STAGE0
+    path.write_text(path.read_text(encoding='utf-8') + _DAEMON, encoding='utf-8')
+
+
 def _slowdown_and(attack: Callable[[Path], None]) -> Callable[[Path], None]:
     def apply(repo: Path) -> None:
         _slowdown(repo)
@@ -298,6 +343,8 @@ CASES: tuple[Case, ...] = (
          _converted(_slowdown_and(_tamper)), _failing('proof', 'memory', 'time')),
     Case('baseline-inflate', "a candidate stage 0 bigger than the baseline's makes the baseline's bigger still",
          _converted(_inflate), _failing('proof', 'memory', 'time')),
+    Case('survivor-pauses-baseline', 'stage 0 (3x slower) leaves a daemon that pauses the other '
+         'side\'s processes', _converted(_slowdown_and(_survivor)), _failing('proof', 'memory', 'time')),
     Case('loosened-budget', 'budgets.time.ratio_lt raised from 2.0 to 3.0, alone',
          _loosened_budget, _failing('integrity')),
     Case('loosened-protection', 'protected.symbols loses the helper the verifier relies on, alone',

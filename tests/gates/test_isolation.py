@@ -186,3 +186,75 @@ def test_tree_digest_sees_edits_additions_deletions_and_skips_git_and_venvs(tmp_
         guard.verify('during x')
     with pytest.raises(treedigest.TreeChanged):   # and it stays broken
         guard.verify('later')
+
+
+def _live_host_pids(token: str) -> list[int]:
+    out = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f'/proc/{name}/cmdline', 'rb') as fh:
+                line = fh.read().replace(b'\0', b' ').decode('utf-8', 'replace')
+            with open(f'/proc/{name}/stat', encoding='utf-8') as fh:
+                state = fh.read().rsplit(') ', 1)[1][0]
+        except (OSError, IndexError):
+            continue
+        if token in line and state not in 'ZX':
+            out.append(int(name))
+    return out
+
+
+def test_a_process_that_outlives_its_run_is_a_finding_and_is_killed(tmp_path: Path) -> None:
+    # Issue 13.2: a daemon in a new session escaped the probe's process-group kill and paused the
+    # baseline's processes. Now the run's container finds it when the run ends and kills it.
+    write_subject(tmp_path, '''\
+        import subprocess
+        subprocess.Popen(['sleep', '45.125'], start_new_session=True)
+        for k in range(3):
+            observer.enter(k)
+            observer.exit(k)
+        return b"PROOF"
+    ''')
+    with pytest.raises(probe.ProbeFailed, match=r'left 1 process\(es\) running after it ended \(sleep 45.125\)'):
+        probe.time_run(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=60)
+    assert _live_host_pids('sleep 45.125') == []
+
+
+def test_a_command_subject_that_leaves_a_process_behind_is_a_finding(tmp_path: Path) -> None:
+    from gates.contract.spec import Subject
+    script = tmp_path / 'prove.sh'
+    script.write_text(
+        '#!/bin/sh\nsetsid sleep 45.25 &\nfor k in 0 1 2; do echo "STAGEGATE enter $k" >&2; '
+        'echo "STAGEGATE exit $k" >&2; done\nprintf PROOF > "$STAGEGATE_PROOF"\n', encoding='utf-8')
+    script.chmod(0o755)
+    subject = Subject('command', '.', None, None, None, None, (str(script),))
+    with pytest.raises(probe.ProbeFailed, match=r'left 1 process\(es\) running'):
+        probe.time_run(subject, tmp_path, 'w', {}, MAT, STAGES, timeout=60)
+    assert _live_host_pids('sleep 45.25') == []
+
+
+def test_a_subject_cannot_see_or_signal_the_engine(tmp_path: Path) -> None:
+    from gates.measuring import proc
+    if 'unshare' not in proc.containment()[1]:
+        pytest.skip(f'no PID namespace on this machine ({proc.containment()[0]}): runs are only reaped')
+    seen = tmp_path / 'seen.json'
+    write_subject(tmp_path / 'tree', f'''\
+        import json, signal
+        try:
+            os.kill({os.getpid()}, 0)
+            signalled = True
+        except ProcessLookupError:
+            signalled = False
+        pids = sorted(int(p) for p in os.listdir('/proc') if p.isdigit())
+        with open({str(seen)!r}, 'w') as fh:
+            json.dump({{'signalled': signalled, 'pids': pids, 'me': os.getpid()}}, fh)
+        for k in range(3):
+            observer.enter(k)
+            observer.exit(k)
+        return b"PROOF"
+    ''')
+    probe.time_run(python_subject(), tmp_path / 'tree', 'w', {}, MAT, STAGES, timeout=60)
+    got = json.loads(seen.read_text())
+    assert got['signalled'] is False
+    assert got['pids'] == [1, got['me']]     # its container's reaper and itself, nothing else
