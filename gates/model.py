@@ -58,6 +58,9 @@ class Verdict:
     passed: bool
     findings: tuple[Finding, ...] = ()
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # Not passed, yet nothing was shown to fail: the time gate's intervals still straddled the
+    # limit after a rerun on fresh pairs (issue 13.2). Exit 4 when no other gate failed.
+    inconclusive: bool = False
 
     @classmethod
     def ok(cls, gate: str, details: Mapping[str, Any] | None = None) -> Verdict:
@@ -91,6 +94,7 @@ class Verdict:
         return {
             'gate': self.gate,
             'passed': self.passed,
+            'inconclusive': self.inconclusive,
             'findings': [f.to_dict() for f in self.findings],
             'details': dict(self.details),
         }

@@ -9,8 +9,11 @@ figure is the median of its per-pair ratios, with the exact sign-test interval (
 
 Decision (``decide``): after ``min_pairs`` pairs and each pair after that, a metric is decided
 when its interval lies entirely below ``ratio_lt`` (pass) or at/above it (fail). Pairs are added
-until every judged metric is decided, one has failed, or ``max_pairs`` is reached; then an
-undecided metric fails if its median >= ratio_lt and passes otherwise, flagged inconclusive.
+until every judged metric is decided, one has failed, or ``max_pairs`` is reached (never fewer
+than the pairs a 95 % interval needs: a smaller ``max_pairs`` is raised to that, with a note).
+A metric still undecided then is never settled by its median (issue 13.2): the workload is
+measured once more on fresh pairs, and what is still undecided after that is INCONCLUSIVE, a
+verdict of its own (``Verdict.inconclusive``, exit 4 from ``gates check`` when no gate failed).
 A stage under NOISE_FLOOR seconds (median) in both trees is reported but not judged: a single
 scheduler preemption on a shared machine (a few ms) could double it. Every report says why the
 pairs stopped: decided (every interval clear of the limit), failed (one interval above it) or
@@ -51,7 +54,8 @@ TOTAL = 'total'
 UNIT = 'unit:'           # metric name prefix of a unit: 'unit:0+8'
 DECIDED = 'decided: every judged metric\'s interval lies below the limit'
 FAILED_EARLY = 'decided: a judged metric\'s interval lies at or above the limit'
-CAPPED = 'max_pairs reached: the medians decide the metrics still undecided'
+CAPPED = 'max_pairs reached with a metric undecided'
+RERUN = 'inconclusive after max_pairs: measured once more on fresh pairs'
 
 
 def unit_metric(unit: Sequence[int]) -> str:
@@ -133,7 +137,7 @@ def decide(
         stats.median([seconds(p.candidate, metric) for p in pairs]),
     ) >= floor)
     conclusive = side != 'inconclusive'
-    passed = not judged or (side == 'below' if conclusive else mid < limit)
+    passed = not judged or side == 'below'
     return Decision(metric, ratios, mid, interval, side, judged, passed, conclusive, in_unit)
 
 
@@ -145,6 +149,16 @@ def _settled(decisions: Sequence[Decision]) -> str | None:
     if all(d.side != 'inconclusive' for d in judged):
         return DECIDED
     return None
+
+
+def max_pairs(budget: TimeBudget, confidence: float = CONFIDENCE) -> int:
+    """The spec's max_pairs, raised to the pairs an interval at ``confidence`` needs: with fewer,
+    no metric could ever be decided, and every verdict would be inconclusive."""
+    return max(budget.max_pairs, stats.samples_needed(confidence))
+
+
+def undecided(decisions: Sequence[Decision]) -> list[Decision]:
+    return [d for d in decisions if d.judged and not d.conclusive]
 
 
 def compare(
@@ -165,7 +179,7 @@ def compare(
         return [decide(m, pairs, budget.ratio_lt, floor, confidence, m in in_unit) for m in metrics]
 
     reason = CAPPED
-    while len(pairs) < budget.max_pairs:
+    while len(pairs) < max_pairs(budget):
         baseline_first = len(pairs) % 2 == 0
         if baseline_first:
             base, cand = run_baseline(), run_candidate()
@@ -173,7 +187,7 @@ def compare(
             cand, base = run_candidate(), run_baseline()
         pairs.append(Pair(base, cand, baseline_first))
         progress(
-            f'pair {len(pairs)} (of at most {budget.max_pairs}): candidate/baseline '
+            f'pair {len(pairs)} (of at most {max_pairs(budget)}): candidate/baseline '
             f'{cand.total_seconds / max(base.total_seconds, 1e-9):.3f}',
         )
         if len(pairs) < budget.min_pairs:
@@ -203,15 +217,25 @@ def findings_for(
             notes.append(f'{workload} {what}: {reported_why}, reported only ({figures})')
         elif not d.judged:
             notes.append(f'{workload} {what}: under the {NOISE_FLOOR * 1e3:g} ms noise floor, not judged ({figures})')
-        elif not d.passed:
-            tail = '' if d.side == 'above' else ' (inconclusive after max_pairs: the median decides)'
+        elif d.side == 'above':
             findings.append(Finding(
-                GATE, f'{what}: {figures} is not below {limit:g}{tail}',
+                GATE, f'{what}: {figures} is not below {limit:g}',
                 workload=workload, stage=stage, figure=d.median,
             ))
-        elif d.side != 'below':
-            notes.append(f'{workload} {what}: inconclusive after max_pairs; passed on the median ({figures})')
+        elif not d.passed:
+            findings.append(Finding(
+                GATE, f'{what}: INCONCLUSIVE, {figures} straddles {limit:g} after max_pairs and '
+                      f'once more on fresh pairs; neither pass nor fail: rerun on a quieter machine',
+                workload=workload, stage=stage, figure=d.median,
+            ))
     return findings, notes
+
+
+INCONCLUSIVE_MARK = 'INCONCLUSIVE'
+
+
+def is_inconclusive(finding: Finding) -> bool:
+    return finding.gate == GATE and INCONCLUSIVE_MARK in finding.message
 
 
 def check_workload(
@@ -246,10 +270,21 @@ def check_workload(
         # other metrics are reported like the stages of a unit.
         target = TOTAL if ctx.spec.target is None else str(ctx.spec.target)
         in_unit = {m for m in metrics if m != target}
-    pairs, decisions, reason = compare(
-        run_baseline, run_candidate, metrics, ctx.spec.budgets.time,
-        lambda message: ctx.progress(f'time {workload.id}: {message}'), in_unit=in_unit,
-    )
+    budget = ctx.spec.budgets.time
+
+    def say(message: str) -> None:
+        ctx.progress(f'time {workload.id}: {message}')
+
+    pairs, decisions, reason = compare(run_baseline, run_candidate, metrics, budget, say, in_unit=in_unit)
+    if reason == CAPPED and undecided(decisions):
+        # Never decided by a median: one more round on fresh pairs, judged on its own.
+        first = ', '.join(f'{describe(d.metric)} {d.median:.3f} [{d.interval.low:.3f}, '
+                          f'{d.interval.high:.3f}]' for d in undecided(decisions))
+        notes.append(f'{workload.id}: undecided after {len(pairs)} pairs ({first}); measured once '
+                     f'more on fresh pairs')
+        say(RERUN)
+        pairs, decisions, reason = compare(run_baseline, run_candidate, metrics, budget, say, in_unit=in_unit)
+        reason = f'{reason} (after a rerun on fresh pairs)'
     notes.append(f'{workload.id}: stopped after {len(pairs)} pairs: {reason}')
     return pairs, decisions, notes, reason
 
@@ -301,7 +336,7 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
     if budget.max_pairs < stats.samples_needed(CONFIDENCE):
         notes.append(
             f'budgets.time.max_pairs is {budget.max_pairs}: a {CONFIDENCE:.0%} interval needs '
-            f'{stats.samples_needed(CONFIDENCE)} pairs, so every metric is decided by its median',
+            f'{stats.samples_needed(CONFIDENCE)} pairs, so up to {max_pairs(budget)} are measured',
         )
     cand_variant: dict[str, str] = {}
     base_variant: dict[str, str] = {}
@@ -346,7 +381,8 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
         units = ''.join(f'; {describe(m)} {r:.3f}' for m, r in d['ratio_units'].items())
         summary.append(f'{wid}: end to end {d["ratio_total"]:.3f}{units}; stopped after '
                        f'{d["pairs"]} pairs, {d["stopped"]}')
-    return Verdict.from_findings(GATE, findings, {
+    inconclusive = bool(findings) and all(is_inconclusive(f) for f in findings)
+    return Verdict(GATE, not findings, tuple(findings), {
         'workloads': details, 'notes': notes, 'json': str(path), 'noise_floor_s': NOISE_FLOOR,
-        'confidence': CONFIDENCE, 'summary': summary,
-    })
+        'confidence': CONFIDENCE, 'summary': summary, 'inconclusive': inconclusive,
+    }, inconclusive=inconclusive)

@@ -153,7 +153,7 @@ def run_gates(
         seconds[name] = time.perf_counter() - start
         if not isinstance(verdict, Verdict):
             raise TypeError(f'gates.checks.{name}.run returned {type(verdict).__name__}, not a Verdict')
-        ctx.progress(f'gates: {name} {"passed" if verdict.passed else "FAILED"} ({seconds[name]:.1f}s)')
+        ctx.progress(f'gates: {name} {"passed" if verdict.passed else "INCONCLUSIVE" if verdict.inconclusive else "FAILED"} ({seconds[name]:.1f}s)')
         verdicts.append(verdict)
     return verdicts, seconds
 

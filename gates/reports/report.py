@@ -92,8 +92,14 @@ def revisions(info: RunInfo) -> str:
     return f'{oracle}; change from {info.base[:12]}{how}'
 
 
+EXIT_INCONCLUSIVE = 4
+
+
 def exit_code(verdicts: Sequence[Verdict]) -> int:
-    return 0 if all(v.passed for v in verdicts) else 1
+    """0 every gate passed, 1 a gate failed, 4 none failed but a verdict is inconclusive."""
+    if all(v.passed for v in verdicts):
+        return 0
+    return EXIT_INCONCLUSIVE if all(v.passed or v.inconclusive for v in verdicts) else 1
 
 
 def table(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, float]) -> str:
@@ -106,7 +112,7 @@ def table(info: RunInfo, verdicts: Sequence[Verdict], seconds: Mapping[str, floa
     ]
     width = max((len(v.gate) for v in verdicts), default=4)
     for v in verdicts:
-        mark = 'Passed' if v.passed else 'Failed'
+        mark = 'Passed' if v.passed else 'Inconclusive' if v.inconclusive else 'Failed'
         took = seconds.get(v.gate)
         took_s = f'  ({took:.1f}s)' if took is not None else ''
         lines.append(f'{v.gate:.<{width + 3}}{mark}{took_s}')

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 # Per stage, both backends: large against the time gate's 5 ms noise floor, small for the corpus.
-SLEEP_MS = 30
+SLEEP_MS = 60
 _STAGE_TEMPLATE = '''\
 """Toy stage {k} ({name}): one entry point, picks its backend from the run's variant."""
 from toyprover.backends import materialized
@@ -257,9 +257,9 @@ _SPEC_BLOCKS: dict[str, str] = {
     'workloads': textwrap.dedent('''\
         workloads:
           - id: toy-12
-            params: {workload: toy, log_t: 12, sleep_ms: 30}
+            params: {workload: toy, log_t: 12, sleep_ms: 60}
           - id: toy-13
-            params: {workload: toy, log_t: 13, sleep_ms: 30}
+            params: {workload: toy, log_t: 13, sleep_ms: 60}
     '''),
     'tiers': textwrap.dedent('''\
         tiers:
@@ -272,7 +272,7 @@ _SPEC_BLOCKS: dict[str, str] = {
           time:
             ratio_lt: 2.0
             min_pairs: 3
-            max_pairs: 5
+            max_pairs: 11
           memory:
             margin: 0.02
             tolerance: 0.01

@@ -336,7 +336,7 @@ def test_end_to_end_with_the_real_gates(tmp_path: Path) -> None:
 
     Toy stages sleep 25 ms and the time gate may use 7 pairs: with few-ms stages a self-vs-self
     stage ratio reached 2.2 on this shared machine, which no budget should have to absorb."""
-    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 11', 'max_pairs: 7')
     tiny_subject = build_tiny_subject(tmp_path, sleep_ms=25, budgets=budgets)
     repo = tiny_subject.path
     convert_stage(repo, 0)

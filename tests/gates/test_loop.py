@@ -226,7 +226,7 @@ def test_a_pass_on_a_dirty_tree_is_not_fast_forwarded_nor_accepted(tmp_path: Pat
 def test_accept_after_a_pass_records_the_stage(tmp_path: Path) -> None:
     # As in test_cli's end-to-end run: 25 ms toy stages and up to 7 pairs keep the time gate's
     # self-vs-self ratios of a shared machine clear of the budget.
-    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 11', 'max_pairs: 7')
     tiny = build_tiny_subject(tmp_path, sleep_ms=25, budgets=budgets, tiers=FAST_TIERS)
     repo = tiny.path
     proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--accept', '--json')

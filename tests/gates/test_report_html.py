@@ -35,7 +35,7 @@ def accepted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     # the noise floor of a shared machine; 25 ms stages and up to 7 pairs keep them clear of it.
     # Stages 0 and 2 judged as one unit (as this project judges 0 + 8): the report gives the unit
     # a panel of its own, from the check document and from the accepted row.
-    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7\n    units: [[0, 2]]')
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 11', 'max_pairs: 7\n    units: [[0, 2]]')
     repo = build_tiny_subject(tmp, sleep_ms=25, budgets=budgets).path
     convert_stage(repo, 0)
     commit_all(repo, 'stage 0: streaming')

@@ -34,7 +34,7 @@ COMMIT = 'c0ffee' * 6 + 'c0ff'
 
 
 def _spec(units: str = '[[0, 2]]') -> Spec:
-    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', f'max_pairs: 5\n    units: {units}')
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 11', f'max_pairs: 11\n    units: {units}')
     return parse_spec(toy_spec_yaml(budgets=budgets), 'specs/streaming-prover.yaml')
 
 
@@ -173,7 +173,7 @@ def _report(repo: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProce
 @pytest.fixture
 def unit_subject(tmp_path: Path) -> TinyRepo:
     from conftest import build_tiny_subject
-    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 5\n    units: [[0, 2]]')
+    budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 11', 'max_pairs: 11\n    units: [[0, 2]]')
     return build_tiny_subject(tmp_path, budgets=budgets)
 
 
