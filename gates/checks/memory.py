@@ -369,8 +369,8 @@ def check_workload(
             ref_children = dict(ref_run.children)
         # The ratchet (issue 13.1): the base as it is now bounds every figure too, so a leak in
         # an accepted stage fails that stage's own line, whatever its ledger row says.
-        base = base_reference(ctx, workload, capture_dir, run, variant)
-        reference = base if reference is None else lower_of(reference, base)
+        now = base_reference(ctx, workload, capture_dir, run, variant)
+        reference = now if reference is None else lower_of(reference, now)
     except probe.ProbeFailed as e:
         return [Finding(GATE, f'memory run failed: {e.message}', workload=workload.id)], [], {
             'error': e.message, 'log': e.log,
