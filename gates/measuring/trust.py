@@ -31,6 +31,7 @@ from gates.measuring import probe
 from gates.vcs import repo as repo_mod
 from gates.vcs import trees
 from gates.context import CheckContext
+from gates.contract.ledger import MEMORY_METHOD
 from gates.contract.ledger import Row
 from gates.contract.ledger import parse_ledger
 from gates.model import Finding
@@ -91,6 +92,12 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
         if repo_mod.try_resolve(repo, row.commit) is None:
             out.append(Finding(GATE, f'{name}: its commit is not in this history, so its figures '
                                      f'cannot be re-measured; rows are written by `gates accept`',
+                               spec.ledger, line, stage=row.stage))
+            continue
+        if not row.measured_like_this_engine():
+            out.append(Finding(GATE, f'{name}: its figures were measured with memory method '
+                                     f'{row.memory_method!r}, this engine measures {MEMORY_METHOD!r}: '
+                                     f'they cannot be re-measured; run `gates accept` with this engine',
                                spec.ledger, line, stage=row.stage))
             continue
         missing = [w.id for w in workloads if w.id not in row.workloads]
