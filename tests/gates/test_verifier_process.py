@@ -177,14 +177,13 @@ def test_the_verifier_refuses_bytes_that_are_not_what_the_engine_read(tmp_path: 
     write_files(tree, {'sub/verifier.py': VERIFIER, 'sub/prover.py': PROVER})
     proof = bytes([0] * 4 + [1] * 4 + [2] * 4 + [0])
     assert probe.verify_run(_subject(), tree, {}, proof, timeout=60).verify_ok is True
-    with pytest.raises(probe.ProbeFailed, match='hashes to'):
-        with tempfile.TemporaryDirectory() as tmp:
-            handed = Path(tmp) / 'proof.bin'
-            handed.write_bytes(proof[:-1] + b'\x01')
-            probe._python_child(_subject(), tree, {
-                'mode': 'verify', 'params': {}, 'proof': str(handed),
-                'proof_sha256': hashlib.sha256(proof).hexdigest(),
-            }, Path(tmp), 60)
+    with tempfile.TemporaryDirectory() as tmp, pytest.raises(probe.ProbeFailed, match='hashes to'):
+        handed = Path(tmp) / 'proof.bin'
+        handed.write_bytes(proof[:-1] + b'\x01')
+        probe._python_child(_subject(), tree, {
+            'mode': 'verify', 'params': {}, 'proof': str(handed),
+            'proof_sha256': hashlib.sha256(proof).hexdigest(),
+        }, Path(tmp), 60)
 
 
 def test_a_command_subject_with_a_verify_entry_is_verified_in_its_own_process(tmp_path: Path) -> None:
