@@ -25,6 +25,7 @@ from gates.analysis import reach
 from gates.context import ChangedPath
 from gates.context import CheckContext
 from gates.model import Finding
+from gates.model import GateError
 from gates.contract.spec import matches
 
 GATE = 'api'
@@ -83,7 +84,30 @@ def protection(
     if verifier:
         files = python_files(tree)
         index = reach.Index(tree, files, subject_root)
-        reached = index.closure(index.roots_in([f for f in files if matches(f, verifier)]))
+        globs = [v for v in verifier if '::' not in v]
+        roots = index.roots_in([f for f in files if matches(f, globs)])
+        for entry in verifier:
+            if '::' not in entry:
+                continue
+            path, _, qual = entry.partition('::')
+            if not qual:
+                roots += index.roots_in([path])
+                continue
+            sym = reach.Symbol(path, qual)
+            if not index.defines(sym):
+                raise GateError(
+                    f'protected.verifier: {entry} names no function or class under subject.root '
+                    f'{subject_root!r} in {tree}; fix the entry (path relative to the repository).',
+                )
+            roots.append(sym)
+        reached = index.closure(roots)
+        outside = index.outside_root(reached, tree, subject_root)
+        if outside is not None:
+            raise GateError(
+                f'{outside[0]} (reached from protected.verifier) imports {outside[1]}, which is '
+                f'outside subject.root {subject_root!r}: the subject process imports from its root '
+                f'only, so set subject.root to the folder that holds both.',
+            )
         for sym in reached:
             if not matches(sym.path, protected_paths):
                 entries[sym] = Entry(sym, index.line_of(sym), False, tuple(reach.chain_to(reached, sym)))

@@ -19,7 +19,10 @@ the verifier's code reaches, by symbol (``path::qualname``), computed here from 
   ``gates.analysis.protected`` (re-pointing ``check`` at a weaker function is an edit of ``check``'s use).
 
 Roots are every definition and the top-level code of the files the spec's ``protected.verifier``
-globs match. The result is a superset of what runs; names the resolver cannot see (code built
+globs match, and each ``file.py::qualname`` entry of it (a verifier function in a file the
+prover shares). Imports are followed under the subject root only, because the subject's process
+has only its root on sys.path; a reached import that names a file of the repository above the
+root is refused (``Index.outside_root``) rather than silently not followed. The result is a superset of what runs; names the resolver cannot see (code built
 with ``exec``, ``importlib`` on computed names) are outside it, which the rules'
 no-verifier-internals-import and no-prover-side-import-in-verifier bound.
 """
@@ -307,6 +310,42 @@ class Index:
                 out.append(Symbol(rel, MODULE))
                 out.extend(Symbol(rel, name) for name in mod.defs)
         return out
+
+    def defines(self, sym: Symbol) -> bool:
+        """Whether ``sym`` (``path::qualname``) names a top-level function or class (or, with
+        a dotted qualname, one inside a top-level class) of a module of the index."""
+        mod = self.module_at(sym.path)
+        if mod is None:
+            return False
+        head, _, rest = sym.qualname.partition('.')
+        node = mod.defs.get(head)
+        if node is None or not rest:
+            return node is not None
+        names = {n.name for n in getattr(node, 'body', []) if isinstance(n, _DEFS)}
+        return rest.split('.')[0] in names
+
+    def outside_root(self, reached: Iterable[Symbol], tree_root: Path, subject_root: str) -> tuple[str, str] | None:
+        """The first import of a reached module that names no module under the subject root
+        but a file of the repository above it (``common/fri.py`` for ``import common.fri``
+        with root ``stark``): (importing file, module). The subject process has only its root
+        on sys.path, so such code runs only through a sys.path edit the closure cannot see."""
+        prefix = '' if subject_root in ('', '.') else subject_root.strip('/')
+        if not prefix:
+            return None
+        ancestors = [Path(*Path(prefix).parts[:i]) for i in range(len(Path(prefix).parts))]
+        for path in sorted({sym.path for sym in reached}):
+            mod = self.module_at(path)
+            if mod is None:
+                continue
+            for module, attr in sorted(mod.imports.values(), key=lambda t: (t[0], t[1] or '')):
+                if not module or self._target(module, None) is not None or self._target(module, attr) is not None:
+                    continue
+                rel = Path(*module.split('.'))
+                for up in ancestors:
+                    for cand in (up / rel.with_suffix('.py'), up / rel / '__init__.py'):
+                        if (tree_root / cand).is_file():
+                            return path, module
+        return None
 
     def line_of(self, sym: Symbol) -> int | None:
         mod = self.module_at(sym.path)

@@ -13,6 +13,7 @@ import ast
 import copy
 import dataclasses
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -230,10 +231,14 @@ class RuleParams:
     verifier_modules: tuple[str, ...]
     protected_modules: tuple[str, ...]
     prover_side_modules: tuple[str, ...]
+    # Repo-relative globs of the subject's top-level packages and modules (``stark/fri/**``,
+    # ``stark/prover.py`` for subject.root ``stark``): semgrep matches a rule's paths against
+    # the targets' paths relative to the tree, not to the subject root.
+    subject_globs: tuple[str, ...] = ()
 
     def lists(self) -> dict[str, list[str]]:
         return {
-            '{{subject_globs}}': [f'{p}/**' for p in self.subject_packages],
+            '{{subject_globs}}': list(self.subject_globs or tuple(f'{p}/**' for p in self.subject_packages)),
             '{{verifier_globs}}': list(self.verifier_globs),
         }
 
@@ -265,6 +270,29 @@ def glob_module(glob: str, root: str = '.') -> str | None:
     return '.'.join(parts) if parts and all(p.isidentifier() for p in parts) else None
 
 
+def _prefix(root: str) -> str:
+    return '' if root in ('', '.') else root.strip('/') + '/'
+
+
+def package_glob(glob: str, root: str = '.') -> str | None:
+    """The repo-relative glob of the top-level package or module a path glob lives in:
+    ``stark/fri/low.py`` -> ``stark/fri/**``; ``stark/prover.py`` -> ``stark/prover.py`` (a
+    module at the top of the root is a file, not a folder)."""
+    mod = glob_module(glob, root)
+    if mod is None:
+        return None
+    top = mod.split('.')[0]
+    rel = glob[len(_prefix(root)):]
+    return f'{_prefix(root)}{top}/**' if rel.startswith(top + '/') else f'{_prefix(root)}{top}.py'
+
+
+def verifier_files(verifier_globs: Iterable[str]) -> tuple[str, ...]:
+    """The ``protected.verifier`` entries that are file globs: a ``file.py::function`` entry
+    names a function in a file the prover may share, so the rules (which judge whole files)
+    do not treat that file as the verifier."""
+    return tuple(g for g in verifier_globs if '::' not in g)
+
+
 def rule_params(
         stage_globs: Iterable[str], shared_globs: Iterable[str], protected_globs: Iterable[str],
         verifier_globs: tuple[str, ...], reached_modules: Iterable[str], root: str = '.',
@@ -274,7 +302,14 @@ def rule_params(
     verifier does not reach (``prover/stages/stage3.py`` -> ``prover.stages``), minus what it
     reaches (a commitment scheme both sides use)."""
     stage_globs, shared_globs = tuple(stage_globs), tuple(shared_globs)
-    protected_mods = tuple(dict.fromkeys(m for g in protected_globs if (m := glob_module(g, root))))
+    # Every verifier module is protected too (its reach is protected by symbol): rebinding one
+    # of its functions at run time is what no-protected-monkeypatch is for.
+    verifier_mods = tuple(dict.fromkeys(
+        m for g in verifier_globs if (m := glob_module(g.partition('::')[0], root))))
+    protected_mods = tuple(dict.fromkeys(
+        [m for g in protected_globs if (m := glob_module(g, root))] + list(verifier_mods)))
+    globs = tuple(dict.fromkeys(
+        p for g in stage_globs + tuple(protected_globs) if (p := package_glob(g, root))))
     packages = tuple(dict.fromkeys(
         m.split('.')[0] for g in stage_globs + tuple(protected_globs) if (m := glob_module(g, root))
     ))
@@ -295,8 +330,11 @@ def rule_params(
             if parent not in packages and not is_reached(parent):
                 mod = parent
         side.append(mod)
-    verifier_mods = tuple(dict.fromkeys(m for g in verifier_globs if (m := glob_module(g, root))))
-    return RuleParams(packages, verifier_globs, verifier_mods, protected_mods, tuple(dict.fromkeys(side)))
+    files = verifier_files(verifier_globs)
+    file_mods = tuple(dict.fromkeys(m for g in files if (m := glob_module(g, root))))
+    return RuleParams(
+        packages, files, file_mods, protected_mods, tuple(dict.fromkeys(side)), globs,
+    )
 
 
 class _Skip(Exception):
@@ -346,3 +384,39 @@ def render_rule(rule: dict[str, Any], params: RuleParams) -> dict[str, Any] | No
     except _Skip:
         return None
     return rendered
+
+
+# Which spec keys a rule's path placeholder comes from (for the error when it matches nothing).
+_PLACEHOLDER_KEYS = {
+    '{{subject_globs}}': 'subject.root with stages[].paths and protected.paths',
+    '{{verifier_globs}}': 'protected.verifier',
+}
+
+
+def _path_globs(rule: dict[str, Any], key: str) -> list[str]:
+    paths = rule.get('paths')
+    value = paths.get(key) if isinstance(paths, dict) else None
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def unmatched(
+        rule: dict[str, Any], rendered: dict[str, Any], files: Iterable[str],
+        match: Callable[[str, Iterable[str]], bool],
+) -> str | None:
+    """Why ``rendered`` (``rule`` with the spec's values) can match no file of the subject at
+    all (None when some file is in its paths): its ``paths.include`` select no Python file of
+    the tree, or its ``paths.exclude`` remove all they select. A rule that judges nothing
+    would pass every change silently (a subject.root of a sub-folder once made every rule's
+    filter miss)."""
+    include, exclude = _path_globs(rendered, 'include'), _path_globs(rendered, 'exclude')
+    if not include:
+        return None
+    selected = [f for f in files if match(f, include)]
+    if selected and any(not match(f, exclude) for f in selected):
+        return None
+    raw = _path_globs(rule, 'include') + (_path_globs(rule, 'exclude') if selected else [])
+    keys = [k for p, k in _PLACEHOLDER_KEYS.items() if p in raw] or ['its paths']
+    what = 'select no Python file of the subject' if not selected else 'exclude every file they select'
+    return (f'rule {rule.get("id")}: its paths ({", ".join(include)}'
+            f'{"; exclude " + ", ".join(exclude) if exclude else ""}) {what}; check '
+            f'{" and ".join(keys)} in the spec.')

@@ -66,6 +66,7 @@ from gates.analysis.ruleset import generated_rule
 from gates.analysis.ruleset import load_rules
 from gates.analysis.ruleset import rules_dir
 from gates.analysis.ruleset import rules_source
+from gates.analysis.ruleset import unmatched
 from gates.contract.spec import Spec
 from gates.contract.spec import matches
 
@@ -157,7 +158,8 @@ def semgrep_findings(
     })
     rules = rules_dir(ctx)
     params = rule_params_of(ctx, base)
-    packages = tuple(f'{p}/**' for p in params.subject_packages)
+    packages = tuple(params.lists()['{{subject_globs}}'])
+    files = python_files(ctx.head_tree)
     descriptions: dict[str, str] = {}
     template: dict[str, Any] | None = None
     rendered: list[dict[str, Any]] = []
@@ -171,8 +173,11 @@ def semgrep_findings(
             done = render_rule(rule, params)
             if done is None:
                 skipped.append(str(rule.get('id')))
-            else:
-                rendered.append(done)
+                continue
+            empty = unmatched(rule, done, files, matches)
+            if empty is not None:
+                raise GateError(empty)
+            rendered.append(done)
     details: dict[str, Any] = {
         'rules_dir': rules_source(ctx, rules), 'targets': len(targets),
         'rule_params': {k: list(v) for k, v in dataclasses.asdict(params).items()},

@@ -440,10 +440,28 @@ def _build(c: Checker) -> Spec:
             ('baseline', 'version'), 'an integer >= 1', lambda v: v >= 1, integer=True,
         )) if c.has(('baseline', 'version')) else 1,
         protected_symbols=tuple(symbols),
-        verifier_paths=c.globs(('protected', 'verifier'), ()),
+        verifier_paths=_verifier(c, subject.root),
         mode=mode,
         target=target,
     )
+
+
+def _verifier(c: Checker, root: str) -> tuple[str, ...]:
+    """``protected.verifier``: file globs, or ``file.py::qualname`` for a verifier function in
+    a file the prover shares (it and everything it reaches are protected), all under
+    ``subject.root``: the subject's process imports from its root only, so a verifier
+    file outside it is never the code that runs."""
+    entries = c.globs(('protected', 'verifier'), ())
+    prefix = '' if root in ('', '.') else root.strip('/') + '/'
+    for j, entry in enumerate(entries):
+        key: KeyPath = ('protected', 'verifier', j)
+        if '::' in entry and not re.fullmatch(r'[^:\s*?\[]+\.py::([A-Za-z_]\w*(\.[A-Za-z_]\w*)*)?', entry):
+            c.fail(key, f'expected a glob or "path/to/file.py::function" (no wildcard in the path), '
+                        f'got {show(entry)}.')
+        if prefix and not entry.startswith(prefix):
+            c.fail(key, f'{show(entry)} is outside subject.root {show(root)}: the subject imports from its '
+                        f'root only; name a verifier under it, or set subject.root to a folder holding both.')
+    return entries
 
 
 def _target(c: Checker, mode: str, stages: list[Stage]) -> int | None:

@@ -16,17 +16,19 @@ Only the standard library (and memray, in memory mode) is imported here: nothing
 runs inside the subject's process, so what the probe measures there is the subject's own work.
 
 Protocol v1 (request and result are JSON files; the request path is argv[1]):
-request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"capabilities", "root": str,
+request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"verify"|"capabilities", "root": str,
           "site": [site-packages folders], "exclude": [folders never to put on sys.path],
           "entries": {"prove"|"verify"|"sections"|"capabilities": "module:function"},
           "params": {...}, "variant": {"0": "materialized", ...}, "stages": [0, 1, ...],
           "track": null | "whole" | <stage id>, "capture": str | null, "proof": str | null,
-          "result": str, "parent": <engine pid>}
+          "proof_sha256": str (verify only), "result": str, "parent": <engine pid>}
 result   {"protocol": 1, "ok": bool, "mode": str, "error": null | {"kind", "message", "traceback"},
           "events": [["enter"|"exit", stage, t], ...], "subject_file": str,
           time:   "stage_seconds": {"0": s, ...}, "total_seconds": s, "proof_sha256", "proof_size"
           memory: "tracked": "whole" | k, "stopped_after": k | null, "children_peak": bytes
-          proof:  "proof_sha256", "proof_size", "verify": {"ok", "message"}, "sections": [[s, o, n]]
+          proof:  "proof_sha256", "proof_size" (the bytes are written to "proof"; no verdict)
+          verify: "proof_sha256", "proof_size", "verify": {"ok", "message"}, "sections": [[s, o, n]]
+                  (a separate process: it imports the verify and sections entries, never prove)
           capabilities: "capabilities": {"0": [...], ...}}
 """
 from __future__ import annotations
@@ -335,10 +337,28 @@ def _run_proof(req: dict[str, Any], prove: Callable[..., Any], out: dict[str, An
     out.update(digest)
     with open(req['proof'], 'wb') as fh:
         fh.write(data)
-    ok, message = _entry(req['entries']['verify'])(req['params'], data)
+    # No verify here: this process ran prover code, which may have rebound the verifier's
+    # functions (``fri.check = lambda *a: True``). The engine verifies the bytes in a fresh
+    # process of its own (mode ``verify``) that never runs the prove entry.
+
+
+def _run_verify(req: dict[str, Any], out: dict[str, Any]) -> None:
+    """Mode ``verify``: a fresh process that imports only the verify and sections entries (and
+    what they import) and checks the proof bytes the engine wrote into a folder the prove
+    process never saw; the bytes must hash to what the engine read from the prove run."""
+    with open(req['proof'], 'rb') as fh:
+        data = fh.read()
+    got = hashlib.sha256(data).hexdigest()
+    if got != req['proof_sha256']:
+        raise RuntimeError(f'the proof handed to the verifier hashes to {got}, not {req["proof_sha256"]}')
+    out.update(_digest(data)[1])
+    verify = _entry(req['entries']['verify'])
+    out['subject_file'] = getattr(sys.modules.get(verify.__module__), '__file__', None)
+    ok, message = verify(req['params'], data)
     out['verify'] = {'ok': bool(ok), 'message': str(message)}
-    out['sections'] = [
-        [int(s), int(o), int(n)] for s, o, n in _entry(req['entries']['sections'])(data)
+    layout = req['entries'].get('sections')
+    out['sections'] = None if layout is None else [
+        [int(s), int(o), int(n)] for s, o, n in _entry(layout)(data)
     ]
 
 
@@ -359,6 +379,8 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
         if req['mode'] == 'capabilities':
             caps = _entry(req['entries']['capabilities'])()
             out['capabilities'] = {str(k): [str(b) for b in v] for k, v in dict(caps).items()}
+        elif req['mode'] == 'verify':
+            _run_verify(req, out)
         else:
             prove = _entry(req['entries']['prove'])
             out['subject_file'] = getattr(sys.modules.get(prove.__module__), '__file__', None)

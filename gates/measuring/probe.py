@@ -16,7 +16,8 @@ Modes: ``time_run`` (perf_counter at the boundaries), ``memory_run`` (heap: one 
 stage k with a memray Tracker from enter(k) to exit(k), then the run stops, plus the peak RSS
 of child processes started in that window; plus one process tracking the whole run. rss: one
 run of a command subject, its process tree's RSS sampled per stage), ``proof_run`` (proof
-bytes, the subject's verify verdict and section layout) and ``capabilities``. A failing run
+bytes, then the subject's verify verdict and section layout from a second fresh process that
+runs no prover code, ``verify_run``) and ``capabilities``. A failing run
 raises ``ProbeFailed`` with a one-sentence reason; the gates turn it into a finding.
 """
 from __future__ import annotations
@@ -337,6 +338,10 @@ def proof_run(
             proof = _command(
                 subject, tree, workload, params, variant, stages, Path(tmp), timeout, guard,
             )[2]
+            if subject.verify:
+                # A command subject with a python verify entry: checked like a python
+                # subject's proof, in a fresh process that runs none of the command's code.
+                return verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
             return ProofRun(
                 proof, hashlib.sha256(proof).hexdigest(), len(proof), None,
                 'command subjects declare no verifier', None, None,
@@ -348,11 +353,43 @@ def proof_run(
             'mode': 'proof', 'params': dict(params), 'variant': dict(variant),
             'stages': list(stages), 'proof': str(proof_path),
         }, Path(tmp), timeout, guard)
+        if not proof_path.is_file():
+            raise ProbeFailed(f'the proof run in {tree} wrote no proof bytes')
         proof = proof_path.read_bytes()
+    # The prove process and everything it left behind are gone with its folder; the verdict
+    # comes from a fresh process that never runs prove (see verify_run).
+    checked = verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
+    return dataclasses.replace(checked, subject_file=result.get('subject_file'))
+
+
+def verify_run(
+        subject: Subject,
+        tree: Path,
+        params: Mapping[str, Any],
+        proof: bytes,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
+) -> ProofRun:
+    """The subject's verify verdict and section layout for ``proof``, from a fresh isolated
+    process (mode ``verify``) that imports the verify and sections entries only and never
+    calls prove: prover code that rebinds a verifier function at run time (``fri.check =
+    lambda *a: True``) rebinds it in its own process, not in this one. The bytes go through a
+    new private folder the prove process never saw, with the sha256 the engine computed; the
+    child refuses bytes that hash otherwise."""
+    if not subject.verify or (subject.kind == 'python' and not subject.sections):
+        raise GateError('subject.verify and subject.sections are required for python subjects.')
+    digest = hashlib.sha256(proof).hexdigest()
+    with tempfile.TemporaryDirectory(prefix='stagegate-verify-') as tmp:
+        handed = Path(tmp) / 'proof.bin'
+        handed.write_bytes(proof)
+        result = _python_child(subject, tree, {
+            'mode': 'verify', 'params': dict(params), 'proof': str(handed), 'proof_sha256': digest,
+        }, Path(tmp), timeout, guard)
+    layout = result.get('sections')
     return ProofRun(
-        proof, result['proof_sha256'], int(result['proof_size']), bool(result['verify']['ok']),
-        str(result['verify']['message']),
-        tuple((int(s), int(o), int(n)) for s, o, n in result['sections']),
+        proof, digest, len(proof), bool(result['verify']['ok']), str(result['verify']['message']),
+        None if layout is None else tuple((int(s), int(o), int(n)) for s, o, n in layout),
         result.get('subject_file'),
     )
 

@@ -114,6 +114,18 @@ def _proof_byte(repo: Path) -> None:
     _set(repo, 0, 'STREAMING_TAMPER', 'True')
 
 
+def _verifier_rebound(repo: Path) -> None:
+    """Stage 0 flips a byte of its section and, at run time, rebinds the verifier's check so
+    the prove process would accept it: the separate verify process rejects the proof (proof)
+    and no-protected-monkeypatch sees the assignment (api)."""
+    _proof_byte(repo)
+    _edit(repo, STAGE0, 'def run(params, backend):\n', (
+        'def run(params, backend):\n'
+        '    from toyprover import verifier\n'
+        "    verifier.verify = lambda *a, **k: (True, 'ok')\n"
+    ))
+
+
 # Half the materialized working set, allocated in the streaming stage and kept alive after it:
 # under the stage's reference peak, so only what the stage keeps at its exit catches it.
 _LEAK = '''
@@ -335,6 +347,9 @@ CASES: tuple[Case, ...] = (
     Case('protected-rename', 'the verifier module renamed', _converted(_protected_rename), _failing('api', 'scope')),
     Case('scope-breach', "stage 0's change also edits stage 1", _converted(_scope_breach), _failing('scope')),
     Case('proof-one-byte', "stage 0's section differs in one byte", _converted(_proof_byte), _failing('proof')),
+    Case('verifier-rebound-at-run-time',
+         "stage 0 rebinds the toy verifier's verify at run time and flips a byte of its section",
+         _converted(_verifier_rebound), _failing('api', 'proof')),
     Case('leak-kept-alive', 'stage 0 keeps T * 512 bytes alive after its exit',
          _converted(_kept_leak), _failing('memory')),
     Case('child-process-leak', "stage 0 forks a child that touches 16 MiB", _converted(_child_leak), _failing('memory')),

@@ -56,7 +56,7 @@ def _comment(tree: Path) -> None:
 def test_the_corpus_covers_the_attacks_of_issue_8() -> None:
     names = {c.name for c in corpus.CASES}
     assert {'protected-body-edit', 'protected-signature', 'protected-deletion', 'protected-rename',
-            'scope-breach', 'proof-one-byte', 'leak-kept-alive', 'child-process-leak', 'slowdown-3x',
+            'scope-breach', 'proof-one-byte', 'verifier-rebound-at-run-time', 'leak-kept-alive', 'child-process-leak', 'slowdown-3x',
             'baseline-tamper', 'loosened-budget', 'loosened-protection', 'forged-ledger-row'} <= names
     benign = [c for c in corpus.CASES if c.exit_code == 0]
     assert len(benign) >= 2 and all(c.name.startswith('benign-') for c in benign)
