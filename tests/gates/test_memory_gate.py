@@ -154,6 +154,43 @@ def test_the_ledger_is_the_reference_once_a_stage_is_accepted(tiny_subject: Tiny
     assert got['stages']['1']['judged'] and got['stages']['1']['candidate'] < got['stages']['1']['reference']
 
 
+def test_a_leak_in_an_accepted_stage_fails_its_own_line_under_a_stale_row(
+        tiny_subject: TinyRepo, tmp_path: Path,
+) -> None:
+    """Issue 13.1, the ratchet: ledger row 0 records a stage 0 far larger than stage 0 is today
+    (stale, or made before an improvement). A change that makes stage 0 hold 3 MB more stays under the
+    row, but not under the change's base measured now, which is the reference too."""
+    repo = tiny_subject.path
+    convert_stage(repo, 0)
+    spec = load_spec(repo / 'specs/streaming-prover.yaml')
+    stale = ledgerlib.WorkloadFigures({'0': 64 << 20, '1': 64 << 20, '2': 64 << 20}, 128 << 20, 1.0, {}, '0' * 64)
+    path = repo / spec.ledger
+    ledgerlib.append_row(path, ledgerlib.read_ledger(path), ledgerlib.make_row(spec.stage(0), 'f' * 40, False, {'toy-12': stale}))
+    base_rev = commit_all(repo, 'stage 0 accepted')
+    convert_stage(repo, 1)
+    convert_stage(repo, 0, extra_bytes=3_000_000)
+    from gates.context import ChangedPath
+    from gates.context import CheckContext
+    from gates.contract.ledger import read_ledger
+    from gates.contract.ledger import stage_under_conversion
+    from gates.vcs import repo as gitrepo
+    ledger = read_ledger(path, spec.ledger)
+    with gitrepo.worktree(gitrepo.open_repo(repo), base_rev) as base:
+        ctx = CheckContext(
+            spec=spec, repo_root=repo, base_rev=base_rev, head_tree=repo, base_tree=base, tier='ci',
+            workloads=spec.tier_workloads('ci'), stage_under_conversion=stage_under_conversion(spec, ledger),
+            ledger=ledger, progress=lambda m: None,
+            changed=[ChangedPath('toyprover/stages/stage0.py', 'M'), ChangedPath('toyprover/stages/stage1.py', 'M')],
+        )
+        verdict = memory.run(ctx, out_dir=tmp_path / 'out')
+    got = verdict.details['workloads']['toy-12']
+    assert not verdict.passed
+    assert [f.stage for f in verdict.findings] == [0], [f.render() for f in verdict.findings]
+    assert got['stages']['0']['candidate'] < 64 << 20 < got['stages']['0']['candidate'] + (64 << 20)
+    assert got['reference']['stage_peaks']['0'] < 64 << 20      # the base measured now, not the row
+    assert "the change's base" in got['reference']['source']
+
+
 def test_missing_measurements_fail() -> None:
     spec = parse_spec(toy_spec_yaml(), 'toy.yaml')
     reference = memory.Reference({0: 100, 1: 100}, None, MAT, 'test')
