@@ -14,6 +14,9 @@
    baseline commit and compares.
 4. A ledger row this change adds is trusted only once this engine has measured it
    (``gates.measuring.trust``, ci and full tiers).
+5. A CI entry point (the base spec's ``ci_entry_points``: ``.ci/run``, the workflow) the change
+   edits still runs every ``gates check`` of its base version, none narrowed, none with its
+   failure swallowed (``gates.analysis.ci_entry``); a deleted one fails.
 In CI the base revision's engine runs this gate against the head (the workflow's job), so an
 edit of this file in the change under judgement cannot weaken it.
 """
@@ -26,6 +29,7 @@ from typing import Any
 
 import git
 
+from gates.analysis import ci_entry
 from gates.contract import loosening
 from gates.vcs import repo as repo_mod
 from gates.vcs import trees
@@ -301,6 +305,22 @@ def budget_findings(ctx: CheckContext, base: Spec, rebaselined: bool = False) ->
     return out
 
 
+def ci_entry_findings(ctx: CheckContext, spec: Spec) -> list[Finding]:
+    """Every CI entry point of the base spec that the change edits, deletes or renames."""
+    out: list[Finding] = []
+    seen: set[str] = set()
+    for change in ctx.changed:
+        for path in change.paths():
+            if path in seen or not matches(path, spec.ci_entry_points):
+                continue
+            seen.add(path)
+            base_text = trees.read_text(ctx.base_tree, path)
+            if base_text is None:
+                continue        # new in this change: nothing of the base's to keep
+            out += ci_entry.findings(path, base_text, trees.read_text(ctx.head_tree, path), ctx.base_rev)
+    return out
+
+
 def run(ctx: CheckContext) -> Verdict:
     base = trees.base_spec(ctx)
     spec = base if base is not None else ctx.spec
@@ -309,6 +329,7 @@ def run(ctx: CheckContext) -> Verdict:
     findings += co_edit(ctx, spec)
     findings += ledger_rows(ctx, spec, reset=checked_reset)
     findings += accept_provenance(ctx, spec)
+    findings += ci_entry_findings(ctx, spec)
     if base is not None:
         findings += budget_findings(ctx, base, rebaselined)
     if not findings:
@@ -322,5 +343,6 @@ def run(ctx: CheckContext) -> Verdict:
     details = {
         'spec': 'base' if base is not None else 'head (the base has no spec)',
         'assets': list(spec.assets),
+        'ci_entry_points': list(spec.ci_entry_points),
     }
     return Verdict.from_findings(GATE, findings, details)

@@ -122,6 +122,8 @@ def coverage(base: Spec, head: Spec) -> list[Loosening]:
            'every stage may then touch more paths')
     _removed(out, 'assets', base.assets, head.assets,
              'a path that stops being a gate asset may then be edited with subject code')
+    _removed(out, 'ci_entry_points', base.ci_entry_points, head.ci_entry_points,
+             'a CI script that stops being an entry point may then run fewer gates')
     head_stages = {s.id: s for s in head.stages}
     for s in base.stages:
         new_stage = head_stages.get(s.id)

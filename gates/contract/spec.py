@@ -28,7 +28,7 @@ from gates.model import StrictlyLower
 TOP_KEYS = (
     'schema', 'name', 'subject', 'baseline', 'variants', 'stages', 'protected',
     'shared_paths', 'workloads', 'tiers', 'tier_gates', 'budgets', 'assets', 'golden', 'ledger',
-    'main_branch',
+    'main_branch', 'ci_entry_points',
     'mode', 'target',   # optimisation mode (issue 8.5): no conversion, one target
 )
 MODES = ('conversion', 'optimisation')
@@ -140,6 +140,9 @@ class Spec:
     mode: str = 'conversion'
     # Optimisation mode: the stage whose time is judged, or None for the whole run.
     target: int | None = None
+    # Globs of the files CI runs the gates from (``.ci/run``, the workflow): an edit of one may
+    # not run ``gates check`` less (gates.analysis.ci_entry, judged by the integrity gate).
+    ci_entry_points: tuple[str, ...] = ()
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -411,6 +414,13 @@ def _build(c: Checker) -> Spec:
                if measure == 'heap' else
                'rss is measured for command subjects; a python subject uses heap (memray).')
     main_branch = c.string(('main_branch',), 'main')
+    assets = c.globs(('assets',))
+    ci_entry_points = c.globs(('ci_entry_points',), ())
+    for j, entry in enumerate(ci_entry_points):
+        if not matches(entry, assets):
+            c.fail(('ci_entry_points', j),
+                   f'{show(entry)} is not a gate asset; add it (or a glob covering it) to assets, or an '
+                   f'edit of it could come with subject code.')
 
     return Spec(
         path=c.display,
@@ -431,7 +441,7 @@ def _build(c: Checker) -> Spec:
             TimeBudget(ratio, min_pairs, max_pairs, units),
             MemoryBudget(margin, tolerance, tolerance_bytes, max_exponent, measure),
         ),
-        assets=c.globs(('assets',)),
+        assets=assets,
         golden=c.string(('golden',), 'specs/golden.json'),
         ledger=c.string(('ledger',), 'specs/ledger.json'),
         lines={dotted(k): v for k, v in c.lines.items()},
@@ -443,6 +453,7 @@ def _build(c: Checker) -> Spec:
         verifier_paths=_verifier(c, subject.root),
         mode=mode,
         target=target,
+        ci_entry_points=ci_entry_points,
     )
 
 

@@ -312,6 +312,12 @@ def _loosened_protection(repo: Path) -> None:
     toy.commit_all(repo, 'specs: body is not the verifier\'s')
 
 
+def _ci_script_narrowed(repo: Path) -> None:
+    """The toy's CI script, edited alone, runs only the static gates and the proof gate."""
+    _edit(repo, '.ci/run', 'gates check --tier ci\n', 'gates check --tier ci --gate api --gate scope --gate proof\n')
+    toy.commit_all(repo, 'ci: a quicker check')
+
+
 def _forged_row(repo: Path) -> None:
     """Stage 0 converted, then a row written the way `gates accept` commits one (right subject,
     one parent, only the ledger, digest recomputed) with figures nobody measured."""
@@ -364,6 +370,8 @@ CASES: tuple[Case, ...] = (
          _loosened_budget, _failing('integrity')),
     Case('loosened-protection', 'protected.symbols loses the helper the verifier relies on, alone',
          _loosened_protection, _failing('integrity')),
+    Case('ci-script-narrowed', 'the CI script runs only api, scope and proof, alone',
+         _ci_script_narrowed, _failing('integrity')),
     Case('forged-ledger-row', 'an accept-like commit adds a row with invented figures',
          _forged_row, _failing('integrity')),
 )

@@ -218,6 +218,15 @@ TOY_FILES: dict[str, str] = {
     '.gitignore': '.stagegate/\n__pycache__/\n',
     'tests/test_toy.py': 'def test_nothing():\n    pass\n',
     'specs/ledger.json': '{\n  "rows": [],\n  "schema": 1\n}\n',
+    # How CI runs the gates (a gate asset and the spec's CI entry point, as in the real repo).
+    '.ci/run': textwrap.dedent('''\
+        #!/usr/bin/env bash
+        # CI entry point of the toy: judge the change with the gates, ci tier.
+        set -euo pipefail
+        cd "$(dirname "$0")/.."
+        echo "== gates check --tier ci"
+        gates check --tier ci
+    '''),
 }
 
 _SPEC_BLOCKS: dict[str, str] = {
@@ -284,7 +293,9 @@ _SPEC_BLOCKS: dict[str, str] = {
           - specs/streaming-prover.yaml
           - specs/golden.json
           - specs/ledger.json
+          - .ci/**
     '''),
+    'ci_entry_points': 'ci_entry_points: [.ci/run]\n',
     'tail': 'golden: specs/golden.json\nledger: specs/ledger.json\n',
 }
 
