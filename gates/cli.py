@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     fr = with_spec(sub.add_parser('freeze', help='write the golden digests from the baseline ref'))
     fr.add_argument('--ref', default=None, help='the baseline revision (default: the spec\'s baseline.ref)')
     fr.add_argument('--force', action='store_true', help='overwrite digests that differ (a new baseline)')
+    fr.add_argument('--noise-runs', type=int, default=None, metavar='N',
+                    help='also measure the baseline\'s memory N times (N >= 2) at the ci workloads and '
+                         'record each figure\'s spread as memory_noise')
     reb = with_spec(sub.add_parser(
         'rebaseline', help='a new oracle: tag, golden digests, spec version, ledger reset, one commit',
     ))
@@ -156,7 +159,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return install_hook(cwd, args.spec, args.force, sys.stdout)
     if args.command == 'freeze':
         from gates.commands.freeze import freeze
-        return freeze(cwd, args.spec, args.ref, args.force, sys.stdout)
+        return freeze(cwd, args.spec, args.ref, args.force, sys.stdout, args.noise_runs)
     if args.command == 'rebaseline':
         from gates.commands.rebaseline import rebaseline
         return rebaseline(

@@ -285,11 +285,17 @@ _REBASELINE_KEYS = ('baseline.ref', 'golden.baseline_commit')
 def budget_findings(ctx: CheckContext, base: Spec, rebaselined: bool = False) -> list[Finding]:
     head = ctx.spec
     found = loosening.spec(base, head, bool(trees.base_ledger(ctx, base).rows))
-    found += loosening.golden(trees.read_text(ctx.base_tree, base.golden), trees.read_text(ctx.head_tree, head.golden))
+    found += loosening.golden(
+        trees.read_text(ctx.base_tree, base.golden), trees.read_text(ctx.head_tree, head.golden),
+        base.budgets.memory,
+    )
     if rebaselined:
+        # A new baseline's digests replace the old ones, and the old baseline's measured noise
+        # says nothing about the new one (freeze --noise-runs records it again).
         found = [
             f for f in found
             if f.key not in _REBASELINE_KEYS and not (f.key.startswith('golden.workloads.') and f.new != 'removed')
+            and not (f.key.startswith('golden.memory_noise.') and f.new == 'removed')
         ]
     out = []
     for item in found:

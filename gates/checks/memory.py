@@ -30,6 +30,7 @@ A failing stage gets a memray flamegraph of the candidate's capture, named in th
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import shutil
 import tempfile
@@ -44,8 +45,11 @@ from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import StrictlyLower
 from gates.model import Verdict
+from gates.contract import noise as noise_mod
+from gates.contract.noise import Noise
 from gates.contract.spec import Spec
 from gates.contract.spec import Workload
+from gates.vcs import trees
 
 GATE = 'memory'
 MIN_SIZES_FOR_FIT = 3
@@ -105,15 +109,24 @@ def judge(
         slack: int | None = None,
         whole_run_peak: int | None = None,
         retained: Mapping[int, int] | None = None,
+        noise: Noise | None = None,
 ) -> Judgement:
     """Apply the rules above to one workload's figures (no measuring here). ``slack``
-    overrides the spec's tolerance_bytes; ``whole_run_peak``: the candidate's, judged when
-    both it and the reference's are known."""
+    overrides the spec's tolerance_bytes; ``noise``: the subject's recorded noise, whose
+    per-figure bound replaces tolerance_bytes where it records the figure; ``whole_run_peak``:
+    the candidate's, judged when both it and the reference's are known."""
     budget = spec.budgets.memory
     if spec.mode == 'optimisation':
         under = None   # nothing converts (issue 8.5): every stage and the whole run not higher
     lower = StrictlyLower(budget.margin)
-    not_higher = NotHigherThan(budget.tolerance, budget.tolerance_bytes if slack is None else slack)
+
+    def bound_of(figure: str) -> NotHigherThan:
+        if slack is not None:
+            return NotHigherThan(budget.tolerance, slack)
+        if noise is None:
+            return NotHigherThan(budget.tolerance, budget.tolerance_bytes)
+        return NotHigherThan(budget.tolerance, noise.bound(workload, figure, budget.tolerance_bytes))
+
     out = Judgement([], [], {})
     for stage in spec.stages:
         sid = stage.id
@@ -135,6 +148,7 @@ def judge(
             row['rule'] = f'< (1 - {lower.margin:g}) x reference'
             why = lower.fails(now, ref)
         else:
+            not_higher = bound_of(noise_mod.stage_key(sid))
             row['rule'] = not_higher.rule()
             why = not_higher.fails(now, ref)
             if sid == under:
@@ -154,13 +168,16 @@ def judge(
         kept, kept_ref = (retained or {}).get(sid), reference.retained.get(sid)
         if kept is not None and kept_ref is not None:
             row['retained'] = {'candidate': kept, 'reference': kept_ref}
-            kept_why = not_higher.fails(kept, kept_ref)
+            kept_bound = bound_of(noise_mod.retained_key(sid))
+            row['retained']['rule'] = kept_bound.rule()
+            kept_why = kept_bound.fails(kept, kept_ref)
             if kept_why is not None:
                 out.findings.append(Finding(
                     GATE, f'stage {sid} ({stage.name}) keeps more alive at its exit: {kept_why}',
                     workload=workload, stage=sid, figure=float(kept),
                 ))
-    _judge_whole(spec, workload, candidate_variant, reference, whole_run_peak, lower, not_higher, out)
+    _judge_whole(spec, workload, candidate_variant, reference, whole_run_peak, lower,
+                 bound_of(noise_mod.WHOLE), out)
     return out
 
 
@@ -254,6 +271,78 @@ def judge_growth(
                 stage=stage.id, figure=e,
             ))
     return findings, notes, fitted
+
+
+GROWTH_MARGIN = 0.1   # a candidate exponent this far above the reference's own is a leak
+LINEAR = 0.9          # "grows like T": the fitted exponent of a kept-alive figure
+
+
+def judge_relative_growth(
+        spec: Spec,
+        workloads: Sequence[Workload],
+        candidate: Mapping[str, Mapping[str, int]],
+        reference: Mapping[str, Mapping[str, int]],
+        noise: Noise | None = None,
+) -> tuple[list[Finding], list[str], dict[str, Any]]:
+    """Every stage's in-stage peak and kept-alive bytes (and the whole-run peak), fitted as
+    T^e for the candidate and for the reference at the same sizes (figures keyed as in
+    gates/contract/noise.py, per workload id). A candidate exponent above the reference's by
+    more than GROWTH_MARGIN fails, whatever the absolute excess, once that excess at the
+    largest size is beyond the figure's noise (its recorded spread, at least the measure's
+    floor): a leak of 8 bytes a row is below any fixed tolerance on a small prover, but it
+    turns a flat figure into one that grows like T."""
+    ts = sizes(workloads)
+    measured = [w.id for w in workloads if w.id in candidate and w.id in reference]
+    if ts is None or len({ts[w] for w in measured}) < MIN_SIZES_FOR_FIT:
+        return [], [], {}
+    floor = noise_mod.FLOOR.get(spec.budgets.memory.measure, noise_mod.FLOOR['rss'])
+    findings: list[Finding] = []
+    notes: list[str] = []
+    fitted: dict[str, Any] = {'margin': GROWTH_MARGIN, 'figures': {}}
+    keyed: list[tuple[str, int | None, str]] = [(noise_mod.stage_key(s.id), s.id, f'stage {s.id} ({s.name}) in-stage peak') for s in spec.stages]
+    keyed += [(noise_mod.retained_key(s.id), s.id, f'stage {s.id} ({s.name}) kept alive at its exit')
+              for s in spec.stages]
+    keyed.append((noise_mod.WHOLE, None, 'whole-run peak'))
+    for key, sid, what in keyed:
+        ws = sorted((w for w in measured if key in candidate[w] and key in reference[w]), key=lambda w: ts[w])
+        if len({ts[w] for w in ws}) < MIN_SIZES_FOR_FIT:
+            continue
+        mine = fit_exponent([(ts[w], candidate[w][key]) for w in ws])
+        theirs = fit_exponent([(ts[w], reference[w][key]) for w in ws])
+        top = ws[-1]
+        excess = candidate[top][key] - reference[top][key]
+        spread = noise.recorded(top, key) if noise is not None else None
+        guard = max(floor, spread or 0)
+        span = f'T = 2^{ts[ws[0]].bit_length() - 1} .. 2^{ts[top].bit_length() - 1}'
+        fitted['figures'][key] = {'candidate': mine, 'reference': theirs, 'excess_at_largest': excess,
+                                  'guard': guard, 'workloads': ws}
+        if mine > theirs + GROWTH_MARGIN and excess > guard:
+            kind = ('grows like T' if key.startswith('retained') and mine >= LINEAR > theirs
+                    else f'grows faster than the reference\'s (T^{theirs:.3f}) by more than {GROWTH_MARGIN:g}')
+            findings.append(Finding(
+                GATE, f'{what} grows as T^{mine:.3f} over {span}: it {kind}, +{excess:,} B at '
+                      f'{top} (beyond its {guard:,} B noise): a leak that grows with the trace',
+                workload=','.join(ws), stage=sid, figure=mine,
+            ))
+        elif mine > theirs + GROWTH_MARGIN:
+            notes.append(f'{what}: T^{mine:.3f} against the reference\'s T^{theirs:.3f}, but only '
+                         f'{excess:+,} B at {top} (within its {guard:,} B noise)')
+    return findings, notes, fitted
+
+
+def load_noise(ctx: CheckContext) -> Noise | None:
+    """The recorded noise of the spec's measure: per figure, the lower of the base's golden
+    file and the head's (a head that raises it is a loosening the integrity gate reports; the
+    memory gate does not widen its bound on its word meanwhile)."""
+    found: list[Noise | None] = []
+    for tree in (ctx.base_tree, ctx.head_tree):
+        text = trees.read_text(tree, ctx.spec.golden) if tree is not None else None
+        try:
+            doc = json.loads(text) if text is not None else None
+        except json.JSONDecodeError:
+            doc = None   # the proof gate reports an unreadable golden file
+        found.append(noise_mod.parse(doc, ctx.spec.budgets.memory.measure))
+    return noise_mod.lower(found[0], found[1])
 
 
 def reference_from_ledger(ctx: CheckContext, workload: str) -> Reference | None:
@@ -352,6 +441,7 @@ def check_workload(
         capture_dir: Path,
         out_dir: Path | None,
         require_conversion: bool,
+        noise: Noise | None = None,
 ) -> tuple[list[Finding], list[str], dict[str, Any]]:
     try:
         variant = measure.candidate_variant(ctx)
@@ -378,7 +468,7 @@ def check_workload(
     under = ctx.stage_under_conversion.id if ctx.stage_under_conversion is not None else None
     judged = judge(
         ctx.spec, workload.id, under, run.stage_peaks, variant, reference, require_conversion,
-        whole_run_peak=run.whole_run_peak, retained=run.retained,
+        whole_run_peak=run.whole_run_peak, retained=run.retained, noise=noise,
     )
     details = {
         'measure': ctx.spec.budgets.memory.measure,
@@ -393,6 +483,7 @@ def check_workload(
             'whole_run_peak': reference.whole_run_peak,
             'stage_peaks': {str(k): v for k, v in sorted(reference.stage_peaks.items())},
             'children_peaks': ref_children,
+            'retained': {str(k): v for k, v in sorted(reference.retained.items())},
         },
         'stages': judged.stages,
     }
@@ -412,11 +503,12 @@ def run(
     if unsupported is not None:
         # Not a config error for the whole check: the other gates still judge this subject.
         return Verdict.fails(GATE, [Finding(GATE, unsupported)], {'unsupported': unsupported})
+    noise = load_noise(ctx)
     capture_dir = Path(tempfile.mkdtemp(prefix='stagegate-memray-'))
     try:
         for workload in ctx.workloads:
             found, noted, details[workload.id] = check_workload(
-                ctx, workload, capture_dir, out_dir, require_conversion,
+                ctx, workload, capture_dir, out_dir, require_conversion, noise,
             )
             findings += found
             notes += noted
@@ -432,14 +524,39 @@ def run(
     grown, fitted_notes, fitted = judge_growth(ctx.spec, ctx.workloads, peaks, variant)
     findings += grown
     notes += fitted_notes
-    extra = {'growth': fitted} if fitted else {}
+    relative, relative_notes, relative_fit = judge_relative_growth(
+        ctx.spec, ctx.workloads,
+        {w: _figures(d['candidate']) for w, d in details.items() if 'candidate' in d},
+        {w: _figures(d['reference']) for w, d in details.items() if 'reference' in d},
+        noise,
+    )
+    findings += relative
+    notes += relative_notes
+    extra: dict[str, Any] = {'growth': fitted} if fitted else {}
+    if relative_fit:
+        extra['relative_growth'] = relative_fit
     budget = ctx.spec.budgets.memory
+    within = (f'the recorded noise ({noise_mod.FACTOR} x spread over {noise.runs} runs, at least '
+              f'{noise_mod.FLOOR.get(budget.measure, 0):,} B; {budget.tolerance_bytes:,} B where not recorded)'
+              if noise is not None else f'{budget.tolerance_bytes:,} B')
     summary = [
-        f'measure {budget.measure}; other stages and the whole run within reference + '
-        f'{budget.tolerance_bytes:,} B' + (f' or {budget.tolerance:.1%}' if budget.tolerance else ''),
+        f'measure {budget.measure}; other stages and the whole run within reference + {within}'
+        + (f' or {budget.tolerance:.1%}' if budget.tolerance else ''),
         *fitted_notes,
     ]
+    if relative_fit:
+        summary.append(f'every figure\'s growth over the tier\'s sizes within T^(reference + {GROWTH_MARGIN:g})')
     return Verdict.from_findings(GATE, findings, {
         'workloads': details, 'notes': notes, 'tolerance_bytes': budget.tolerance_bytes,
+        'noise': noise.to_json() if noise is not None else None,
         'summary': summary, **extra,
     })
+
+
+def _figures(side: Mapping[str, Any]) -> dict[str, int]:
+    """A details side (``candidate`` / ``reference``) as noise-keyed figures."""
+    return noise_mod.figures(
+        {int(k): int(v) for k, v in (side.get('stage_peaks') or {}).items()},
+        side.get('whole_run_peak'),
+        {int(k): int(v) for k, v in (side.get('retained') or {}).items()},
+    )

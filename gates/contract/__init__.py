@@ -4,6 +4,7 @@
 - ``located``: YAML with line numbers, for one-line ``file:line: key: ...`` errors;
 - ``discover``: which spec a command judges without ``--spec``;
 - ``loosening``: which edits of the spec and the golden digests loosen a gate;
+- ``noise``: the subject's measured memory noise (the golden file's ``memory_noise``);
 - ``ledger``: the ratchet (``specs/ledger.json``), one row per accepted stage or optimisation.
 
 Imports only ``gates.model``: everything else builds on the contract, it builds on nothing.

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
+from gates.contract import noise as noise_mod
+from gates.contract.spec import MemoryBudget
 from gates.contract.spec import Spec
 from gates.contract.spec import matches
 
@@ -218,8 +220,9 @@ def spec(base: Spec, head: Spec, stages_accepted: bool = True) -> list[Loosening
     return budgets(base, head, stages_accepted) + coverage(base, head) + mode(base, head) + identity(base, head)
 
 
-def golden(base_text: str | None, head_text: str | None) -> list[Loosening]:
-    """Golden digests: every base digest must stay byte-for-byte; new workloads may be added."""
+def golden(base_text: str | None, head_text: str | None, memory: MemoryBudget | None = None) -> list[Loosening]:
+    """Golden digests: every base digest must stay byte-for-byte; new workloads may be added.
+    With ``memory`` (the base spec's budget), the recorded memory noise too (``memory_noise``)."""
     if base_text is None:
         return []
     if head_text is None:
@@ -243,4 +246,32 @@ def golden(base_text: str | None, head_text: str | None) -> list[Loosening]:
         else:
             _changed(out, f'golden.workloads.{wid}', digest, now,
                      'a golden digest is the baseline\'s proof; changing it accepts a different proof')
+    if memory is not None:
+        out += noise(old, new, memory)
+    return out
+
+
+def noise(old_doc: Any, new_doc: Any, memory: MemoryBudget) -> list[Loosening]:
+    """The recorded memory noise (gates/contract/noise.py) is the memory gate's bound per figure:
+    a larger spread, a dropped figure (its bound falls back to ``tolerance_bytes``) or a new one
+    whose bound exceeds ``tolerance_bytes`` lets that figure grow more."""
+    old = noise_mod.parse(old_doc, memory.measure)
+    new = noise_mod.parse(new_doc, memory.measure)
+    if old is None and new is None:
+        return []
+    out: list[Loosening] = []
+    fallback = memory.tolerance_bytes
+    keys = sorted({(w, f) for rec in (old, new) if rec is not None for w, figs in rec.spread.items() for f in figs})
+    for wid, fig in keys:
+        key = f'golden.memory_noise.{wid}.{fig}'
+        was = old.recorded(wid, fig) if old is not None else None
+        now = new.recorded(wid, fig) if new is not None else None
+        if was is not None and now is None:
+            out.append(Loosening(key, f'{was} B', 'removed',
+                                 f'without it the figure is bound by tolerance_bytes ({fallback:,} B)'))
+        elif was is not None and now is not None and now > was:
+            out.append(Loosening(key, f'{was} B', f'{now} B', 'a larger recorded noise lets that figure grow more'))
+        elif was is None and new is not None and now is not None and new.bound(wid, fig, fallback) > fallback:
+            out.append(Loosening(key, f'none (tolerance_bytes {fallback:,} B)', f'{now} B',
+                                 'its bound would exceed tolerance_bytes'))
     return out

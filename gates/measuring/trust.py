@@ -18,11 +18,15 @@ Hence 1 MiB, absolute: an invented peak (a forged 10 GiB, or a forged 10 % cut o
 stage) is far outside it. RSS (``measure: rss``, command subjects) is sampled and not
 deterministic, so there the bound is the spec's own measured noise, ``tolerance_bytes``, when that
 is larger (the merkle example's 4 MiB: a re-measured whole-run RSS once differed by more than
-1 MiB under load, and the engine called its own accept row forged). Time ratios are
+1 MiB under load, and the engine called its own accept row forged). Where the base's golden
+file records the subject's measured noise (``memory_noise``, ``gates freeze --noise-runs N``;
+issue 13.6), each figure's bound is that record's (``max(floor, 2 x spread)``: 16 KiB at least
+for heap, 64 KiB for RSS) instead of 1 MiB. Time ratios are
 machine-dependent and are not re-checked here; the time gate judges the change itself.
 """
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -31,8 +35,10 @@ from gates.measuring import probe
 from gates.vcs import repo as repo_mod
 from gates.vcs import trees
 from gates.context import CheckContext
+from gates.contract import noise as noise_mod
 from gates.contract.ledger import MEMORY_METHOD
 from gates.contract.ledger import Row
+from gates.contract.noise import Noise
 from gates.contract.ledger import parse_ledger
 from gates.model import Finding
 from gates.model import GateError
@@ -42,11 +48,17 @@ GATE = 'integrity'
 NOISE_BYTES = 1 << 20
 
 
-def noise_bound(spec: Spec) -> int:
-    """How far a re-measured peak may lie from the row's: 1 MiB for memray's heap counts, the
-    spec's measured noise (``tolerance_bytes``) for sampled RSS when that is larger."""
+def noise_bound(spec: Spec, noise: Noise | None = None, workload: str | None = None,
+                figure: str | None = None) -> int:
+    """How far a re-measured peak may lie from the row's. With the subject's recorded noise
+    (the golden file's ``memory_noise``, gates/contract/noise.py) for that workload and figure:
+    ``max(floor, FACTOR x spread)``. Without it: 1 MiB for memray's heap counts, the spec's
+    ``tolerance_bytes`` for sampled RSS when that is larger."""
     memory = spec.budgets.memory
-    return NOISE_BYTES if memory.measure == 'heap' else max(NOISE_BYTES, memory.tolerance_bytes)
+    fallback = NOISE_BYTES if memory.measure == 'heap' else max(NOISE_BYTES, memory.tolerance_bytes)
+    if noise is None or workload is None or figure is None:
+        return fallback
+    return noise.bound(workload, figure, fallback)
 
 
 def measures(ctx: CheckContext) -> bool:
@@ -68,6 +80,15 @@ def new_rows(ctx: CheckContext, spec: Spec) -> list[tuple[int, Row]]:
     return [(i, r) for i, r in enumerate(head.rows) if i >= len(base.rows)]
 
 
+def _recorded_noise(ctx: CheckContext, spec: Spec) -> Noise | None:
+    """The base's recorded noise (the head's golden file is the change's word; the base's is not)."""
+    text = trees.read_text(ctx.base_tree, spec.golden)
+    try:
+        return noise_mod.parse(json.loads(text) if text is not None else None, spec.budgets.memory.measure)
+    except json.JSONDecodeError:
+        return None
+
+
 def _where(text: str | None, row: Row) -> int | None:
     if text is None:
         return None
@@ -86,6 +107,7 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
     # at 2^20); a spec without a ci tier falls back to the tier being run.
     workloads = spec.tier_workloads('ci') if 'ci' in spec.tiers else ctx.workloads
     out: list[Finding] = []
+    noise = _recorded_noise(ctx, spec)
     for index, row in rows:
         name = f'rows[{index}] (stage {row.stage}, {row.stage_name}, commit {row.commit[:12]})'
         line = _where(ledger_text, row)
@@ -129,11 +151,11 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
                     # The spec's measure: a command subject's rows hold RSS peaks (issue 8.5).
                     measure=spec.budgets.memory.measure,
                 )
-                pairs = [(f'stage {k} in-stage peak', mem.stage_peaks.get(int(k)), v)
+                pairs = [(f'stage {k} in-stage peak', noise_mod.stage_key(int(k)), mem.stage_peaks.get(int(k)), v)
                          for k, v in sorted(recorded.stage_peaks.items(), key=lambda kv: int(kv[0]))]
-                pairs.append(('whole-run peak', mem.whole_run_peak, recorded.whole_run_peak))
-                bound = noise_bound(spec)
-                for what, now, then in pairs:
+                pairs.append(('whole-run peak', noise_mod.WHOLE, mem.whole_run_peak, recorded.whole_run_peak))
+                for what, key, now, then in pairs:
+                    bound = noise_bound(spec, noise, workload.id, key)
                     if now is None or abs(now - then) > bound:
                         out.append(Finding(
                             GATE, f'{name}: {what} re-measured {now} B, the row records {then} B '
