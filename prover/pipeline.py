@@ -30,12 +30,13 @@ import numpy as np
 from prover.runtime import tuned
 from prover.proof import NUM_SECTIONS, SectionWriter, encode_proof
 from prover.relations.columns import Tamper, make_builder
-from prover.relations.layout import FinalState, Statement, bytecode_table, words_to_bytes
+from prover.relations.layout import FinalState, bytecode_table
 from prover.stages.common import ProverContext, backend_of
 from prover.tracer import Tracer
 from prover.transcript import Transcript
 from prover.verifier import DOMAIN
 from prover.witness import WitnessSource
+from prover.verify_entry import statement_of
 from prover.workloads import Workload
 
 __all__ = ["prove", "statement_of", "Observer", "NullObserver", "DOMAIN", "chunk_log_for"]
@@ -53,19 +54,6 @@ class NullObserver:
 
     def exit(self, stage: int) -> None:
         pass
-
-
-def statement_of(workload: Workload) -> Statement:
-    """The public statement of a workload: name, n, input region bytes, claimed output, log T."""
-    region = workload.program.region("input")
-    words = [int(workload.ram_init.get(a, 0)) for a in range(region.base, region.end)]
-    return Statement(
-        workload=workload.name,
-        params={"n": int(workload.n)},
-        input=words_to_bytes(words),
-        output=bytes(workload.expected_output),
-        log_t=workload.log_t,
-    )
 
 
 def chunk_log_for(log_t: int) -> int:

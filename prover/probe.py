@@ -18,45 +18,20 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
-from prover.pipeline import Observer, prove as pipeline_prove, statement_of
-from prover.proof import NUM_SECTIONS, ProofFormatError, decode_proof
-from prover.verifier import VerificationError
-from prover.verifier import verify as verify_proof
-from prover.workloads import Workload, WorkloadError, build
+from prover.pipeline import Observer, prove as pipeline_prove
+from prover.proof import NUM_SECTIONS
+from prover.verify_entry import sections, verify, workload_of
+from prover.workloads import Workload
 
 __all__ = ["prove", "verify", "sections", "capabilities"]
 
 
 def _workload(params: Mapping[str, Any]) -> Workload:
-    if not isinstance(params, Mapping) or "workload" not in params or "log_t" not in params:
-        raise ValueError(f"params must name a workload and log_t, got {params!r}")
-    try:
-        return build(str(params["workload"]), int(params["log_t"]))
-    except WorkloadError as exc:
-        raise ValueError(str(exc)) from None
+    return workload_of(params)
 
 
 def prove(params: Mapping[str, Any], variant: Mapping[str, str] | None, observer: Observer | None) -> bytes:
     return pipeline_prove(_workload(params), variant, observer)
-
-
-def verify(params: Mapping[str, Any], proof: bytes) -> tuple[bool, str]:
-    try:
-        expected = statement_of(_workload(params)).encode()
-    except ValueError as exc:
-        return False, f"unusable params: {exc}"
-    try:
-        verify_proof(bytes(proof), expected)
-    except ProofFormatError as exc:
-        return False, f"malformed proof: {exc}"
-    except VerificationError as exc:
-        return False, f"rejected: {exc}"
-    return True, "accepted"
-
-
-def sections(proof: bytes) -> list[tuple[int, int, int]]:
-    pf = decode_proof(bytes(proof))
-    return [(k, pf.offsets[k], len(pf.sections[k])) for k in range(NUM_SECTIONS)]
 
 
 def capabilities() -> dict[str, list[str]]:
