@@ -216,7 +216,7 @@ def test_unwritable_out_is_refused_before_any_work(make_out, tmp_path: Path) -> 
 
 def _run_bytes(args: list[bytes], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable.encode(), b"-m", b"prover.cli", *args], capture_output=True,
-                          timeout=600, env={**os.environ, **env})
+                          timeout=600, env={**os.environ, **env}, check=False)
 
 
 @pytest.mark.parametrize("cmd", ["verify", "inspect"])
@@ -247,7 +247,7 @@ def test_a_path_the_output_cannot_encode_is_printed_escaped(
 def test_a_device_is_refused_without_reading_it() -> None:
     for cmd in ("verify", "inspect"):
         r = subprocess.run([sys.executable, "-m", "prover.cli", cmd, "/dev/zero"], capture_output=True,
-                           text=True, timeout=60)
+                           text=True, timeout=60, check=False)
         assert r.returncode == 2, r.stderr
         one_line_error(r)
         assert "/dev/zero is not a regular file" in r.stderr
@@ -257,7 +257,7 @@ def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
     fifo = tmp_path / "proof.fifo"
     os.mkfifo(fifo)
     r = subprocess.run([sys.executable, "-m", "prover.cli", "verify", str(fifo)], capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, check=False)
     assert r.returncode == 2, r.stderr
     one_line_error(r)
     assert "is not a regular file" in r.stderr
@@ -270,7 +270,7 @@ def test_a_file_larger_than_any_proof_is_refused(tmp_path: Path) -> None:
     with open(big, "wb") as f:
         f.truncate(MAX_PROOF_BYTES + 1)          # sparse: no disk used
     r = subprocess.run([sys.executable, "-m", "prover.cli", "inspect", str(big)], capture_output=True,
-                       text=True, timeout=60)
+                       text=True, timeout=60, check=False)
     assert r.returncode == 2, r.stderr
     one_line_error(r)
     assert f"more than any proof ({MAX_PROOF_BYTES} at most)" in r.stderr
