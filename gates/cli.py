@@ -209,9 +209,10 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 
 
 class _QuietPipe(io.TextIOBase):
-    """stdout that a closed reader (``gates next | head -1``) cannot turn into a crash: on the
-    first EPIPE the stream is pointed at /dev/null, the command runs to its end and exits with the
-    status a normal run has. A reader that stopped reading has said it wants nothing more."""
+    """stdout or stderr that a closed reader (``gates next | head -1``, ``gates check 2>&1 |
+    head -1``) cannot turn into a crash: on the first EPIPE the stream is pointed at /dev/null,
+    the command runs to its end and exits with the status a normal run has. A reader that stopped
+    reading has said it wants nothing more."""
 
     def __init__(self, inner: io.TextIOBase) -> None:
         super().__init__()
@@ -254,10 +255,12 @@ class _QuietPipe(io.TextIOBase):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    real_stdout = sys.stdout
-    pipe = _QuietPipe(real_stdout) if isinstance(real_stdout, io.TextIOBase) else None
-    if pipe is not None:
-        sys.stdout = pipe
+    # Both streams: a closed stderr (`gates check 2>&1 | head -1`) must not turn a verdict into an
+    # exit 1 or an "internal error" with a crash log; progress and errors then go nowhere.
+    real = {name: getattr(sys, name) for name in ('stdout', 'stderr')}
+    pipes = {name: _QuietPipe(stream) for name, stream in real.items() if isinstance(stream, io.TextIOBase)}
+    for name, pipe in pipes.items():
+        setattr(sys, name, pipe)
     try:
         code = _dispatch(args)
         sys.stdout.flush()
@@ -275,9 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _crash(e)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if pipe is not None:
+        for name, pipe in pipes.items():
             pipe.flush()
-            sys.stdout = real_stdout
+            setattr(sys, name, real[name])
 
 
 if __name__ == '__main__':
