@@ -109,8 +109,13 @@ def _parser() -> argparse.ArgumentParser:
                     help='tier each attempt is checked on (default: pre-commit)')
     lp.add_argument('--max-iterations', type=int, default=5, metavar='N',
                     help='stop after N attempts (default: 5)')
-    lp.add_argument('--accept', action=argparse.BooleanOptionalAction, default=False,
-                    help='run `gates accept` after a passing attempt is fast-forwarded (default: no)')
+    lp.add_argument('--until', choices=('accepted', 'check'), default='accepted',
+                    help='accepted (default): succeed only when `gates accept` records the stage '
+                         '(a passing check that does not convert ends "checked, not converted", '
+                         'exit 4); check: succeed when the check passes')
+    lp.add_argument('--accept', action=argparse.BooleanOptionalAction, default=None,
+                    help='with --until check: run `gates accept` after a passing attempt is '
+                         'fast-forwarded (default: no); --until accepted always accepts')
     lp.add_argument('--transcript', metavar='DIR',
                     help='folder for the transcript and feedback files '
                          '(default: <git dir>/gates-loop/<stamp>)')
@@ -147,6 +152,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return loop(
             cwd, args.spec, args.agent, args.tier, args.max_iterations, args.accept, args.json,
             Path(args.transcript).resolve() if args.transcript else None, sys.stdout, args.base,
+            args.until,
         )
     if args.command == 'audit':
         from gates.commands.audit import audit
