@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
         help='a `gates check --json` document (e.g. of --tier full) to plot the baseline and '
              'candidate figures from (repeatable)',
     )
+    ini = sub.add_parser('init', help='a spec skeleton, an empty ledger, the rules and the hook for a new prover')
+    ini.add_argument('--kind', required=True, choices=('python', 'command'),
+                     help='python: module:function entry points; command: an argv (any language)')
+    ini.add_argument('--spec', help='where to write the spec (default: specs/stagegate.yaml)')
+    ini.add_argument('--name', help="the subject's name (default: the repository folder's)")
+    ini.add_argument('--adapter', default='stagegate_adapter', metavar='MODULE',
+                     help='--kind python: the module the entry points are in (default: stagegate_adapter)')
     st = sub.add_parser('selftest', help='run an engine over the self-test corpus of known changes')
     st.add_argument('--engine', metavar='PATH',
                     help='the folder holding the engine to judge (default: the running one)')
@@ -168,6 +175,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return rebaseline(
             cwd, args.spec, args.ref, args.reason, args.reset_ledger, args.tag, sys.stdout,
         )
+    if args.command == 'init':
+        from gates.commands.init import init
+        return init(cwd, args.kind, args.spec, args.name, args.adapter, sys.stdout)
     if args.command == 'selftest':
         from gates.commands.selftest import selftest
         return selftest(Path(args.engine) if args.engine else None, args.case, args.json, sys.stdout)
