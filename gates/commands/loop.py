@@ -398,8 +398,9 @@ def _iteration(run: Run, it: Iteration, k: int, start: str, previous: str,
             run.record(it)
         where = f'at iteration {k} of {run.max_iterations}'
         if it.outcome == 'accepted':
-            return EXIT_PASS, 'accepted', (f'the check passed and gates accept recorded '
-                                           f'{now.row_name or now.target} {where}')
+            what = (f'ledger row {now.next_row} ({now.row_name})' if now.optimising
+                    else now.target)
+            return EXIT_PASS, 'accepted', f'the check passed and gates accept recorded {what} {where}'
         if it.outcome == 'not-converted':
             refused = ', '.join(it.accept_failed_gates) or 'see its output'
             return EXIT_NOT_CONVERTED, 'checked, not converted', (

@@ -237,6 +237,12 @@ class Transcript:
                 if e.get('check_error'):
                     lines.append(f'- check error: {e["check_error"]}')
                 lines += [f'- {render_finding(f)}' for f in e.get('findings') or []]
+                if e.get('accept_exit') is not None:
+                    refused = ', '.join(e.get('accept_failed_gates') or [])
+                    lines.append(
+                        f'- gates accept: exit {e["accept_exit"]} after {e["accept_seconds"]:.1f}s'
+                        + (f', ledger commit `{e["accepted_commit"][:12]}`' if e.get('accepted_commit') else '')
+                        + (f', failed: {refused}' if refused else ''))
         for e in ends:
             lines += ['', '## End', '', f'{e["outcome"]}: {e["reason"]} (exit {e["exit_code"]}, '
                       f'{e["seconds"]:.1f}s in all).']

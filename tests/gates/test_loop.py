@@ -284,6 +284,7 @@ def test_a_pass_that_converts_the_stage_is_accepted_and_fast_forwarded(tmp_path:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc['outcome'] == 'accepted' and doc['until'] == 'accepted'
+    assert doc['reason'] == 'the check passed and gates accept recorded stage 0 (commit) at iteration 1 of 5'
     (only,) = doc['iterations']
     assert only['outcome'] == 'accepted' and only['accept_exit'] == 0
     # The user's branch holds the attempt and, on top, the ledger row accept committed.
