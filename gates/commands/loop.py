@@ -405,7 +405,9 @@ def _iteration(run: Run, it: Iteration, k: int, start: str, previous: str,
             refused = ', '.join(it.accept_failed_gates) or 'see its output'
             return EXIT_NOT_CONVERTED, 'checked, not converted', (
                 f'the {run.tier} check passed {where}, but gates accept (the full tier) refused '
-                f'the attempt (failed: {refused}): {now.target} is not converted')
+                f'the attempt (failed: {refused}): '
+                + (f'no optimisation of {now.target} recorded' if now.optimising
+                   else f'{now.target} is not converted'))
         return EXIT_CRASH, 'stopped', str(it.check_error)
     run.record(it)
     if it.outcome == 'passed':

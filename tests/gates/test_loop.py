@@ -233,7 +233,10 @@ def test_accept_after_a_pass_records_the_stage(tmp_path: Path) -> None:
     budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
     tiny = build_tiny_subject(tmp_path, sleep_ms=25, budgets=budgets, tiers=FAST_TIERS)
     repo = tiny.path
-    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--accept', '--json')
+    # --until check --accept: the ending before issue 17 (accept runs on the user's branch after
+    # the fast-forward); the default ending is test_a_pass_that_converts_the_stage_is_accepted...
+    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--until', 'check',
+                    '--accept', '--json')
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc['outcome'] == 'passed' and len(doc['iterations']) == 2
