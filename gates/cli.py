@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
         help='a `gates check --json` document (e.g. of --tier full) to plot the baseline and '
              'candidate figures from (repeatable)',
     )
+    ini = sub.add_parser('init', help='a spec skeleton, an empty ledger, the rules and the hook for a new prover')
+    ini.add_argument('--kind', required=True, choices=('python', 'command'),
+                     help='python: module:function entry points; command: an argv (any language)')
+    ini.add_argument('--spec', help='where to write the spec (default: specs/stagegate.yaml)')
+    ini.add_argument('--name', help="the subject's name (default: the repository folder's)")
+    ini.add_argument('--adapter', default='stagegate_adapter', metavar='MODULE',
+                     help='--kind python: the module the entry points are in (default: stagegate_adapter)')
     st = sub.add_parser('selftest', help='run an engine over the self-test corpus of known changes')
     st.add_argument('--engine', metavar='PATH',
                     help='the folder holding the engine to judge (default: the running one)')
@@ -112,8 +119,13 @@ def _parser() -> argparse.ArgumentParser:
                     help='tier each attempt is checked on (default: pre-commit)')
     lp.add_argument('--max-iterations', type=int, default=5, metavar='N',
                     help='stop after N attempts (default: 5)')
-    lp.add_argument('--accept', action=argparse.BooleanOptionalAction, default=False,
-                    help='run `gates accept` after a passing attempt is fast-forwarded (default: no)')
+    lp.add_argument('--until', choices=('accepted', 'check'), default='accepted',
+                    help='accepted (default): succeed only when `gates accept` records the stage '
+                         '(a passing check that does not convert ends "checked, not converted", '
+                         'exit 5); check: succeed when the check passes')
+    lp.add_argument('--accept', action=argparse.BooleanOptionalAction, default=None,
+                    help='with --until check: run `gates accept` after a passing attempt is '
+                         'fast-forwarded (default: no); --until accepted always accepts')
     lp.add_argument('--transcript', metavar='DIR',
                     help='folder for the transcript and feedback files '
                          '(default: <git dir>/gates-loop/<stamp>)')
@@ -150,6 +162,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return loop(
             cwd, args.spec, args.agent, args.tier, args.max_iterations, args.accept, args.json,
             Path(args.transcript).resolve() if args.transcript else None, sys.stdout, args.base,
+            args.until,
         )
     if args.command == 'audit':
         from gates.commands.audit import audit
@@ -165,6 +178,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return rebaseline(
             cwd, args.spec, args.ref, args.reason, args.reset_ledger, args.tag, sys.stdout,
         )
+    if args.command == 'init':
+        from gates.commands.init import init
+        return init(cwd, args.kind, args.spec, args.name, args.adapter, sys.stdout)
     if args.command == 'selftest':
         from gates.commands.selftest import selftest
         return selftest(Path(args.engine) if args.engine else None, args.case, args.json, sys.stdout)
@@ -212,9 +228,10 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 
 
 class _QuietPipe(io.TextIOBase):
-    """stdout that a closed reader (``gates next | head -1``) cannot turn into a crash: on the
-    first EPIPE the stream is pointed at /dev/null, the command runs to its end and exits with the
-    status a normal run has. A reader that stopped reading has said it wants nothing more."""
+    """stdout or stderr that a closed reader (``gates next | head -1``, ``gates check 2>&1 |
+    head -1``) cannot turn into a crash: on the first EPIPE the stream is pointed at /dev/null,
+    the command runs to its end and exits with the status a normal run has. A reader that stopped
+    reading has said it wants nothing more."""
 
     def __init__(self, inner: io.TextIOBase) -> None:
         super().__init__()
@@ -257,10 +274,12 @@ class _QuietPipe(io.TextIOBase):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-    real_stdout = sys.stdout
-    pipe = _QuietPipe(real_stdout) if isinstance(real_stdout, io.TextIOBase) else None
-    if pipe is not None:
-        sys.stdout = pipe
+    # Both streams: a closed stderr (`gates check 2>&1 | head -1`) must not turn a verdict into an
+    # exit 1 or an "internal error" with a crash log; progress and errors then go nowhere.
+    real = {name: getattr(sys, name) for name in ('stdout', 'stderr')}
+    pipes = {name: _QuietPipe(stream) for name, stream in real.items() if isinstance(stream, io.TextIOBase)}
+    for name, pipe in pipes.items():
+        setattr(sys, name, pipe)
     try:
         code = _dispatch(args)
         sys.stdout.flush()
@@ -278,9 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _crash(e)
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if pipe is not None:
+        for name, pipe in pipes.items():
             pipe.flush()
-            sys.stdout = real_stdout
+            setattr(sys, name, real[name])
 
 
 if __name__ == '__main__':

@@ -7,8 +7,10 @@
 
 Exit codes: 0 success, 1 the proof was rejected, 2 unusable input (missing/truncated/garbled
 file, unknown workload, log T out of range, an ``--out`` that cannot be written, refused before
-any work starts; one line on stderr, no traceback), 3 an internal error (one line with
-versions), 130 interrupted. A closed stdout (``prover inspect p.bin | head -1``) ends the output
+any work starts; one line on stderr, no traceback; a proof file that is not a regular file, or
+is larger than ``MAX_PROOF_BYTES``, is refused without reading it whole), 3 an internal error
+(one line with versions), 130 interrupted. Paths are printed with what the output's encoding
+cannot show escaped (``\\udcff``, ``\\xe9``), never as a crash. A closed stdout (``prover inspect p.bin | head -1``) ends the output
 quietly with the exit status of a normal run. Only this module knows argparse; each command is
 a plain function taking values and returning an exit code.
 """
@@ -20,12 +22,16 @@ import hashlib
 import json
 import os
 import platform
+import stat
 import sys
 from typing import NoReturn, Sequence
 
 import numpy as np
 
 EXIT_OK, EXIT_REJECT, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+# The largest proof file read: the prover writes ~1.9 MB at log T 20 and grows like sqrt(T) (log T
+# 21 is its maximum), so 64 MiB is far above any proof it writes and far below what hurts to read.
+MAX_PROOF_BYTES = 64 << 20
 
 
 class UsageError(Exception):
@@ -51,17 +57,27 @@ def _silence(stream: object) -> None:
         os.close(devnull)
 
 
+def _printable(text: str, stream: object) -> str:
+    """``text`` as ``stream`` can encode it: a file name in another encoding (or with
+    surrogate-escaped bytes) is shown escaped rather than crashing the command."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding, "replace")
+    except LookupError:
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
 def _say(text: str) -> None:
     """One line on stdout; a reader that went away (``| head -1``) is not an error."""
     try:
-        print(text, flush=True)
+        print(_printable(text, sys.stdout), flush=True)
     except BrokenPipeError:
         _silence(sys.stdout)
 
 
 def _err(msg: str) -> None:
     try:
-        print(f"prover: {msg}", file=sys.stderr, flush=True)
+        print(_printable(f"prover: {msg}", sys.stderr), file=sys.stderr, flush=True)
     except BrokenPipeError:
         _silence(sys.stderr)
 
@@ -69,7 +85,7 @@ def _err(msg: str) -> None:
 def _progress(msg: str) -> None:
     # Progress is informative only: a closed stderr must not stop the proof being written.
     try:
-        print(f"[prover] {msg}", file=sys.stderr, flush=True)
+        print(_printable(f"[prover] {msg}", sys.stderr), file=sys.stderr, flush=True)
     except BrokenPipeError:
         _silence(sys.stderr)
 
@@ -93,11 +109,28 @@ def _check_writable(path: str) -> None:
 
 
 def _read(path: str) -> bytes:
+    """The proof file's bytes: a regular file of at most ``MAX_PROOF_BYTES``, read no further.
+
+    Opened without blocking (a FIFO with no writer would hang a plain open) and judged on the open
+    descriptor, so a device (``/dev/zero``), a FIFO or a directory is refused before any read."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{path} is not a regular file; give the proof file `prover prove` wrote")
+        if info.st_size > MAX_PROOF_BYTES:
+            raise UsageError(f"{path} has {info.st_size} bytes, more than any proof "
+                             f"({MAX_PROOF_BYTES} at most); give the proof file `prover prove` wrote")
+        try:
+            data = f.read(MAX_PROOF_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_PROOF_BYTES:   # it grew while being read
+        raise UsageError(f"{path} is larger than any proof ({MAX_PROOF_BYTES} bytes at most)")
+    return data
 
 
 def _workload(name: str, log_t: int):  # type: ignore[no-untyped-def]

@@ -212,3 +212,65 @@ def test_unwritable_out_is_refused_before_any_work(make_out, tmp_path: Path) -> 
     one_line_error(r)
     assert "--out" in r.stderr and "[prover]" not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def _run_bytes(args: list[bytes], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable.encode(), b"-m", b"prover.cli", *args], capture_output=True,
+                          timeout=600, env={**os.environ, **env}, check=False)
+
+
+@pytest.mark.parametrize("cmd", ["verify", "inspect"])
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param("pr\u00fcf.bin".encode(), id="non-ascii"), pytest.param(b"p\xff.bin", id="undecodable-byte")],
+)
+def test_a_path_the_output_cannot_encode_is_printed_escaped(
+        cmd: str, name: bytes, proof_file: Path, tmp_path: Path) -> None:
+    # A strict ASCII stdout and a file name it cannot encode: printed escaped, the real exit status.
+    path = os.fsencode(tmp_path) + b"/" + name
+    with open(path, "wb") as f:
+        f.write(proof_file.read_bytes())
+    r = _run_bytes([cmd.encode(), path], {"PYTHONIOENCODING": "ascii:strict", "LC_ALL": "C"})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    first = r.stdout.decode("ascii").splitlines()[0]      # ascii alone, or decode raises
+    assert ("\\xfc" in first or "\\udcff" in first) and first.startswith(("ACCEPT", "proof")), first
+    # An unusable file with such a name: the one-line error names it escaped, exit 2.
+    with open(path, "wb") as f:
+        f.write(b"garbage")
+    r = _run_bytes([cmd.encode(), path], {"PYTHONIOENCODING": "ascii:strict", "LC_ALL": "C"})
+    assert r.returncode == 2, r.stderr
+    line = r.stderr.decode("ascii").strip()
+    assert line.count("\n") == 0 and line.startswith("prover: error:") and "\\" in line, line
+
+
+def test_a_device_is_refused_without_reading_it() -> None:
+    for cmd in ("verify", "inspect"):
+        r = subprocess.run([sys.executable, "-m", "prover.cli", cmd, "/dev/zero"], capture_output=True,
+                           text=True, timeout=60, check=False)
+        assert r.returncode == 2, r.stderr
+        one_line_error(r)
+        assert "/dev/zero is not a regular file" in r.stderr
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "proof.fifo"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-m", "prover.cli", "verify", str(fifo)], capture_output=True,
+                       text=True, timeout=60, check=False)
+    assert r.returncode == 2, r.stderr
+    one_line_error(r)
+    assert "is not a regular file" in r.stderr
+
+
+def test_a_file_larger_than_any_proof_is_refused(tmp_path: Path) -> None:
+    from prover.cli import MAX_PROOF_BYTES
+
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(MAX_PROOF_BYTES + 1)          # sparse: no disk used
+    r = subprocess.run([sys.executable, "-m", "prover.cli", "inspect", str(big)], capture_output=True,
+                       text=True, timeout=60, check=False)
+    assert r.returncode == 2, r.stderr
+    one_line_error(r)
+    assert f"more than any proof ({MAX_PROOF_BYTES} at most)" in r.stderr

@@ -2,10 +2,17 @@
 
 Each iteration: write the feedback (``GATES_FEEDBACK``, also on the agent's stdin), run CMD in a
 worktree of the loop branch ``gates-loop/<stamp>``, commit what it left there, run
-``gates check --tier T --json`` on that commit. Stops when the check passes (then fast-forwards
-the user's branch if that is safe, and runs ``gates accept`` with ``--accept``), after
+``gates check --tier T --json`` on that commit. Stops when the check passes, after
 ``--max-iterations``, when the agent made no change or repeated an earlier attempt's tree, and
 on Ctrl-C / SIGTERM.
+
+The loop succeeds only when the mode's goal is met (``--until accepted``, the default): a passing
+attempt is then handed to ``gates accept`` in the loop's worktree (the full tier; in conversion
+mode the stage's in-stage peak must drop and its time stay within budget), and only an accepted
+attempt (with its ledger commit) is fast-forwarded onto the user's branch. A passing attempt that
+accept refuses ends as "checked, not converted" (exit 5). ``--until check`` stops at the passing
+check as before (then fast-forwards, and runs ``gates accept`` on the user's branch with
+``--accept``).
 
 The user's branch, index and working tree are never touched before an attempt passes: the agent
 works in its own worktree, and the transcript lives in the git directory. Every attempt stays a
@@ -20,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +64,10 @@ from gates.contract.spec import Spec
 from gates.contract.spec import load_spec
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+# The check passed but `gates accept` refused the attempt: the goal (a converted, accepted stage)
+# was not met although every gate of the check's tier passed.
+EXIT_NOT_CONVERTED = 5   # 4 is gates check's inconclusive time verdict
+UNTIL = ('accepted', 'check')
 # The check converts SIGTERM into its Ctrl-C path (temporary trees removed); give it that long.
 CHECK_GRACE = 60.0
 AGENT_GRACE = 5.0
@@ -75,6 +87,7 @@ class Run:
         self.recorded: set[int] = set()
         self.last_doc: dict[str, Any] | None = None
         self.base: str | None = None
+        self.until = 'accepted'
         self.tmp = Path(tempfile.mkdtemp(prefix='stagegate-loop-'))
         self.tree = self.tmp / 'tree'
         self.ident: tuple[str, ...] = () if git_ok(root, 'config', 'user.email') else IDENTITY
@@ -172,6 +185,30 @@ class Run:
         it.outcome = 'passed' if code == EXIT_PASS else 'failed'
         return doc
 
+    def accept(self, k: int, it: Iteration) -> None:
+        """``gates accept`` on the passing attempt, in the loop's worktree (clean: the attempt is
+        committed), so the user's branch only ever receives an accepted stage."""
+        self.say(f'{self.where(k)}: the check passed; gates accept (the full tier) on '
+                 f'{str(it.commit)[:12]}')
+        out = self.folder / f'accept-{k}.out'
+        began = time.monotonic()
+        code = self.run_engine(self.engine('accept'), self.tree, out, self.folder / f'accept-{k}.log')
+        it.accept_seconds, it.accept_exit = time.monotonic() - began, code
+        if code == EXIT_INTERRUPT:
+            raise KeyboardInterrupt
+        try:
+            text = out.read_text(encoding='utf-8', errors='replace')
+        except OSError:
+            text = ''
+        it.accept_failed_gates = re.findall(r'^(\w+)\.+ *Failed', text, re.MULTILINE)
+        if code == EXIT_PASS:
+            it.outcome, it.accepted_commit = 'accepted', self.head()
+        elif code == EXIT_FAIL:
+            it.outcome = 'not-converted'
+        else:
+            it.outcome = 'accept-error'
+            it.check_error = f'gates accept exited {code}; see {self.folder / f"accept-{k}.log"}'
+
     def diff(self, old: str, new: str) -> tuple[str, list[str]]:
         stat = git(self.tree, 'diff', '--stat', '--no-color', old, new)
         names = git(self.tree, 'diff', '--name-only', '-z', old, new).split('\0')
@@ -179,8 +216,13 @@ class Run:
 
 
 def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int,
-         accept: bool, as_json: bool, transcript_dir: Path | None, out: TextIO,
-         base: str | None = None) -> int:
+         accept: bool | None, as_json: bool, transcript_dir: Path | None, out: TextIO,
+         base: str | None = None, until: str = 'accepted') -> int:
+    if until not in UNTIL:
+        raise GateError(f'--until {until}: choose one of {", ".join(UNTIL)}.')
+    if until == 'accepted' and accept is False:
+        raise GateError('--no-accept contradicts --until accepted (the loop then ends with '
+                        '`gates accept`); give --until check to stop at a passing check.')
     if max_iterations < 1:
         raise GateError(f'--max-iterations {max_iterations}: give a number of iterations >= 1.')
     if not agent.strip():
@@ -211,9 +253,14 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
         raise GateError(f'--transcript {folder}: cannot write there ({e.strerror}); give a writable folder.') from None
     run = Run(root, spec_rel, spec is not None, agent, tier, max_iterations, as_json, folder, stamp)
     run.base = base_sha
+    run.until = until
+    # With --until accepted, accept ran in the loop's worktree already: what is fast-forwarded
+    # is its ledger commit, and nothing runs on the user's branch afterwards.
+    accept_after = bool(accept) and until == 'check'
     began = time.monotonic()
     outcome, reason, code, notes = 'stopped', '', EXIT_FAIL, []
     passing: str | None = None
+    target: str | None = None          # what the user's branch is fast-forwarded to
     try:
         git(root, 'branch', run.branch, start)
         # The loop branch tracks what the user's branch tracks, so a check whose default base is
@@ -226,7 +273,7 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
             'event': 'start', 'schema': 1, 'started_at': _now(), 'agent': agent, 'tier': tier,
             'max_iterations': max_iterations, 'stage': stage, 'focus': now.headline,
             'start_commit': start, 'user_branch': user_branch, 'loop_branch': run.branch,
-            'worktree': str(run.tree), 'folder': str(folder),
+            'worktree': str(run.tree), 'folder': str(folder), 'until': until,
         })
         run.say(f'{now.headline}, tier {tier}, at most {max_iterations} '
                 f'iterations; attempts on branch {run.branch}; transcript in {folder}')
@@ -245,17 +292,24 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
                     outcome, reason, code = 'stopped', f'not passing after {k} iterations', EXIT_FAIL
                     break
                 continue
-            if outcome == 'passed':
+            if outcome in ('passed', 'accepted', 'checked, not converted'):
                 passing = it.commit
+            if outcome == 'passed' or outcome == 'accepted':
+                target = it.accepted_commit or it.commit
+            if outcome == 'checked, not converted':
+                notes.append(f'the passing attempt {str(it.commit)[:12]} stays on {run.branch}; '
+                             f'`git merge --ff-only {str(it.commit)[:12]}` takes it without the '
+                             f'stage being accepted; accept output in '
+                             f'{run.folder / f"accept-{k}.out"}.')
             break
     except KeyboardInterrupt:
         outcome, reason, code = 'interrupted', 'interrupted (Ctrl-C or SIGTERM)', EXIT_INTERRUPT
     finally:
         with no_interrupts():
             notes += _finish(run, outcome)
-    if passing is not None:
+    if target is not None:
         try:
-            code, more = _after_pass(run, user_branch, start, passing, accept)
+            code, more = _after_pass(run, user_branch, start, target, accept_after)
         except KeyboardInterrupt:
             outcome, code = 'interrupted', EXIT_INTERRUPT
             more = ['interrupted after the pass, during the fast-forward or gates accept.']
@@ -263,7 +317,8 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     end = {'event': 'end', 'outcome': outcome, 'reason': reason, 'exit_code': code,
            'seconds': time.monotonic() - began, 'loop_branch': run.branch, 'notes': notes,
            'final_commit': run.iterations[-1].commit if run.iterations else start,
-           'passing_commit': passing}
+           'passing_commit': passing, 'until': until,
+           'accepted_commit': run.iterations[-1].accepted_commit if run.iterations else None}
     run.transcript.add(end)
     run.say(f'{outcome}: {reason} ({end["seconds"]:.1f}s in all)')
     for note in notes:
@@ -299,7 +354,7 @@ def _iteration(run: Run, it: Iteration, k: int, start: str, previous: str,
                   'shared_paths': list(spec.shared_paths), 'protected_paths': list(spec.protected_paths),
                   'assets': list(spec.assets)},
                   run.branch, start, previous, last_doc, changed, commit_rules(spec, now),
-                  agent_brief(spec, ledger, run.tier))
+                  agent_brief(spec, ledger, run.tier), run.until)
     md, js = run.folder / f'feedback-{k}.md', run.folder / f'feedback-{k}.json'
     md.write_text(fb.markdown(), encoding='utf-8')
     js.write_text(json.dumps(fb.to_dict(), indent=2, sort_keys=True, default=str) + '\n', encoding='utf-8')
@@ -330,12 +385,31 @@ def _iteration(run: Run, it: Iteration, k: int, start: str, previous: str,
         return EXIT_FAIL, 'stopped', what
     seen[it.tree] = k
     run.last_doc = run.check(k, it)
-    run.record(it)
     if it.outcome == 'check-error':
+        run.record(it)
         return EXIT_CRASH, 'stopped', str(it.check_error)
     failed = ', '.join(it.failed_gates) or ('none: ' + str(it.check_error) if it.check_error else '-')
     run.say(f'{run.where(k)}: check {"passed" if it.outcome == "passed" else f"failed ({failed})"} '
             f'after {it.check_seconds:.1f}s')
+    if it.outcome == 'passed' and run.until == 'accepted':
+        try:
+            run.accept(k, it)
+        finally:
+            run.record(it)
+        where = f'at iteration {k} of {run.max_iterations}'
+        if it.outcome == 'accepted':
+            what = (f'ledger row {now.next_row} ({now.row_name})' if now.optimising
+                    else now.target)
+            return EXIT_PASS, 'accepted', f'the check passed and gates accept recorded {what} {where}'
+        if it.outcome == 'not-converted':
+            refused = ', '.join(it.accept_failed_gates) or 'see its output'
+            return EXIT_NOT_CONVERTED, 'checked, not converted', (
+                f'the {run.tier} check passed {where}, but gates accept (the full tier) refused '
+                f'the attempt (failed: {refused}): '
+                + (f'no optimisation of {now.target} recorded' if now.optimising
+                   else f'{now.target} is not converted'))
+        return EXIT_CRASH, 'stopped', str(it.check_error)
+    run.record(it)
     if it.outcome == 'passed':
         return EXIT_PASS, 'passed', f'the check passed at iteration {k} of {run.max_iterations}'
     return EXIT_FAIL, 'continue', ''
@@ -379,6 +453,8 @@ def _finish(run: Run, outcome: str) -> list[str]:
 
 def _after_pass(run: Run, user_branch: str | None, start: str, passing: str,
                 accept: bool) -> tuple[int, list[str]]:
+    """Fast-forward the user's branch to ``passing`` (with --until accepted: the accept commit);
+    with --until check --accept, run ``gates accept`` there."""
     done, note = fast_forward(run.root, user_branch, start, passing)
     notes = [note]
     if not accept:

@@ -34,7 +34,8 @@ class Iteration:
     diffstat: str = ''
     files: list[str] = dataclasses.field(default_factory=list)
     # 'passed' | 'failed' | 'no-change' | 'repeat' | 'interrupted' | 'unfinished' | 'check-error'
-    # | 'agent-error'
+    # | 'agent-error'; with --until accepted a passing attempt then becomes 'accepted' or
+    # 'not-converted' (gates accept refused it) or 'accept-error'
     outcome: str = 'running'
     repeats: int | None = None            # the earlier iteration whose tree this one repeats (0: start)
     check_exit: int | None = None
@@ -42,6 +43,10 @@ class Iteration:
     failed_gates: list[str] = dataclasses.field(default_factory=list)
     findings: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     check_error: str | None = None
+    accept_exit: int | None = None          # --until accepted: `gates accept` on the passing attempt
+    accept_seconds: float = 0.0
+    accepted_commit: str | None = None      # the ledger commit accept made on the loop branch
+    accept_failed_gates: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {'event': 'iteration', **dataclasses.asdict(self)}
@@ -90,19 +95,30 @@ class Feedback:
     changed: Mapping[str, Any] | None
     commit_rules: Sequence[str]
     brief: str
+    # 'accepted': the loop succeeds only once `gates accept` records the stage (or the
+    # optimisation row); 'check': once the check passes (--until check)
+    goal: str = 'check'
 
     def to_dict(self) -> dict[str, Any]:
         return {'schema': SCHEMA, **dataclasses.asdict(self)}
 
     def markdown(self) -> str:
+        accepted = self.goal == 'accepted'
+        goal = ('Passing the check is not enough: the loop then runs `gates accept` (the full '
+                'tier), which records the stage only if it is really converted (its in-stage peak '
+                'strictly lower, time within budget); a change that passes the check without '
+                'converting ends the loop as "checked, not converted". ') if accepted else ''
+        stops = '`gates accept` has run on a passing attempt' if accepted else 'the check passes'
         lines = [
             f'# gates loop: iteration {self.iteration} of {self.max_iterations}', '',
-            f'You work in this directory, a worktree on branch `{self.loop_branch}` '
-            f'(started from `{self.start_commit[:12]}`). Edit files, and commit if you like; '
-            'when you exit, the loop commits whatever you left uncommitted and runs '
-            f'`gates check --tier {self.tier}`. Do not switch branches or rewrite history. '
-            'The loop stops when the check passes, when you make no change, when you repeat an '
-            'earlier attempt, or after the last iteration.', '',
+            (f'You work in this directory, a worktree on branch `{self.loop_branch}` '
+             f'(started from `{self.start_commit[:12]}`). Edit files, and commit if you like; '
+             'when you exit, the loop commits whatever you left uncommitted and runs '
+             f'`gates check --tier {self.tier}`. Do not switch branches or rewrite history. '
+             f'{goal}The loop stops when {stops}, when you make no change, when you repeat an '
+             'earlier attempt, or after the last iteration.'), '',
+            (f'The loop started from commit `{self.start_commit}`. To undo what you changed in a '
+             f'path, restore it from there: `git checkout {self.start_commit} -- <path>`.'), '',
             '## The last verdict', '',
         ]
         if self.last_verdict is None:
@@ -221,6 +237,12 @@ class Transcript:
                 if e.get('check_error'):
                     lines.append(f'- check error: {e["check_error"]}')
                 lines += [f'- {render_finding(f)}' for f in e.get('findings') or []]
+                if e.get('accept_exit') is not None:
+                    refused = ', '.join(e.get('accept_failed_gates') or [])
+                    lines.append(
+                        f'- gates accept: exit {e["accept_exit"]} after {e["accept_seconds"]:.1f}s'
+                        + (f', ledger commit `{e["accepted_commit"][:12]}`' if e.get('accepted_commit') else '')
+                        + (f', failed: {refused}' if refused else ''))
         for e in ends:
             lines += ['', '## End', '', f'{e["outcome"]}: {e["reason"]} (exit {e["exit_code"]}, '
                       f'{e["seconds"]:.1f}s in all).']

@@ -41,6 +41,20 @@ SCOPE_THEN_FIX = textwrap.dedent('''\
             print('reverted', path)
 ''')
 
+# Passes every gate without converting anything: appends a comment to stage 0 (in scope).
+COMMENT_ONLY = textwrap.dedent('''\
+    with open('toyprover/stages/stage0.py', 'a') as fh:
+        fh.write('# tidied up, nothing converted\\n')
+''')
+
+# Converts stage 0 (offers the streaming backend), and nothing else.
+CONVERT_STAGE0 = textwrap.dedent('''\
+    p = 'toyprover/stages/stage0.py'
+    src = open(p).read().replace("SUPPORTED = ('materialized',)",
+                                 "SUPPORTED = ('materialized', 'streaming')")
+    open(p, 'w').write(src)
+''')
+
 # Alternates between two out-of-scope edits: A, B, A, ... (the third attempt repeats the first).
 ALTERNATE = textwrap.dedent('''\
     import os

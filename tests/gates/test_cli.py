@@ -419,3 +419,33 @@ def test_freeze_writes_the_baselines_digests_and_refuses_to_change_them(tiny_sub
     proc = gates_cli(repo, 'freeze')
     assert proc.returncode == 2 and 'toy-12' in proc.stderr and '--force' in proc.stderr
     assert worktree_count(repo) == 1
+
+
+def _gates_with_closed_pipes(repo: Path, tmpdir: Path, *args: str, stdout_too: bool = True) -> int:
+    """Run gates with stderr (and stdout) a pipe whose reader is already gone: every write gets
+    EPIPE, as under `2>&1 | head -1` once head has exited (deterministic, unlike a real head)."""
+    r_fd, w_fd = os.pipe()
+    os.close(r_fd)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('GIT_', 'GITHUB_'))}
+    try:
+        proc = subprocess.run((sys.executable, '-m', 'gates', *args), cwd=repo, stdin=subprocess.DEVNULL,
+                              stdout=w_fd if stdout_too else subprocess.DEVNULL, stderr=w_fd,
+                              env={**env, 'TMPDIR': str(tmpdir)}, timeout=600, check=False)
+    finally:
+        os.close(w_fd)
+    return proc.returncode
+
+
+def test_a_closed_stderr_keeps_the_real_exit_code_and_leaves_no_crash_log(tmp_path: Path) -> None:
+    tiny = build_tiny_subject(tmp_path)
+    tmpdir = tmp_path / 'tmp'
+    tmpdir.mkdir()
+    # Unusable input (no such tier): 2, not 1 and not a crash.
+    assert _gates_with_closed_pipes(tiny.path, tmpdir, 'check', '--tier', 'nightly') == 2
+    assert _gates_with_closed_pipes(tiny.path, tmpdir, 'next', stdout_too=False) == 0
+    # A failing gate with its progress and table going nowhere: still 1; a pass: still 0.
+    write_files(tiny.path, {'toyprover/backends/common.py': '# out of scope\n'})
+    assert _gates_with_closed_pipes(tiny.path, tmpdir, 'check', '--tier', 'pre-commit', '--gate', 'scope') == 1
+    git(tiny.path, 'checkout', '--', 'toyprover/backends/common.py')
+    assert _gates_with_closed_pipes(tiny.path, tmpdir, 'check', '--tier', 'pre-commit', '--gate', 'scope') == 0
+    assert sorted(p.name for p in tmpdir.iterdir() if p.name.startswith('stagegate-crash-')) == []

@@ -13,6 +13,8 @@ import pytest
 
 from _browser import load
 from _loop_helpers import ALTERNATE
+from _loop_helpers import COMMENT_ONLY
+from _loop_helpers import CONVERT_STAGE0
 from _loop_helpers import FAST_TIERS
 from _loop_helpers import HANG_ON_SECOND
 from _loop_helpers import SCOPE_THEN_FIX
@@ -45,7 +47,7 @@ def test_out_of_scope_first_then_fixed_from_the_feedback_passes_in_two(tmp_path:
     repo = tiny.path
     start = git(repo, 'rev-parse', 'HEAD')
     proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX),
-                    '--max-iterations', '4', '--json')
+                    '--max-iterations', '4', '--until', 'check', '--json')
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stderr == ''                      # --json: the document alone, no progress
     doc = json.loads(proc.stdout)
@@ -88,7 +90,7 @@ def test_out_of_scope_first_then_fixed_from_the_feedback_passes_in_two(tmp_path:
 def test_progress_goes_to_stderr_without_json(tmp_path: Path) -> None:
     tiny = loop_subject(tmp_path)
     branch = user_branch(tiny.path)
-    proc = run_loop(tiny.path, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX))
+    proc = run_loop(tiny.path, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--until', 'check')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ''
     for line in ('iteration 1 of 5: running the agent', 'iteration 1 of 5: check failed (scope) after',
@@ -174,6 +176,7 @@ def test_bad_input_is_refused_before_any_work(tmp_path: Path) -> None:
             (('--agent', 'true', '--tier', 'nightly'), "no tier 'nightly'"),
             (('--agent', 'true', '--max-iterations', '0'), '--max-iterations 0'),
             (('--agent', ' '), '--agent: give the shell command'),
+            (('--agent', 'true', '--no-accept'), '--no-accept contradicts --until accepted'),
     ):
         proc = run_loop(tiny.path, *args)
         assert proc.returncode == 2, proc.stderr
@@ -211,7 +214,8 @@ def test_a_pass_on_a_dirty_tree_is_not_fast_forwarded_nor_accepted(tmp_path: Pat
     repo = tiny.path
     write_files(repo, {'notes.txt': 'work in progress\n'})
     before = snapshot(repo)
-    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--accept', '--json')
+    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--until', 'check',
+                    '--accept', '--json')
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc['outcome'] == 'passed' and doc['passing_commit']
@@ -229,7 +233,10 @@ def test_accept_after_a_pass_records_the_stage(tmp_path: Path) -> None:
     budgets = _SPEC_BLOCKS['budgets'].replace('max_pairs: 11', 'max_pairs: 7')
     tiny = build_tiny_subject(tmp_path, sleep_ms=25, budgets=budgets, tiers=FAST_TIERS)
     repo = tiny.path
-    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--accept', '--json')
+    # --until check --accept: the ending before issue 17 (accept runs on the user's branch after
+    # the fast-forward); the default ending is test_a_pass_that_converts_the_stage_is_accepted...
+    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'fixer', SCOPE_THEN_FIX), '--until', 'check',
+                    '--accept', '--json')
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc['outcome'] == 'passed' and len(doc['iterations']) == 2
@@ -238,3 +245,55 @@ def test_accept_after_a_pass_records_the_stage(tmp_path: Path) -> None:
     (row,) = json.loads((repo / 'specs/ledger.json').read_text())['rows']
     assert row['stage'] == 0 and row['commit'] == doc['passing_commit']
     assert git(repo, 'status', '--porcelain') == ''
+
+
+def _accept_budgets() -> str:
+    # As in test_accept_after_a_pass_records_the_stage: 25 ms toy stages and up to 7 pairs.
+    return _SPEC_BLOCKS['budgets'].replace('max_pairs: 5', 'max_pairs: 7')
+
+
+@pytest.mark.slow
+def test_a_pass_that_converts_nothing_ends_checked_not_converted(tmp_path: Path) -> None:
+    tiny = build_tiny_subject(tmp_path, sleep_ms=25, budgets=_accept_budgets(), tiers=FAST_TIERS)
+    repo = tiny.path
+    before = snapshot(repo)
+    start = git(repo, 'rev-parse', 'HEAD')
+    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'comment', COMMENT_ONLY), '--json')
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc['outcome'] == 'checked, not converted' and doc['exit_code'] == 5
+    (only,) = doc['iterations']
+    assert only['check_exit'] == 0 and only['outcome'] == 'not-converted' and only['accept_exit'] == 1
+    assert 'memory' in only['accept_failed_gates'] and doc['accepted_commit'] is None
+    assert 'stage 0 (commit) is not converted' in doc['reason'] and '(failed: memory' in doc['reason']
+    # Nothing reaches the user: branch, tree and ledger as before; the attempt stays on the loop branch.
+    assert snapshot(repo) == before
+    assert json.loads((repo / 'specs/ledger.json').read_text())['rows'] == []
+    (branch,) = loop_branches(repo)
+    assert git(repo, 'rev-parse', branch) == doc['passing_commit'] == only['commit']
+    assert any(f'git merge --ff-only {only["commit"][:12]}' in n for n in doc['notes'])
+    # The feedback named the start commit and how to revert a path to it, and the goal.
+    folder = Path(doc['transcript']['markdown']).parent
+    feedback = (folder / 'feedback-1.md').read_text()
+    assert f'git checkout {start} -- <path>' in feedback and 'checked, not converted' in feedback
+    assert '| 1 | not-converted |' in Path(doc['transcript']['markdown']).read_text()
+
+
+@pytest.mark.slow
+def test_a_pass_that_converts_the_stage_is_accepted_and_fast_forwarded(tmp_path: Path) -> None:
+    tiny = build_tiny_subject(tmp_path, sleep_ms=25, budgets=_accept_budgets(), tiers=FAST_TIERS)
+    repo = tiny.path
+    proc = run_loop(repo, '--agent', agent_cmd(tmp_path, 'convert', CONVERT_STAGE0), '--json')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc['outcome'] == 'accepted' and doc['until'] == 'accepted'
+    assert doc['reason'] == 'the check passed and gates accept recorded stage 0 (commit) at iteration 1 of 5'
+    (only,) = doc['iterations']
+    assert only['outcome'] == 'accepted' and only['accept_exit'] == 0
+    # The user's branch holds the attempt and, on top, the ledger row accept committed.
+    assert git(repo, 'rev-parse', 'HEAD') == doc['accepted_commit'] == only['accepted_commit']
+    assert git(repo, 'rev-parse', 'HEAD~1') == doc['passing_commit'] == only['commit']
+    assert git(repo, 'log', '-1', '--format=%s') == 'gates: accept stage 0 (commit)'
+    (row,) = json.loads((repo / 'specs/ledger.json').read_text())['rows']
+    assert row['stage'] == 0 and row['commit'] == doc['passing_commit']
+    assert git(repo, 'status', '--porcelain') == '' and git(repo, 'worktree', 'list').count('\n') == 0
