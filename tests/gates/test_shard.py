@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TinyRepo, build_tiny_subject, commit_all, convert_stage, git, write_files
+from conftest import (
+    TinyRepo,
+    build_tiny_subject,
+    commit_all,
+    convert_stage,
+    git,
+    write_files,
+)
 from structural_helpers import gates_cli
 
 from gates.contract.spec import Workload
@@ -230,3 +237,28 @@ def test_the_plan_of_the_full_tier_in_five_shards() -> None:
     load = [sum(sharding.unit_cost(next(w for w in full if w.id == wid), g) for wid, g in k) for k in owned]
     load[0] += sharding.STATIC_COST
     assert max(load) == 4 << 20
+
+
+def test_accept_from_shards_records_the_row(tmp_path: Path) -> None:
+    """`gates accept --from` the full tier's shards: one committed row with the merged figures;
+    shards of another tier, or a dirty tree, are refused."""
+    tiny = build_tiny_subject(tmp_path, sleep_ms=SLEEP)
+    repo = tiny.path
+    convert_stage(repo, 0)
+    commit_all(repo, 'stage 0: stream')
+    paths = _shards(repo, tmp_path / 'results', 'full', 2)
+    merged = _doc(gates_cli(repo, 'merge', '--json', *map(str, paths)))
+    (repo / 'scratch.txt').write_text('x')
+    dirty = gates_cli(repo, 'accept', '--from', *map(str, paths))
+    assert dirty.returncode == 2 and 'uncommitted changes' in dirty.stderr, dirty.stderr
+    (repo / 'scratch.txt').unlink()
+    proc = gates_cli(repo, 'accept', '--from', *map(str, paths))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert git(repo, 'log', '-1', '--format=%s').startswith('gates: accept stage 0')
+    row = json.loads((repo / 'specs/ledger.json').read_text())['rows'][-1]
+    memory = next(v for v in merged['verdicts'] if v['gate'] == 'memory')['details']['workloads']
+    for wid in ('toy-12', 'toy-13'):
+        assert row['workloads'][wid]['stage_peaks'] == memory[wid]['candidate']['stage_peaks']
+        assert row['workloads'][wid]['proof_sha256'] == tiny.golden['workloads'][wid]['sha256']
+    again = gates_cli(repo, 'accept', '--from', *map(str, paths))
+    assert again.returncode == 2 and 'head' in again.stderr, again.stderr
