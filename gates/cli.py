@@ -51,10 +51,26 @@ def _parser() -> argparse.ArgumentParser:
         '--staged', action='store_true',
         help='judge the staged index instead of the working tree (the pre-commit hook does)',
     )
+    check.add_argument(
+        '--shard', metavar='K/N',
+        help="run only shard K of N of the tier (static gates in shard 1, each measuring gate's "
+             'workloads split by cost) and write a partial result to --out; `gates merge` '
+             'combines the N results into the verdict',
+    )
+    check.add_argument('--out', metavar='FILE', help='with --shard: where the partial result goes '
+                                                     '(outside the checkout: it would be judged)')
+    merge = with_spec(sub.add_parser('merge', help='combine the partial results of `gates check --shard`'))
+    merge.add_argument('results', nargs='+', metavar='RESULT', help='every shard\'s --out file')
+    merge.add_argument('--json', action='store_true', help='print a JSON document on stdout')
     accept = with_spec(sub.add_parser('accept', help='run the full tier and record the stage'))
     accept.add_argument(
         '--base', metavar='REF',
         help='judge the change since the merge-base of REF and HEAD (default: as gates check)',
+    )
+    accept.add_argument(
+        '--from', dest='from_results', nargs='+', default=[], metavar='RESULT',
+        help='record the row from the results of `gates check --tier full --shard K/N` of HEAD '
+             '(every shard) instead of running the tier here',
     )
     with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
     prot = with_spec(sub.add_parser('protected', help="protected paths and symbols, with the verifier's reach"))
@@ -139,11 +155,19 @@ def _dispatch(args: argparse.Namespace) -> int:
     # Imported per command so that a broken gate module cannot break `gates status`.
     if args.command == 'check':
         from gates.commands.check import check
+        if args.out is not None and args.shard is None:
+            raise GateError(f'--out {args.out}: only a sharded run writes a result file; add --shard K/N.')
         return check(
             cwd, args.spec, args.tier, args.gate, args.base, args.json, args.staged, sys.stdout,
+            args.shard, None if args.out is None else Path(args.out).resolve(),
         )
+    if args.command == 'merge':
+        from gates.commands.merge import merge
+        return merge([Path(r) for r in args.results], args.json, sys.stdout)
     if args.command == 'accept':
         from gates.commands.accept import accept
+        if args.from_results:
+            return accept(cwd, args.spec, args.base, sys.stdout, [Path(r) for r in args.from_results])
         return accept(cwd, args.spec, args.base, sys.stdout)
     if args.command == 'status':
         from gates.commands.status import status
@@ -285,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except GateError as e:
-        if args.command == 'check' and args.json:
+        if args.command in ('check', 'merge') and args.json:
             from gates.commands.check import json_error
             json_error(str(e), sys.stdout)
         print(f'gates: error: {e}', file=sys.stderr)

@@ -29,9 +29,12 @@ from gates.contract.ledger import WorkloadFigures
 from gates.contract.ledger import append_row
 from gates.contract.ledger import make_row
 from gates.contract.ledger import read_ledger
+from gates.model import Finding
 from gates.model import GateError
 from gates.model import Verdict
 from gates.contract.spec import Stage
+from gates.reports import report
+from gates.reports import shard as sharding
 
 TIER = 'full'
 
@@ -96,7 +99,74 @@ def optimisation_row(ctx: CheckContext) -> Stage:
     return Stage(len(ctx.ledger.rows), optimisation_row_name(ctx.spec), '', (), 0)
 
 
-def accept(cwd: Path, spec: str | None, base: str | None, out: TextIO) -> int:
+def _strict_memory(ctx: CheckContext, verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """The memory verdict as accept's strict mode gives it: a stage under conversion that runs
+    the reference's backend on a workload is a finding, not a note (``judge``'s
+    ``require_conversion``; shards run `gates check`, which only notes it)."""
+    stage = ctx.stage_under_conversion
+    if stage is None or ctx.spec.mode != 'conversion':
+        return list(verdicts)
+    out = []
+    for v in verdicts:
+        if v.gate != 'memory':
+            out.append(v)
+            continue
+        found = list(v.findings)
+        notes = list(v.details.get('notes', []))
+        for wid, d in (v.details.get('workloads') or {}).items():
+            if not isinstance(d, Mapping) or 'candidate' not in d:
+                continue
+            backend = d['candidate'].get('variant', {}).get(str(stage.id))
+            was = d.get('reference', {}).get('variant', {}).get(str(stage.id))
+            already = any(f.workload == wid and f.stage == stage.id and 'in-stage peak' in f.message for f in found)
+            note = next((n for n in notes if isinstance(n, str) and n.startswith(f'{wid}: stage {stage.id} (')
+                         and 'not yet converted' in n), None)
+            if backend == was and not already:
+                why = note.split(': ', 1)[1] if note else f'stage {stage.id} ({stage.name}) not yet converted'
+                peak = d['candidate'].get('stage_peaks', {}).get(str(stage.id))
+                found.append(Finding('memory', f'stage {stage.id} ({stage.name}) in-stage peak: {why}',
+                                     workload=wid, stage=stage.id,
+                                     figure=None if peak is None else float(peak)))
+            if backend == was and note in notes:
+                notes.remove(note)
+        details = {**v.details, 'notes': notes}
+        out.append(Verdict.from_findings('memory', found, details))
+    return out
+
+
+def _from_shards(
+        ctx: CheckContext, info: report.RunInfo, head: str, paths: Sequence[Path],
+) -> tuple[list[Verdict], dict[str, float], report.RunInfo]:
+    """The verdicts of `gates check --tier full --shard K/N` results, after checking that they
+    judged exactly what accept would run on (HEAD, clean, the same trees and engine)."""
+    from gates.checks.memory import judge_growth
+    from gates.measuring import treedigest
+    merged = sharding.combine(paths, judge_growth)
+    first = merged.loaded[0].path
+    if merged.info.tier != TIER:
+        raise GateError(f'{first}: tier {merged.info.tier}: accept records the {TIER} tier; run the '
+                        f'shards with `gates check --tier {TIER} --shard K/N`.')
+    if merged.info.head != head or merged.info.dirty or merged.info.head_tree != 'worktree':
+        raise GateError(f'{first}: head {merged.info.head[:12]}{" (dirty)" if merged.info.dirty else ""}, '
+                        f'but HEAD is {head[:12]} (clean): the shards judged another tree; run them on HEAD.')
+    if merged.content('engine') != sharding.engine_digest():
+        raise GateError(f'{first}: engine: the shards ran another engine than this one; accept with '
+                        f'the engine that judged them, or run the shards again.')
+    here = {'head': treedigest.digest(ctx.head_tree).hexdigest,
+            'base': treedigest.digest(ctx.base_tree).hexdigest,
+            'oracle': treedigest.digest(ctx.oracle_tree or ctx.base_tree).hexdigest}
+    trees = merged.content('trees') or {}
+    for key in ('head', 'base', 'oracle'):
+        if trees.get(key) != here[key]:
+            raise GateError(f'{first}: trees.{key}: the shards judged another {key} tree than accept '
+                            f'sees here; run them on HEAD with the same --base.')
+    return _strict_memory(ctx, merged.verdicts), merged.seconds, merged.info
+
+
+def accept(
+        cwd: Path, spec: str | None, base: str | None, out: TextIO,
+        from_results: Sequence[Path] = (),
+) -> int:
     repo = repo_mod.open_repo(cwd)
     dirty = repo_mod.dirty_paths(repo)
     if dirty:
@@ -114,7 +184,11 @@ def accept(cwd: Path, spec: str | None, base: str | None, out: TextIO) -> int:
             stage = optimisation_row(ctx)
         elif stage is None:
             raise GateError(f'every stage of {ctx.spec.path} is already accepted.')
-        verdicts, seconds = run_gates(ctx, GATES, RUNNERS)
+        if from_results:
+            # Issue 18: the full tier was run as shards (possibly on N machines) and merged.
+            verdicts, seconds, info = _from_shards(ctx, info, head, from_results)
+        else:
+            verdicts, seconds = run_gates(ctx, GATES, RUNNERS)
         emit(info, verdicts, seconds, False, out)
         if not all(v.passed for v in verdicts):
             out.write(f'gates: stage {stage.id} ({stage.name}) not accepted.\n')

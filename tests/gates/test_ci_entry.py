@@ -224,3 +224,41 @@ def test_the_real_ci_script_weakened_fails() -> None:
     assert _problems(CI_RUN, REAL_RUN, '.venv/bin/gates check --tier ci\n', '.venv/bin/gates check --tier full\n') == []
     found = _problems('examples/merkle/ci-check.sh', REAL_EXAMPLE, '"$gates" check --tier ci', '"$gates" check --tier pre-commit')
     assert 'lowered from ci to pre-commit' in found[0].what
+
+
+# --- the sharded full tier (issue 18): a later PR may not narrow the matrix or drop the merge --
+
+
+@pytest.mark.parametrize(('old', 'new', 'why'), [
+    ('        shard: [1, 2, 3, 4, 5]\n', '        shard: [1, 2, 3, 4]\n', 'job `full-shard`: `strategy` changed'),
+    ('        shard: [1, 2, 3, 4, 5]\n', '        shard: [1, 2, 3]\n        exclude: []\n', 'job `full-shard`: `strategy` changed'),
+    ('--shard "$SHARD/5"', '--shard "$SHARD/4"', 'its other arguments changed'),
+    ('args=(check --tier full --shard', 'args=(check --tier ci --shard', 'its tier was lowered from full to ci'),
+    ('"$RUNNER_TEMP/engine/bin/gates" merge "$RUNNER_TEMP"/shards/result-*.json',
+     '"$RUNNER_TEMP/engine/bin/gates" merge "$RUNNER_TEMP"/shards/result-1.json',
+     'became'),
+    ('"$RUNNER_TEMP/engine/bin/gates" merge "$RUNNER_TEMP"/shards/result-*.json',
+     '"$RUNNER_TEMP/engine/bin/gates" merge "$RUNNER_TEMP"/shards/result-*.json || true',
+     '`||` swallows its exit status'),
+    ("    if: always() && needs.full-shard.result != 'skipped'\n", "    if: false\n",
+     'job `full-merge`: `if` changed'),
+    ('    needs: full-shard\n', '', 'job `full-merge`: `needs` changed'),
+])
+def test_a_narrowed_sharded_matrix_fails(old: str, new: str, why: str) -> None:
+    found = _problems(WORKFLOW, REAL_WORKFLOW, old, new)
+    assert found, (old, new)
+    assert any(why in p.what for p in found), [p.what for p in found]
+
+
+def test_dropping_the_merge_job_or_a_shard_step_fails() -> None:
+    start = REAL_WORKFLOW.index('  full-merge:\n')
+    found = ci_entry.problems(WORKFLOW, REAL_WORKFLOW, REAL_WORKFLOW[:start])
+    assert any('job `full-merge`, which runs gates, was removed' in p.what for p in found), found
+    start = REAL_WORKFLOW.index('  full-shard:\n')
+    end = REAL_WORKFLOW.index('  full-merge:\n')
+    found = ci_entry.problems(WORKFLOW, REAL_WORKFLOW, REAL_WORKFLOW[:start] + REAL_WORKFLOW[end:])
+    assert any('job `full-shard`, which runs gates, was removed' in p.what for p in found), found
+    runs = [r.shown() for u in ci_entry.read_script(
+        REAL_WORKFLOW[REAL_WORKFLOW.index('mkdir -p "$RUNNER_TEMP/shard"'):].split('\n\n')[0]).units for r in u.runs]
+    assert runs == ["'$RUNNER_TEMP/engine/bin/gates' check --tier full --shard '$SHARD/5' --out "
+                    "'$RUNNER_TEMP/shard/result-$SHARD.json' --base '$BASE_SHA'"]

@@ -148,3 +148,23 @@ def test_ci_run_does_not_recreate_the_tag_and_the_hook_is_described_honestly() -
     # The pre-commit tier narrows to the structural gates and proof; memory and time run in CI.
     assert 'memory and time run in CI' in hook['description']
     assert 'proof, memory' not in hook['description']
+
+
+def test_the_full_tier_runs_as_five_shards_and_one_merge() -> None:
+    """Issue 18: the full tier as a matrix of `gates check --shard K/5` jobs uploading their
+    results, and one job that downloads them all and runs `gates merge` even when a shard failed."""
+    jobs = workflow()['jobs']
+    assert 'github.event_name == \'pull_request\'' in jobs['gates']['if']
+    assert "!contains(github.event.pull_request.labels.*.name, 'gates:full')" in jobs['gates']['if']
+    shard, merge = jobs['full-shard'], jobs['full-merge']
+    assert shard['strategy'] == {'fail-fast': False, 'matrix': {'shard': [1, 2, 3, 4, 5]}}
+    run_step = next(s for s in shard['steps'] if s.get('id') == 'gates')
+    assert '--shard "$SHARD/5"' in run_step['run'] and '--tier full' in run_step['run']
+    assert run_step['env']['SHARD'] == '${{ matrix.shard }}'
+    upload = next(s for s in shard['steps'] if str(s.get('uses', '')).startswith('actions/upload-artifact@'))
+    assert upload['if'] == 'always()' and 'result-${{ matrix.shard }}.json' in upload['with']['path']
+    assert merge['needs'] == 'full-shard' and merge['if'].startswith('always()')
+    download = next(s for s in merge['steps'] if str(s.get('uses', '')).startswith('actions/download-artifact@'))
+    assert download['with']['pattern'] == 'gates-shard-*' and download['with']['merge-multiple'] is True
+    merge_step = next(s for s in merge['steps'] if s.get('id') == 'gates')
+    assert 'gates" merge "$RUNNER_TEMP"/shards/result-*.json' in merge_step['run']
