@@ -1,18 +1,34 @@
-"""Trusted ledger rows: a row counts only once an engine that did not come from the change has
-measured it (issue 8.2; docs/gates.md, "Trusted ledger rows").
+"""Trusted ledger rows: a row counts only if an engine that did not come from the change, re-judging
+it, finds the accept rule holding again (issues 8.2 and 13.3; docs/gates.md, "Trusted ledger rows").
 
 A row that the change under judgement adds was written by whoever made the change: its subject
-line, parent and digest prove nothing (anyone can recompute a sha256). So, in every tier that
-measures (the ones that run the memory gate: ci and full), the engine judging the change (in
-CI the BASE's engine) re-runs the row's measurements at the ci workloads, in an export of
-the row's commit, with the row's variant (its stage and every earlier one converted):
+line, parent and digest prove nothing (anyone can recompute a sha256), and neither do figures that
+are real: figures of an unconverted run reproduce perfectly. So, in every tier that measures (the
+ones that run the memory gate: ci and full), the engine judging the change (in CI the BASE's
+engine) re-judges each new row at the ci workloads, in an export of the row's commit, with the
+row's variant (its stage and every earlier one converted, as the subject offers them):
 
-- the proof digest must equal the row's, byte for byte;
-- every in-stage peak and the whole-run peak must equal the row's within ``NOISE_BYTES``.
+1. reproduction: the proof digest must equal the row's, byte for byte, and every in-stage peak
+   and the whole-run peak must equal the row's within ``noise_bound``;
+2. conversion: the row's stage must run converted there (the subject's ``capabilities`` offer the
+   candidate backend for it), or the row records an unconverted run;
+3. memory: the memory gate's own rule (``memory_rule.judge`` with ``require_conversion``) on the
+   re-measured figures against the reference of the row's time: the lower (``lower_of``) of the
+   newest earlier row holding the workload (if made with this engine's memory method) and the
+   change's base measured now with the stages accepted before the row converted. The row's stage
+   must drop by the spec's margin; no other stage, retained figure or the whole run may rise
+   beyond the tolerance;
+4. time: the time gate's interleaved comparison (``time_rule.compare``, with the spec's own
+   ``budgets.time`` and the rule's noise floor and confidence; one rerun on fresh pairs when
+   max_pairs leaves a metric undecided, as the time gate does) of the oracle's baseline against
+   the row's commit with the row's variant, exactly as the time gate judged it at accept. A
+   metric still undecided is a finding (the rule is not seen to hold). It is
+   the dearest step (a time gate's worth of pairs per ci workload), so it runs only for a row
+   that passed 1-3.
 
-The bound: memray counts allocations and the subjects are deterministic, so the same tree
-measured repeatedly gives the same byte counts (0 B spread measured on the bundled prover and on
-the toy subject); the one exception seen is a 1 MiB allocator arena that a stage whose first
+The reproduction bound: memray counts allocations and the subjects are deterministic, so the same
+tree measured repeatedly gives the same byte counts (0 B spread measured on the bundled prover and
+on the toy subject); the one exception seen is a 1 MiB allocator arena that a stage whose first
 numpy import falls inside it sometimes shows (specs/streaming-prover.yaml, budgets.memory).
 Hence 1 MiB, absolute: an invented peak (a forged 10 GiB, or a forged 10 % cut of a 16 MiB
 stage) is far outside it. RSS (``measure: rss``, command subjects) is sampled and not
@@ -21,28 +37,38 @@ is larger (the merkle example's 4 MiB: a re-measured whole-run RSS once differed
 1 MiB under load, and the engine called its own accept row forged). Where the base's golden
 file records the subject's measured noise (``memory_noise``, ``gates freeze --noise-runs N``;
 issue 13.6), each figure's bound is that record's (``max(floor, 2 x spread)``: 16 KiB at least
-for heap, 64 KiB for RSS) instead of 1 MiB. Time ratios are
-machine-dependent and are not re-checked here; the time gate judges the change itself.
+for heap, 64 KiB for RSS) instead of 1 MiB; step 3 judges with the same record. A row measured
+with another memory method than this engine's is refused outright (it cannot be re-measured).
+Recorded time ratios are machine-dependent and are not compared; step 4 measures the rule itself
+again.
+
+Rows of an optimisation-mode spec (nothing converts; rows are numbered) get step 1 only.
 """
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 from gates.measuring import measure
+from gates.measuring import memory_rule
 from gates.measuring import probe
+from gates.measuring import time_rule
 from gates.vcs import repo as repo_mod
 from gates.vcs import trees
 from gates.context import CheckContext
 from gates.contract import noise as noise_mod
 from gates.contract.ledger import MEMORY_METHOD
+from gates.contract.ledger import Ledger
 from gates.contract.ledger import Row
 from gates.contract.noise import Noise
 from gates.contract.ledger import parse_ledger
 from gates.model import Finding
 from gates.model import GateError
 from gates.contract.spec import Spec
+from gates.contract.spec import Workload
 
 GATE = 'integrity'
 NOISE_BYTES = 1 << 20
@@ -66,17 +92,24 @@ def measures(ctx: CheckContext) -> bool:
     return 'memory' in ctx.spec.tier_gate_names(ctx.tier)
 
 
-def new_rows(ctx: CheckContext, spec: Spec) -> list[tuple[int, Row]]:
-    """(index, row) of the rows the head ledger has beyond the base's; none when the head ledger
-    does not parse (``integrity.ledger_rows`` reports that)."""
-    base = trees.base_ledger(ctx, spec)
+def head_ledger(ctx: CheckContext, spec: Spec) -> Ledger | None:
+    """The ledger of the tree under judgement; None when it is missing or does not parse
+    (``integrity.ledger_rows`` reports that)."""
     text = trees.read_text(ctx.head_tree, spec.ledger)
     if text is None:
-        return []
+        return None
     try:
-        head = parse_ledger(text, spec.ledger)
+        return parse_ledger(text, spec.ledger)
     except GateError:
+        return None
+
+
+def new_rows(ctx: CheckContext, spec: Spec) -> list[tuple[int, Row]]:
+    """(index, row) of the rows the head ledger has beyond the base's."""
+    head = head_ledger(ctx, spec)
+    if head is None:
         return []
+    base = trees.base_ledger(ctx, spec)
     return [(i, r) for i, r in enumerate(head.rows) if i >= len(base.rows)]
 
 
@@ -96,10 +129,205 @@ def _where(text: str | None, row: Row) -> int | None:
     return None if at < 0 else text.count('\n', 0, at) + 1
 
 
+def _previous(spec: Spec, head: Ledger, index: int, workload: str) -> memory_rule.Reference | None:
+    """What the memory gate took from the ledger when row ``index`` was made: the newest earlier
+    row holding ``workload``, if it was measured with this engine's memory method."""
+    for i in range(index - 1, -1, -1):
+        row = head.rows[i]
+        figures = row.workloads.get(workload)
+        if figures is None:
+            continue
+        if not row.measured_like_this_engine():
+            return None   # another instrument's figures: the base measured now stands in
+        return memory_rule.Reference(
+            {int(k): int(v) for k, v in figures.stage_peaks.items()}, figures.whole_run_peak,
+            spec.variant(r.stage for r in head.rows[:i + 1]),
+            f'ledger rows[{i}] (stage {row.stage}, {row.commit[:12]})',
+        )
+    return None
+
+
+def _shares_runs(ctx: CheckContext, spec: Spec) -> bool:
+    """Runs of this gate may sit in the check's cache (and serve the memory gate) only if they
+    are what the memory gate would run: the same subject, stages and instrument."""
+    return (spec.subject == ctx.spec.subject and measure.stage_ids(spec) == measure.stage_ids(ctx.spec)
+            and spec.budgets.memory.measure == ctx.spec.budgets.memory.measure)
+
+
+def _memory(
+        ctx: CheckContext, spec: Spec, tree: Path, workload: Workload, variant: Mapping[str, str],
+        capture_dir: Path, label: str,
+) -> probe.MemoryRun:
+    def run() -> probe.MemoryRun:
+        return probe.memory_run(
+            spec.subject, tree, workload.id, workload.params, variant, measure.stage_ids(spec),
+            capture_dir, label=label, progress=ctx.progress, guard=measure.guard(ctx),
+            # The spec's measure: a command subject's rows hold RSS peaks (issue 8.5).
+            measure=spec.budgets.memory.measure,
+        )
+    if not _shares_runs(ctx, spec):
+        return run()
+    return ctx.measurements.get(('memory', str(tree), workload.id, measure.variant_key(variant)), run)
+
+
+def _reproduce(
+        ctx: CheckContext, spec: Spec, tree: Path, row: Row, workloads: Sequence[Workload],
+        variant: Mapping[str, str], capture_dir: Path, where: tuple[str, str, int | None],
+        noise: Noise | None,
+) -> tuple[list[Finding], dict[str, probe.MemoryRun]]:
+    """Step 1: the row's figures, measured again; the memory runs, for step 3."""
+    name, ledger, line = where
+    out: list[Finding] = []
+    runs: dict[str, probe.MemoryRun] = {}
+    for workload in workloads:
+        recorded = row.workloads.get(workload.id)
+        if recorded is None:
+            continue
+        ctx.progress(f'integrity: re-measuring ledger {name} at {workload.id}')
+        proof = probe.proof_run(
+            spec.subject, tree, workload.id, workload.params, variant, measure.stage_ids(spec),
+            guard=measure.guard(ctx),
+        )
+        if proof.sha256 != recorded.proof_sha256:
+            out.append(Finding(
+                GATE, f'{name}: proof sha256 re-measured {proof.sha256[:12]}, the row records '
+                      f'{recorded.proof_sha256[:12]}: the row was not measured by the engine '
+                      f'(forged or stale); drop it and run `gates accept`',
+                ledger, line, workload=workload.id, stage=row.stage,
+            ))
+        mem = runs[workload.id] = _memory(ctx, spec, tree, workload, variant, capture_dir, 'ledger-row')
+        pairs = [(f'stage {k} in-stage peak', noise_mod.stage_key(int(k)), mem.stage_peaks.get(int(k)), v)
+                 for k, v in sorted(recorded.stage_peaks.items(), key=lambda kv: int(kv[0]))]
+        pairs.append(('whole-run peak', noise_mod.WHOLE, mem.whole_run_peak, recorded.whole_run_peak))
+        for what, key, now, then in pairs:
+            bound = noise_bound(spec, noise, workload.id, key)
+            if now is None or abs(now - then) > bound:
+                out.append(Finding(
+                    GATE, f'{name}: {what} re-measured {now} B, the row records {then} B '
+                          f'(beyond the {bound} B noise bound): the row was not '
+                          f'measured by the engine (forged or stale); drop it and run '
+                          f'`gates accept`',
+                    ledger, line, workload=workload.id, stage=row.stage,
+                    figure=None if now is None else float(now),
+                ))
+    return out, runs
+
+
+RULE = 'the accept rule does not hold again'
+
+
+def _conversion(
+        ctx: CheckContext, spec: Spec, tree: Path, row: Row, variant: Mapping[str, str],
+        where: tuple[str, str, int | None],
+) -> list[Finding]:
+    """Step 2: the row's stage runs the candidate backend at the row's commit."""
+    name, ledger, line = where
+    runs = variant.get(str(row.stage))
+    if runs == spec.candidate_variant:
+        return []
+    caps = measure.capabilities(ctx, tree) or {}
+    offered = ', '.join(caps.get(str(row.stage), ())) or 'nothing'
+    return [Finding(
+        GATE, f'{name}: {RULE}: stage {row.stage} does not run converted at the row\'s commit '
+              f'(its subject offers {offered} for it, so it runs {runs}, not '
+              f'{spec.candidate_variant}); the row\'s figures are those of an unconverted run. '
+              f'Drop the row; convert the stage, then run `gates accept`',
+        ledger, line, stage=row.stage,
+    )]
+
+
+def _memory_rule(
+        ctx: CheckContext, spec: Spec, head: Ledger, index: int, row: Row, workloads: Sequence[Workload],
+        variant: Mapping[str, str], runs: Mapping[str, probe.MemoryRun], capture_dir: Path,
+        where: tuple[str, str, int | None], noise: Noise | None,
+) -> list[Finding]:
+    """Step 3: the memory gate's rule, against the reference of the row's time."""
+    name, ledger, line = where
+    out: list[Finding] = []
+    before = [r.stage for r in head.rows[:index]]
+    base_variant = measure.effective(ctx, ctx.base_tree, spec.variant(before))
+    for workload in workloads:
+        mem = runs.get(workload.id)
+        if mem is None:
+            continue
+        ctx.progress(f'integrity: the reference of ledger {name} at {workload.id}: the base, measured now')
+        base_run = _memory(ctx, spec, ctx.base_tree, workload, base_variant, capture_dir, 'base')
+        base = memory_rule.Reference(
+            base_run.stage_peaks, base_run.whole_run_peak, base_variant,
+            f'the change\'s base {ctx.base_rev[:12]} measured now', base_run.retained,
+        )
+        earlier = _previous(spec, head, index, workload.id)
+        reference = base if earlier is None else memory_rule.lower_of(earlier, base)
+        judged = memory_rule.judge(
+            spec, workload.id, row.stage, mem.stage_peaks, variant, reference, True,
+            whole_run_peak=mem.whole_run_peak, retained=mem.retained, noise=noise,
+        )
+        for found in judged.findings:
+            out.append(Finding(
+                GATE, f'{name}: {RULE} at {workload.id} (memory, reference: {reference.source}): '
+                      f'{found.message}',
+                ledger, line, workload=workload.id,
+                stage=row.stage if found.stage is None else found.stage, figure=found.figure,
+            ))
+    return out
+
+
+def _time_rule(
+        ctx: CheckContext, spec: Spec, tree: Path, row: Row, workloads: Sequence[Workload],
+        variant: Mapping[str, str], where: tuple[str, str, int | None],
+) -> list[Finding]:
+    """Step 4: the time gate's interleaved comparison, oracle against the row's commit."""
+    name, ledger, line = where
+    budget = spec.budgets.time
+    stages = measure.stage_ids(spec)
+    metrics, in_unit = time_rule.metrics_for(stages, budget.units)
+    watch = measure.guard(ctx)
+    out: list[Finding] = []
+    with measure.baseline_tree(ctx) as oracle:
+        oracle_variant = measure.effective(ctx, oracle, spec.variant(()))
+        for workload in workloads:
+            if workload.id not in row.workloads:
+                continue
+
+            def baseline(w: Workload = workload) -> probe.TimeRun:
+                return probe.time_run(spec.subject, oracle, w.id, w.params, oracle_variant, stages, guard=watch)
+
+            def candidate(w: Workload = workload) -> probe.TimeRun:
+                return probe.time_run(spec.subject, tree, w.id, w.params, variant, stages, guard=watch)
+
+            ctx.progress(f'integrity: timing ledger {name} at {workload.id} against the oracle (warm-up, then pairs)')
+            baseline(), candidate()   # the time gate's warm-up: one untimed run of each tree
+            def say(message: str, w: str = workload.id) -> None:
+                ctx.progress(f'integrity: time {w} of {name}: {message}')
+
+            pairs, decisions, why = time_rule.compare(baseline, candidate, metrics, budget, say, in_unit=in_unit)
+            if why == time_rule.CAPPED and time_rule.undecided(decisions):
+                # As the time gate does (issue 13.2): never settled by a median; once more, fresh pairs.
+                say(time_rule.RERUN)
+                pairs, decisions, why = time_rule.compare(baseline, candidate, metrics, budget, say, in_unit=in_unit)
+            for d in decisions:
+                if d.judged and not d.passed:
+                    verdict = (f'is not below {budget.ratio_lt:g}' if d.side == 'above' else
+                               f'straddles {budget.ratio_lt:g} after max_pairs and once more on fresh '
+                               f'pairs (INCONCLUSIVE: the rule is not seen to hold; rerun on a quieter machine)')
+                    out.append(Finding(
+                        GATE, f'{name}: {RULE} at {workload.id} (time, against the oracle '
+                              f'{ctx.oracle_rev[:12] or spec.baseline_ref}): {time_rule.describe(d.metric)}: '
+                              f'median ratio {d.median:.3f} over {len(pairs)} pairs, '
+                              f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}], '
+                              f'{verdict}',
+                        ledger, line, workload=workload.id,
+                        stage=int(d.metric) if d.metric.isdigit() else row.stage, figure=d.median,
+                    ))
+    return out
+
+
 def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
-    """Findings for every new row whose figures this engine does not reproduce."""
+    """Findings for every new row that this engine does not reproduce, or on which the accept
+    rule does not hold again (the module's steps 1-4)."""
+    head = head_ledger(ctx, spec)
     rows = new_rows(ctx, spec)
-    if not rows or not measures(ctx):
+    if head is None or not rows or not measures(ctx):
         return []
     repo = repo_mod.open_repo(ctx.repo_root)
     ledger_text = trees.read_text(ctx.head_tree, spec.ledger)
@@ -111,6 +339,7 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
     for index, row in rows:
         name = f'rows[{index}] (stage {row.stage}, {row.stage_name}, commit {row.commit[:12]})'
         line = _where(ledger_text, row)
+        where = (name, spec.ledger, line)
         if repo_mod.try_resolve(repo, row.commit) is None:
             out.append(Finding(GATE, f'{name}: its commit is not in this history, so its figures '
                                      f'cannot be re-measured; rows are written by `gates accept`',
@@ -128,41 +357,26 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
                                      f'the full tier, which holds the ci workloads)',
                                spec.ledger, line, stage=row.stage))
         wanted = spec.variant(tuple(range(row.stage + 1)))
+        watch = measure.guard(ctx)
         with repo_mod.export(repo, row.commit) as tree, tempfile.TemporaryDirectory(prefix='stagegate-trust-') as cap:
-            variant = measure.effective(ctx, tree, wanted)
-            for workload in workloads:
-                recorded = row.workloads.get(workload.id)
-                if recorded is None:
-                    continue
-                ctx.progress(f'integrity: re-measuring ledger {name} at {workload.id}')
-                proof = probe.proof_run(
-                    spec.subject, tree, workload.id, workload.params, variant, measure.stage_ids(spec),
-                )
-                if proof.sha256 != recorded.proof_sha256:
-                    out.append(Finding(
-                        GATE, f'{name}: proof sha256 re-measured {proof.sha256[:12]}, the row records '
-                              f'{recorded.proof_sha256[:12]}: the row was not measured by the engine '
-                              f'(forged or stale); drop it and run `gates accept`',
-                        spec.ledger, line, workload=workload.id, stage=row.stage,
-                    ))
-                mem = probe.memory_run(
-                    spec.subject, tree, workload.id, workload.params, variant,
-                    measure.stage_ids(spec), Path(cap), label='ledger-row', progress=ctx.progress,
-                    # The spec's measure: a command subject's rows hold RSS peaks (issue 8.5).
-                    measure=spec.budgets.memory.measure,
-                )
-                pairs = [(f'stage {k} in-stage peak', noise_mod.stage_key(int(k)), mem.stage_peaks.get(int(k)), v)
-                         for k, v in sorted(recorded.stage_peaks.items(), key=lambda kv: int(kv[0]))]
-                pairs.append(('whole-run peak', noise_mod.WHOLE, mem.whole_run_peak, recorded.whole_run_peak))
-                for what, key, now, then in pairs:
-                    bound = noise_bound(spec, noise, workload.id, key)
-                    if now is None or abs(now - then) > bound:
-                        out.append(Finding(
-                            GATE, f'{name}: {what} re-measured {now} B, the row records {then} B '
-                                  f'(beyond the {bound} B noise bound): the row was not '
-                                  f'measured by the engine (forged or stale); drop it and run '
-                                  f'`gates accept`',
-                            spec.ledger, line, workload=workload.id, stage=row.stage,
-                            figure=None if now is None else float(now),
-                        ))
+            # Watched like every measured tree: the row's code runs next to the base and the
+            # oracle here, and may not edit them (nor they it).
+            watch.watch(tree, f'ledger {name}')
+            try:
+                variant = measure.effective(ctx, tree, wanted)
+                found, runs = _reproduce(ctx, spec, tree, row, workloads, variant, Path(cap), where, noise)
+                if spec.mode == 'conversion':
+                    converted = _conversion(ctx, spec, tree, row, variant, where)
+                    found += converted
+                    if not converted:
+                        found += _memory_rule(ctx, spec, head, index, row, workloads, variant, runs, Path(cap), where,
+                                              noise)
+                    if not found:
+                        found += _time_rule(ctx, spec, tree, row, workloads, variant, where)
+            except probe.ProbeFailed as e:
+                found = [Finding(GATE, f'{name}: re-judging the row failed: {e.message}', spec.ledger, line,
+                                 stage=row.stage)]
+            finally:
+                watch.forget(tree)
+        out += found
     return out
