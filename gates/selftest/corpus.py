@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -340,6 +342,42 @@ def _forged_row(repo: Path) -> None:
     toy.git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage 0 ({stage.name})\n\nmeasured')
 
 
+def _accept_for_real(repo: Path) -> None:
+    """``gates accept`` by the engine running the corpus (a separate process, as the corpus runs
+    every engine): the stage under conversion measured on the full tier and its row committed."""
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in toy.git_env().items() if not k.startswith('PYTHON')}
+    env['PYTHONPATH'] = str(root)
+    proc = subprocess.run((sys.executable, '-B', '-P', '-m', 'gates', 'accept'), cwd=repo, env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        # A corpus set-up that cannot accept a genuine conversion is a bug, not a verdict.
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise RuntimeError(f'corpus set-up: `gates accept` exited {proc.returncode}: {" | ".join(tail)}')
+
+
+def _forged_row_real_figures(repo: Path) -> None:
+    """Stage 0 converted and accepted for real, on main (so the base holds its row). Then a row
+    for stage 1, copied from row 0, committed alone as an accept commit: stage 1 was never
+    converted, so row 0's figures are exactly those of stage 1's unconverted run, and every one
+    of them reproduces. Only re-judging the accept rule catches it (issue 13.3)."""
+    from gates.contract.ledger import append_row
+    from gates.contract.ledger import make_row
+    from gates.contract.ledger import read_ledger
+    from gates.contract.spec import load_spec
+    _converted()(repo)
+    _accept_for_real(repo)
+    toy.git(repo, 'branch', '-f', 'main', 'HEAD')
+    spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
+    path = repo / spec.ledger
+    ledger = read_ledger(path, spec.ledger)
+    stage = spec.stage(1)
+    row = make_row(stage, toy.git(repo, 'rev-parse', 'HEAD'), False, ledger.rows[0].workloads)
+    append_row(path, ledger, row)
+    toy.git(repo, 'add', spec.ledger)
+    toy.git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage 1 ({stage.name})\n\nmeasured')
+
+
 CASES: tuple[Case, ...] = (
     Case('benign-comment', 'stage 0 converted, plus a comment in it', _converted(_comment), ALL_PASS),
     Case('benign-local-rename', 'stage 0 converted, a local variable of the streaming backend renamed',
@@ -374,6 +412,9 @@ CASES: tuple[Case, ...] = (
          _ci_script_narrowed, _failing('integrity')),
     Case('forged-ledger-row', 'an accept-like commit adds a row with invented figures',
          _forged_row, _failing('integrity')),
+    Case('forged-row-real-figures', 'stage 0 accepted for real; an accept-like commit adds a row for stage 1, '
+         'never converted, with the real figures of its unconverted run', _forged_row_real_figures,
+         _failing('integrity')),
 )
 
 

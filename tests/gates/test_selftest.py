@@ -57,7 +57,8 @@ def test_the_corpus_covers_the_attacks_of_issue_8() -> None:
     names = {c.name for c in corpus.CASES}
     assert {'protected-body-edit', 'protected-signature', 'protected-deletion', 'protected-rename',
             'scope-breach', 'proof-one-byte', 'verifier-rebound-at-run-time', 'leak-kept-alive', 'child-process-leak', 'slowdown-3x',
-            'baseline-tamper', 'loosened-budget', 'loosened-protection', 'forged-ledger-row'} <= names
+            'baseline-tamper', 'loosened-budget', 'loosened-protection', 'forged-ledger-row',
+            'forged-row-real-figures'} <= names
     benign = [c for c in corpus.CASES if c.exit_code == 0]
     assert len(benign) >= 2 and all(c.name.startswith('benign-') for c in benign)
     for case in corpus.CASES:
@@ -78,7 +79,22 @@ def test_the_installed_engine_gives_every_expected_verdict() -> None:
     assert 'ratio_lt loosened' in ' '.join(by_case['loosened-budget']['findings']['integrity'])
     assert 'protected.symbols loosened' in ' '.join(by_case['loosened-protection']['findings']['integrity'])
     assert 'not measured by the engine' in ' '.join(by_case['forged-ledger-row']['findings']['integrity'])
+    assert 'does not run converted' in ' '.join(by_case['forged-row-real-figures']['findings']['integrity'])
     assert 'keeps more alive at its exit' in ' '.join(by_case['leak-kept-alive']['findings']['memory'])
+
+
+def test_a_row_of_real_figures_for_an_unconverted_stage_fails_integrity(tmp_path: Path) -> None:
+    """Issue 13.3, as the corpus holds it: stage 0 accepted by a real `gates accept`, then a row for
+    stage 1 copied from row 0 (an unconverted run's real figures) committed alone as an accept
+    commit. Every figure reproduces; the accept rule does not hold again (about 45 s)."""
+    proc = gates_cli(tmp_path, 'selftest', '--case', 'forged-row-real-figures', '--json')
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    (case,) = json.loads(proc.stdout)['cases']
+    assert case['matched'] and case['verdicts'] == {**corpus.ALL_PASS, 'integrity': False}
+    (finding,) = case['findings']['integrity']
+    assert finding.startswith('rows[1] (stage 1, constraints, commit ')
+    assert 'the accept rule does not hold again: stage 1 does not run converted' in finding
+    assert 'rows[0]' not in finding and 'not measured by the engine' not in finding
 
 
 def test_an_engine_whose_time_ratio_is_always_one_fails_the_selftest(tmp_path: Path) -> None:
