@@ -4,8 +4,8 @@ When the change touches ``ENGINE_PATHS`` and the tree under judgement holds an e
 (``gates/__main__.py``), the running engine (in CI: the BASE revision's, installed by the
 workflow) runs the HEAD tree's engine over the running engine's own corpus. Every case whose
 verdict differs from the corpus's is a finding naming the case: an engine edit that stops a gate
-from failing what it must fail (``gates/checks/time.py`` returning ratio 1.0 passes the 3x slowdown)
-cannot become the base that judges later changes. Only tiers that measure (ci, full) pay for it:
+from failing what it must fail (the time gate's ``gates/measuring/time_rule.py`` returning ratio
+1.0 passes the 3x slowdown) cannot become the base that judges later changes. Only tiers that measure (ci, full) pay for it:
 about two minutes for the whole corpus.
 """
 from __future__ import annotations

@@ -41,15 +41,15 @@ def _copy_engine(dest: Path) -> Path:
 
 def _ratio_one(tree: Path) -> None:
     """The attack of issue 8: the time gate measures every candidate at the baseline's speed."""
-    path = tree / 'gates/checks/time.py'
+    path = tree / 'gates/measuring/time_rule.py'
     text = path.read_text(encoding='utf-8')
     if RATIO_LINE not in text:
-        raise AssertionError('gates/checks/time.py no longer computes its ratios as this test expects; update RATIO_LINE')
+        raise AssertionError('gates/measuring/time_rule.py no longer computes its ratios as this test expects; update RATIO_LINE')
     path.write_text(text.replace(RATIO_LINE, 'ratios = tuple(1.0 for p in pairs)'), encoding='utf-8')
 
 
 def _comment(tree: Path) -> None:
-    path = tree / 'gates/checks/time.py'
+    path = tree / 'gates/measuring/time_rule.py'
     path.write_text(path.read_text(encoding='utf-8') + '\n# A reader\'s note: nothing changes.\n', encoding='utf-8')
 
 
@@ -132,10 +132,10 @@ def test_integrity_runs_the_head_engine_over_the_corpus_and_a_flipped_verdict_fa
     _ratio_one(repo)
     toy.commit_all(repo, 'time: faster')
     with prepared(repo_mod.open_repo(repo), None, 'ci', None, False, log=_quiet) as (ctx, _info):
-        assert selftest_gate.engine_paths_touched(ctx) == ['gates/checks/time.py']
+        assert selftest_gate.engine_paths_touched(ctx) == ['gates/measuring/time_rule.py']
         found = selftest_gate.findings(ctx, ('benign-comment', 'slowdown-3x'))
     (finding,) = found
-    assert finding.gate == 'integrity' and finding.file == 'gates/checks/time.py'
+    assert finding.gate == 'integrity' and finding.file == 'gates/measuring/time_rule.py'
     assert 'self-test case slowdown-3x' in finding.message and 'time: expected fail, got pass' in finding.message
 
 
