@@ -12,8 +12,9 @@
    golden digests (reason, rows reset), the ledger emptied, all in commits of the engine's own,
    and the digests reproducible: this gate re-makes them for the tier's workloads from the new
    baseline commit and compares.
-4. A ledger row this change adds is trusted only once this engine has measured it
-   (``gates.measuring.trust``, ci and full tiers).
+4. A ledger row this change adds is trusted only if this engine, re-judging it, finds the accept
+   rule holding again: figures reproduced, the stage converted, the memory gate's rule and the
+   time gate's comparison (``gates.measuring.trust``, ci and full tiers).
 5. A CI entry point (the base spec's ``ci_entry_points``: ``.ci/run``, the workflow) the change
    edits still runs every ``gates check`` of its base version, none narrowed, none with its
    failure swallowed (``gates.analysis.ci_entry``); a deleted one fails.

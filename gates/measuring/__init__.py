@@ -8,8 +8,10 @@
 - ``treedigest``: content digests of the measured trees, checked around every subject run;
 - ``measure``: what the proof, memory and time gates share within one check (cached runs);
 - ``stats``: the small statistics of the time gate (sign-test intervals);
-- ``trust``: a ledger row counts only once an engine not from the change has measured it
-  (the integrity gate re-measures the rows a change adds; ``gates audit``).
+- ``trust``: a ledger row counts only if an engine not from the change, re-judging it, finds the
+  accept rule holding again (the integrity gate re-judges the rows a change adds; ``gates audit``);
+- ``memory_rule``, ``time_rule``: the memory gate's rule and the time gate's interleaved
+  comparison, on figures or timed runs; here so that the integrity gate applies the same ones.
 
 May import ``model``, ``context``, ``contract`` and ``vcs``; never a gate, a report or a command.
 ``_probe_child`` imports nothing of the engine at all (it runs where the engine is not importable).
