@@ -184,11 +184,12 @@ def test_a_failing_candidate_is_a_finding_not_a_crash(toy_repos: dict[str, TinyR
 def test_max_pairs_too_small_for_the_interval_is_raised_to_what_it_needs(
         toy_repos: dict[str, TinyRepo], tmp_path: Path,
 ) -> None:
-    # The toy spec's own budget: min_pairs 3, max_pairs 5 (< the 6 pairs a 95 % interval needs):
-    # with 5, nothing could ever be decided; the gate measures 6 and says so.
+    # A budget of min_pairs 3, max_pairs 5 (< the 6 pairs a 95 % interval needs): with 5,
+    # nothing could ever be decided; the gate measures 6 and says so.
+    small = TimeBudget(ratio_lt=2.0, min_pairs=3, max_pairs=5)
     with toy_context(toy_repos['1.0x'].path, params=TOY_WORK) as ctx:
-        assert ctx.spec.budgets.time.max_pairs == 5
-        verdict = timegate.run(ctx, out_dir=tmp_path, warmup=False)
+        spec = dataclasses.replace(ctx.spec, budgets=dataclasses.replace(ctx.spec.budgets, time=small))
+        verdict = timegate.run(dataclasses.replace(ctx, spec=spec), out_dir=tmp_path, warmup=False)
     assert verdict.passed, [f.render() for f in verdict.findings]
     assert verdict.details['workloads']['toy-12']['pairs'] >= 6
     assert any('so up to 6 are measured' in n for n in verdict.details['notes'])
