@@ -1,13 +1,18 @@
 """``gates report``: an HTML page (and its markdown twin) with plots, from the ledger, from
 ``gates check --json`` documents and from benchmark JSON.
 
-Where each line comes from, per stage, x = T (``2 ** params.log_t`` of each workload, or
-``params.T``; workloads with neither are left out of the plots):
-- accepted: every ledger row's in-stage peaks and time ratios (one line per row);
-- baseline: the memory gate's reference in a ``--check`` document when it was the baseline
-  measured in that run (the ledger was empty then);
-- candidate: the memory gate's candidate peaks and the time gate's ratios in a ``--check``
-  document (run ``gates check --tier full --json > full.json`` for every T of the full tier);
+Where each line comes from, per stage, x = the spec's size axis (``report.size_param``; else
+``2 ** params.log_t`` or ``params.T`` when every workload has one; else the workloads in spec order,
+see ``htmlreport.size_axis``):
+- accepted: every ledger row's in-stage peaks, time ratios and unit ratios (one line per row; a
+  row accepted before unit ratios were recorded gets a band on the unit's panel, between its
+  stages' own ratios);
+- baseline: the memory gate's reference in a ``--check`` document (labelled by its source: the
+  baseline measured in that run, alone or as the lower per figure of it and the change's base;
+  a reference from a ledger row is drawn as "memory reference"); on the time panels the
+  baseline's ratio to itself, 1, at every size with a ratio;
+- candidate: the memory gate's candidate peaks and the time gate's ratios (per stage and per
+  unit) in a ``--check`` document (run ``gates check --tier full --json > full.json``);
 - ``--bench``: median seconds of baseline and candidate from pytest-benchmark-layout JSON
   (``benchmarks[].params = {workload, metric, side}``, ``benchmarks[].stats.median``).
 Files: ``report.html``, ``report.md``, ``peak_vs_T.png``, ``time_ratio_vs_T.png`` and, with

@@ -1,7 +1,8 @@
 """The report page people look at: plots (matplotlib, PNG) and one HTML page around them.
 
-Figures are lines: a label, a kind (``baseline``, ``accepted``, ``candidate``) and points (T, y)
-per stage. The plots, one panel per stage:
+Figures are lines: a label, a kind (``baseline``, ``reference``, ``accepted``, ``candidate``,
+``bounds``) and points (x, y) per stage; x is the spec's size axis (``size_axis``: a workload
+parameter, T by default, or the workloads in spec order). The plots, one panel per stage:
 - in-stage peak against T on log-log axes, with sqrt(T) and T reference slopes through the
   first point of the lowest line (what a streaming stage should follow, and what a materialized
   one does);

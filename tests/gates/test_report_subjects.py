@@ -139,3 +139,18 @@ def test_a_bad_spec_report_key_exits_2_with_one_line(tmp_path: Path) -> None:
     proc = gates(repo, 'report', '--out', str(tmp_path / 'out'))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.count('\n') == 1 and 'report.size_log2: expected true or false' in proc.stderr
+
+
+@pytest.mark.parametrize('peaks', [{'zero': 5}, {'0': 'many'}, ['not', 'an', 'object']])
+def test_a_check_document_with_bad_peaks_exits_2_with_one_line(peaks: object, tmp_path: Path) -> None:
+    import json
+    repo = tmp_path / 'repo'
+    shutil.copytree(MERKLE, repo, ignore=shutil.ignore_patterns('__pycache__'))
+    subprocess.run(['git', 'init', '-q', '-b', 'main'], cwd=repo, check=True)
+    doc = tmp_path / 'bad.json'
+    doc.write_text(json.dumps({'schema': 1, 'tier': 'ci', 'verdicts': [{'gate': 'memory', 'details': {
+        'workloads': {'n12': {'candidate': {'stage_peaks': peaks}}}}}]}))
+    proc = gates(repo, 'report', '--out', str(tmp_path / 'out'), '--check', str(doc))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.count('\n') == 1 and 'memory.workloads.n12.candidate.stage_peaks' in proc.stderr
+    assert not (tmp_path / 'out').exists()
