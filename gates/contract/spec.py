@@ -30,6 +30,7 @@ TOP_KEYS = (
     'shared_paths', 'workloads', 'tiers', 'tier_gates', 'budgets', 'assets', 'golden', 'ledger',
     'main_branch', 'ci_entry_points',
     'mode', 'target',   # optimisation mode (issue 8.5): no conversion, one target
+    'report',           # how `gates report` draws the subject (issue 17.4): its size axis
 )
 MODES = ('conversion', 'optimisation')
 OPT_VARIANT = 'default'   # both sides' backend in optimisation mode: same entry point, two trees
@@ -109,6 +110,17 @@ class Budgets:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReportSettings:
+    """``report:`` in the spec: the workload parameter that is the plots' size axis.
+
+    ``size_param`` None: ``log_t`` (x = 2^log_t) or ``T`` when every workload has one, else the
+    workloads in spec order. ``size_log2``: the parameter is log2 of the size (x = 2^value)."""
+
+    size_param: str | None = None
+    size_log2: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Spec:
     path: str                      # as shown in messages (relative to the repo root when known)
     schema: int
@@ -143,6 +155,8 @@ class Spec:
     # Globs of the files CI runs the gates from (``.ci/run``, the workflow): an edit of one may
     # not run ``gates check`` less (gates.analysis.ci_entry, judged by the integrity gate).
     ci_entry_points: tuple[str, ...] = ()
+    # How `gates report` draws this subject (nothing a gate judges).
+    report: ReportSettings = ReportSettings()
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -454,7 +468,36 @@ def _build(c: Checker) -> Spec:
         mode=mode,
         target=target,
         ci_entry_points=ci_entry_points,
+        report=_report(c, workloads),
     )
+
+
+def _report(c: Checker, workloads: list[Workload]) -> ReportSettings:
+    """``report: {size_param: NAME, size_log2: BOOL}``: a numeric parameter every workload has."""
+    if not c.has(('report',)):
+        return ReportSettings()
+    c.mapping(('report',), ('size_param', 'size_log2'))
+    key = ('report', 'size_log2')
+    log2 = c.get(key) if c.has(key) else False
+    if not isinstance(log2, bool):
+        c.fail(key, f'expected true or false, got {show(log2)}.')
+    if not c.has(('report', 'size_param')):
+        if log2:
+            c.fail(key, 'size_log2 needs report.size_param, the parameter it describes.')
+        return ReportSettings()
+    name = c.string(('report', 'size_param'))
+    for w in workloads:
+        value = w.params.get(name)
+        if value is None:
+            c.fail(('report', 'size_param'),
+                   f'workload {show(w.id)} has no parameter {show(name)}; name a numeric parameter '
+                   f'every workload has (its params: {", ".join(map(str, w.params)) or "none"}).')
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or (
+                log2 and not isinstance(value, int)):
+            what = 'a whole number (size_log2: x = 2^value)' if log2 else 'a number > 0'
+            c.fail(('report', 'size_param'),
+                   f'workload {show(w.id)} has {name}: {show(value)}, not {what}.')
+    return ReportSettings(name, log2)
 
 
 def _verifier(c: Checker, root: str) -> tuple[str, ...]:

@@ -1,7 +1,8 @@
 """The report page people look at: plots (matplotlib, PNG) and one HTML page around them.
 
-Figures are lines: a label, a kind (``baseline``, ``accepted``, ``candidate``) and points (T, y)
-per stage. The plots, one panel per stage:
+Figures are lines: a label, a kind (``baseline``, ``reference``, ``accepted``, ``candidate``,
+``bounds``) and points (x, y) per stage; x is the spec's size axis (``size_axis``: a workload
+parameter, T by default, or the workloads in spec order). The plots, one panel per stage:
 - in-stage peak against T on log-log axes, with sqrt(T) and T reference slopes through the
   first point of the lowest line (what a streaming stage should follow, and what a materialized
   one does);
@@ -25,8 +26,10 @@ from gates.contract.spec import Spec
 
 STYLE = {
     'baseline': {'color': '#222222', 'marker': 's'},
+    'reference': {'color': '#7f7f7f', 'marker': 'D'},
     'accepted': {'color': '#1f77b4', 'marker': 'o'},
     'candidate': {'color': '#ff7f0e', 'marker': '^'},
+    'bounds': {'color': '#1f77b4', 'marker': ''},
 }
 
 
@@ -35,9 +38,49 @@ class Line:
     label: str
     kind: str                              # a key of STYLE
     points: tuple[tuple[float, float], ...]  # (T, y), sorted by T
+    # kind 'bounds' only: (T, upper) beside points' (T, lower); drawn as a band, e.g. a unit's
+    # ratio that a ledger row did not record lies between its stages' own ratios.
+    upper: tuple[tuple[float, float], ...] = ()
 
 
 Figures = dict[int, list[Line]]           # stage id -> lines
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeAxis:
+    """The plots' x axis: where each workload sits, and how the axis reads."""
+
+    label: str                    # the axis label ('T (trace rows)', 'workload (spec order)')
+    xs: Mapping[str, float]       # workload id -> x
+    ticks: Mapping[float, str]    # x -> tick label ('2^16', 'n12')
+    sized: bool                   # x is a size: log-2 axis, and the sqrt/linear reference slopes
+    how: str                      # one sentence for the page: where x comes from
+
+    def tick(self, x: float) -> str:
+        return self.ticks.get(x, f'{x:g}')
+
+
+def size_axis(spec: Spec) -> SizeAxis:
+    """``report.size_param`` of the spec; else ``log_t`` or ``T`` when every workload has one;
+    else the workloads in spec order (one tick each, named by id)."""
+    name, log2 = spec.report.size_param, spec.report.size_log2
+    if name is None:
+        for guess, guess_log2 in (('log_t', True), ('T', False)):
+            values = [w.params.get(guess) for w in spec.workloads]
+            if all(isinstance(v, int if guess_log2 else (int, float)) and not isinstance(v, bool)
+                   and v > 0 for v in values):
+                name, log2 = guess, guess_log2
+                break
+    if name is None:
+        xs = {w.id: float(i + 1) for i, w in enumerate(spec.workloads)}
+        return SizeAxis('workload (spec order)', xs, {x: wid for wid, x in xs.items()}, False,
+                        'x: the workloads in spec order (no workload parameter is a size; name one '
+                        'with report.size_param in the spec).')
+    xs = {w.id: float(2 ** w.params[name]) if log2 else float(w.params[name]) for w in spec.workloads}
+    label = 'T (trace rows)' if name == 'log_t' else f'2^{name}' if log2 else name
+    src = 'report.size_param' if spec.report.size_param else 'the workloads\' parameter'
+    return SizeAxis(label, xs, {x: _t_label(x) if log2 else f'{x:g}' for x in xs.values()}, True,
+                    f'x: {label}, from {src} {name}' + (' (x = 2^value).' if log2 else '.'))
 
 
 def human_bytes(n: float) -> str:
@@ -64,7 +107,8 @@ def unit_key(unit: Sequence[int]) -> str:
 
 def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, bytes_axis: bool,
          refs: Sequence[float] = (), budget: float | None = None, title: str = '',
-         unit_figures: Mapping[str, list[Line]] | None = None) -> Path | None:
+         unit_figures: Mapping[str, list[Line]] | None = None,
+         axis: SizeAxis | None = None) -> Path | None:
     """One panel per stage; None (no file) when there is nothing to plot.
 
     With ``unit_figures`` (time ratios) every unit of ``budgets.time.units`` gets a panel of its
@@ -72,6 +116,7 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
     """
     if not has_points(figures) and not any(unit_figures.values() if unit_figures else ()):
         return None
+    axis = axis or size_axis(spec)
     import matplotlib
     matplotlib.use('Agg')    # no display: the report is written to files
     import matplotlib.pyplot as plt
@@ -83,11 +128,19 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
     in_unit = {s: u for u in units for s in u}
     # (title, lines, this panel's budget, a note, what to say when it has no figures)
     panels: list[tuple[str, list[Line], float | None, str, str]] = []
+    # Optimisation mode judges the time of its target stage only (or of the whole run).
+    judged_only = spec.target if spec.mode == 'optimisation' else None
     for stage in spec.stages:
         unit = in_unit.get(stage.id)
         note = f'budget on stages {" + ".join(map(str, unit))} as one unit' if unit else ''
+        unjudged = budget is not None and (
+            judged_only is not None and stage.id != judged_only
+            or spec.mode == 'optimisation' and judged_only is None)
+        if unjudged:
+            note = 'time not judged here: the target is ' + (
+                f'stage {judged_only}' if judged_only is not None else 'the whole run')
         panels.append((f'stage {stage.id} ({stage.name})', figures.get(stage.id, []),
-                       None if unit else budget, note, 'no figures'))
+                       None if unit or unjudged else budget, note, 'no figures'))
     for unit in units:
         panels.append((f'stages {" + ".join(map(str, unit))} (one unit)',
                        list((unit_figures or {}).get(unit_key(unit), [])), budget, '',
@@ -100,38 +153,46 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
     for i, (panel_title, panel_lines, panel_budget, note, empty_note) in enumerate(panels):
         ax = axes[i // cols][i % cols]
         lines = [ln for ln in panel_lines if ln.points]
-        ax.set_title(panel_title, fontsize='medium')
-        ax.set_xlabel('T (trace rows)')
+        # The unit note under the title: inside the axes it would cover points or the legend.
+        ax.set_title(panel_title + (f'\n{note}' if note else ''), fontsize='medium')
+        ax.set_xlabel(axis.label)
         ax.set_ylabel(ylabel)
-        ax.set_xscale('log', base=2)
+        if axis.sized:
+            ax.set_xscale('log', base=2)
         if not lines:
             ax.text(0.5, 0.5, empty_note, ha='center', va='center', transform=ax.transAxes,
                     color='grey', fontsize='small')
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        if note:
-            # bottom right: the legend sits top left, and ratios sit well above zero
-            ax.text(0.98, 0.03, note, ha='right', va='bottom', transform=ax.transAxes,
-                    color='red', fontsize='x-small')
         xs = sorted({p[0] for ln in lines for p in ln.points})
-        ys = [p[1] for ln in lines for p in ln.points]
+        ys = [p[1] for ln in lines for p in (*ln.points, *ln.upper)]
         # Candidate last and dashed: where it equals an accepted row both stay visible.
-        order = {'baseline': 0, 'accepted': 1, 'candidate': 2}
+        order = {'baseline': 0, 'reference': 0, 'accepted': 1, 'candidate': 2}
         for ln in sorted(lines, key=lambda ln: order.get(ln.kind, 3)):
             style = STYLE.get(ln.kind, STYLE['candidate'])
             # The baseline hollow and larger: where a stage is unchanged the lines coincide,
             # and both must stay visible.
-            hollow = ln.kind == 'baseline'
+            hollow = ln.kind in ('baseline', 'reference')
+            if ln.kind == 'bounds':
+                bx = [p[0] for p in ln.points]
+                ax.fill_between(bx, [p[1] for p in ln.points], [p[1] for p in ln.upper],
+                                color=style['color'], alpha=0.18, label=ln.label, step=None)
+                for edge in (ln.points, ln.upper):
+                    ax.plot(bx, [p[1] for p in edge], color=style['color'], linewidth=0.8, marker='_')
+                continue
             ax.plot([p[0] for p in ln.points], [p[1] for p in ln.points], label=ln.label,
                     marker=style['marker'], color=style['color'] if ln.kind != 'accepted' else None,
                     linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else (7 if ln.kind == 'accepted' else 5),
                     markerfacecolor='none' if hollow else None, alpha=0.75 if hollow else 1.0,
                     linestyle='--' if ln.kind == 'candidate' else '-')
         # A single T still gets a readable x range: one octave each side.
-        lo, hi = (xs[0] / 2, xs[-1] * 2) if len(xs) == 1 else (xs[0] / 1.25, xs[-1] * 1.25)
+        if axis.sized:
+            lo, hi = (xs[0] / 2, xs[-1] * 2) if len(xs) == 1 else (xs[0] / 1.25, xs[-1] * 1.25)
+        else:
+            lo, hi = xs[0] - 0.5, xs[-1] + 0.5
         ref_ys: list[float] = []
-        if refs:
+        if refs and axis.sized:
             # sqrt(T) through the lowest line (what streaming should follow), T through the
             # highest (what materializing does).
             lowest = min(lines, key=lambda ln: ln.points[0][1]).points[0]
@@ -148,7 +209,7 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
         ax.set_xlim(lo, hi)
         ax.xaxis.set_major_locator(FixedLocator(xs))
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _t_label(v)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: axis.tick(v)))
         if log_y:
             # Bytes on powers of two (64 KiB, 1 MiB, ...), the units people read them in.
             ax.set_yscale('log', base=2 if bytes_axis else 10)
@@ -218,24 +279,28 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) ->
     return '\n'.join(out + ['</table>'])
 
 
-def figures_table(spec: Spec, figures: Figures, fmt: str) -> str:
+def figures_table(spec: Spec, figures: Figures, fmt: str, *, axis: SizeAxis | None = None) -> str:
+    axis = axis or size_axis(spec)
     rows = []
     for stage in spec.stages:
         for ln in figures.get(stage.id, []):
             for t, y in ln.points:
                 value = human_bytes(y) if fmt == 'bytes' else f'{y:.3f}'
-                rows.append([f'{stage.id} {stage.name}', ln.label, _t_label(t), value])
-    return _table(['stage', 'series', 'T', 'value'], rows, left=2) if rows else ''
+                rows.append([f'{stage.id} {stage.name}', ln.label, axis.tick(t), value])
+    return _table(['stage', 'series', axis.label, 'value'], rows, left=2) if rows else ''
 
 
-def unit_table(spec: Spec, figures: Mapping[str, list[Line]]) -> str:
-    """The unit ratios plotted (one row per series and T), in the spec's unit order."""
+def unit_table(spec: Spec, figures: Mapping[str, list[Line]], *, axis: SizeAxis | None = None) -> str:
+    """The unit ratios plotted (one row per series and size), in the spec's unit order."""
+    axis = axis or size_axis(spec)
     rows = []
     for unit in spec.budgets.time.units:
         for ln in figures.get(unit_key(unit), []):
+            uppers = dict(ln.upper)
             for t, y in ln.points:
-                rows.append([f'stages {" + ".join(map(str, unit))}', ln.label, _t_label(t), f'{y:.3f}'])
-    return _table(['unit', 'series', 'T', 'value'], rows, left=2) if rows else ''
+                value = f'{y:.3f} to {uppers[t]:.3f}' if t in uppers else f'{y:.3f}'
+                rows.append([f'stages {" + ".join(map(str, unit))}', ln.label, axis.tick(t), value])
+    return _table(['unit', 'series', axis.label, 'value'], rows, left=2) if rows else ''
 
 
 def ledger_table(ledger: Ledger) -> str:
@@ -253,7 +318,8 @@ def ledger_table(ledger: Ledger) -> str:
 
 
 def page(spec: Spec, ledger: Ledger, images: Sequence[tuple[Path, str]], tables: Sequence[tuple[str, str]],
-         sources: Sequence[str], empty_reason: str | None) -> str:
+         sources: Sequence[str], empty_reason: str | None, notes: Sequence[str] = ()) -> str:
+    """``empty_reason`` and ``notes`` are HTML sentences."""
     title = html.escape(f'{spec.name}: conversion report')
     parts = [
         '<!doctype html>', '<html lang="en"><head><meta charset="utf-8">',
@@ -267,6 +333,8 @@ def page(spec: Spec, ledger: Ledger, images: Sequence[tuple[Path, str]], tables:
         parts.append('<p>Figures from: ' + ', '.join(f'<code>{html.escape(s)}</code>' for s in sources) + '.</p>')
     if empty_reason:
         parts.append(f'<div class="empty"><p><strong>Nothing to plot.</strong> {empty_reason}</p></div>')
+    if notes:
+        parts.append('<ul class="notes">' + ''.join(f'<li>{n}</li>' for n in notes) + '</ul>')
     for path, caption in images:
         parts += [f'<h2>{html.escape(caption)}</h2>',
                   f'<p><img src="{html.escape(path.name)}" alt="{html.escape(caption)}"></p>']

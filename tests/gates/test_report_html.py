@@ -136,3 +136,21 @@ def test_a_bad_check_document_is_unusable_input(tmp_path: Path) -> None:
     assert proc.returncode == 2 and 'could not judge (git ref not found)' in proc.stderr
     assert not out.exists()                   # the folder made for it is removed again
     assert git(repo, 'status', '--porcelain') == ''
+
+
+def test_a_check_document_without_figures_is_named_not_denied(tmp_path: Path) -> None:
+    """A --check document that holds no memory or time figures (a pre-commit tier's) is named as
+    such: the report never says no document was given when one was."""
+    repo = build_tiny_subject(tmp_path).path
+    doc = tmp_path / 'pre-commit.json'
+    doc.write_text(json.dumps({'schema': 1, 'error': None, 'tier': 'pre-commit', 'head': 'a' * 40,
+                               'verdicts': [{'gate': g, 'passed': True, 'findings': [], 'details': {}}
+                                            for g in ('api', 'scope', 'integrity', 'proof')]}))
+    out = tmp_path / 'report'
+    proc = gates(repo, 'report', '--out', str(out), '--check', str(doc))
+    assert proc.returncode == 0, proc.stderr
+    assert 'no --check document' not in proc.stdout and 'was given' not in proc.stdout, proc.stdout
+    assert f'{doc} holds no memory or time figures' in proc.stdout, proc.stdout
+    page = (out / 'report.html').read_text()
+    assert 'Nothing to plot.' in page and 'gates run: api, scope, integrity, proof' in page
+    assert 'was given' not in page and '<img' not in page
