@@ -66,7 +66,7 @@ def test_budget_change_with_subject_code_fails(tiny_subject: TinyRepo) -> None:
 @pytest.mark.parametrize(('old', 'new', 'key', 'shown', 'at'), [
     ('ratio_lt: 2.0', 'ratio_lt: 2.5', 'budgets.time.ratio_lt', '2 -> 2.5', 'ratio_lt:'),
     ('min_pairs: 3', 'min_pairs: 2', 'budgets.time.min_pairs', '3 -> 2', 'min_pairs:'),
-    ('max_pairs: 5', 'max_pairs: 4', 'budgets.time.max_pairs', '5 -> 4', 'max_pairs:'),
+    ('max_pairs: 11', 'max_pairs: 10', 'budgets.time.max_pairs', '11 -> 10', 'max_pairs:'),
     ('margin: 0.02', 'margin: 0.01', 'budgets.memory.margin', '0.02 -> 0.01', 'margin:'),
     ('tolerance: 0.01', 'tolerance: 0.05', 'budgets.memory.tolerance', '0.01 -> 0.05', 'tolerance:'),
     ('full: [toy-12, toy-13]', 'full: [toy-12]', 'tiers.full', '[toy-12, toy-13] -> [toy-12]', 'full:'),

@@ -138,7 +138,8 @@ def test_the_loop_works_on_the_target_and_its_transcript_says_so(tmp_path: Path)
     seen = tmp_path / 'seen.md'
     agent = f'SEEN={seen} ' + agent_cmd(tmp_path, 'fast', FAST_AGENT)
     # pre-commit: api, scope, integrity and proof judge the attempt; time is the full tier's.
-    proc = run_loop(repo, '--agent', agent, '--tier', 'pre-commit', '--max-iterations', '2', '--json')
+    # --until check: this test is about the loop's focus and feedback, not the accept after it.
+    proc = run_loop(repo, '--agent', agent, '--tier', 'pre-commit', '--max-iterations', '2', '--until', 'check', '--json')
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc['outcome'] == 'passed'

@@ -100,6 +100,7 @@ def test_the_rendered_rules_name_this_repos_modules() -> None:
     assert 'prover.pcs' not in params.prover_side_modules      # the verifier uses pcs to check
     assert params.protected_modules == (
         'prover.verifier', 'prover.sumcheck', 'prover.relations', 'prover.proof', 'prover.transcript',
+        'prover.verify_entry',
     )
 
 
