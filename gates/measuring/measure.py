@@ -4,10 +4,13 @@ baseline, and probe runs cached for the length of one ``gates check`` (``ctx.mea
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
 
+from gates.measuring import jitcache
 from gates.measuring import probe
 from gates.vcs import repo as gitrepo
 from gates.measuring import treedigest
@@ -17,6 +20,21 @@ from gates.contract.spec import Workload
 
 
 OUTPUT = '.stagegate'
+# Subject runs start from a warm, shared JIT cache (gates/measuring/jitcache.py) only when the
+# command put this key in ``ctx.measurements`` before the first run: ``gates check`` on the
+# pre-commit tier with no gate but api, scope, integrity and proof (proof bytes, never figures).
+WARM_JIT = ('warm-jit',)
+WARM_JIT_TIERS = frozenset({'pre-commit'})
+WARM_JIT_GATES = frozenset({'api', 'scope', 'integrity', 'proof'})
+
+
+def allow_warm_jit(ctx: CheckContext, gate_names: Collection[str]) -> bool:
+    """Let this check's subject runs start from the warm JIT store when it judges proof bytes
+    only (the pre-commit tier without memory or time); returns whether it did."""
+    ok = ctx.tier in WARM_JIT_TIERS and set(gate_names) <= WARM_JIT_GATES
+    if ok:
+        ctx.measurements.put(WARM_JIT, True)
+    return ok
 
 
 def output_dir(repo_root: Path, name: str) -> Path:
@@ -44,6 +62,10 @@ def guard(ctx: CheckContext) -> treedigest.Guard:
     """The check's tree guard (one per ``gates check``), watching the head tree from its first
     use; every subject run verifies all the trees it watches before and after (issue 8.1)."""
     found = ctx.measurements.get(('tree-guard',), treedigest.Guard)
+    if ctx.measurements.peek(WARM_JIT) is True and os.environ.get('STAGEGATE_JIT_CACHE', 'on') != 'off':
+        # Only proof bytes are judged then; time and memory (ci, full) keep a cold private
+        # cache per tree, so no figure depends on what an earlier run compiled.
+        found.jit_store = jitcache.store_root()
     # The head tree is the user's checkout unless the CLI exported it: the engine's own
     # bytecode may appear there, and nothing but the candidate's own code reads it.
     found.watch(ctx.head_tree, 'candidate', bytecode=False)
