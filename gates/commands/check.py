@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from typing import TextIO
 import git
 
 from gates.contract import discover
+from gates.measuring import measure
 from gates.vcs import repo as repo_mod
 from gates.reports import report
 from gates.context import CheckContext
@@ -136,26 +139,81 @@ def prepared(
         yield ctx, info
 
 
+# Gates that run no subject process in the pre-commit tier and only read the trees: they run in
+# worker threads, beside the measuring gates (proof, memory, time), which run in the calling
+# thread, one after the other (Ctrl-C reaches them there; their subject runs take turns anyway,
+# gates/measuring/probe.py). Verdicts, their order and the report are those of a sequential run.
+STATIC_GATES = frozenset({'api', 'scope', 'integrity'})
+
+
 def run_gates(
         ctx: CheckContext,
         names: Sequence[str],
         runners: Mapping[str, Callable[[CheckContext], Verdict]] | None = None,
+        concurrent: bool = False,
 ) -> tuple[list[Verdict], dict[str, float]]:
     """Run each named gate's ``run(ctx)`` (or ``runners[name]``, which accept uses for stricter
-    modes); a missing gate module is a crash, never a skip."""
+    modes); a missing gate module is a crash, never a skip. ``concurrent``: the static gates
+    run in threads while the others run here; each gate's progress lines are held and printed
+    in gate order, so the output reads as a sequential run's (``seconds`` are each gate's own
+    wall time, overlapping)."""
+    gate_runs = [(name, (runners or {}).get(name) or _gate(name)) for name in names]
+    if not concurrent or os.environ.get('STAGEGATE_SEQUENTIAL') == '1':
+        verdicts = []
+        seconds = {}
+        for name, gate_run in gate_runs:
+            ctx.progress(f'gates: {name} ...')
+            verdict, seconds[name] = _timed(gate_run, ctx, name)
+            ctx.progress(_done_line(name, verdict, seconds[name]))
+            verdicts.append(verdict)
+        return verdicts, seconds
+    results: dict[str, tuple[Verdict, float] | BaseException] = {}
+    logs: dict[str, list[str]] = {name: [] for name, _ in gate_runs}
+
+    def one(name: str, gate_run: Callable[[CheckContext], Verdict]) -> None:
+        try:
+            results[name] = _timed(gate_run, dataclasses.replace(ctx, progress=logs[name].append), name)
+        except BaseException as e:   # re-raised in the calling thread, in gate order
+            results[name] = e
+
+    threads = {
+        name: threading.Thread(target=one, args=(name, gate_run), name=f'gate-{name}', daemon=True)
+        for name, gate_run in gate_runs if name in STATIC_GATES
+    }
+    for thread in threads.values():
+        thread.start()
+    for name, gate_run in gate_runs:
+        if name not in threads:
+            one(name, gate_run)
     verdicts = []
     seconds = {}
-    for name in names:
-        gate_run = (runners or {}).get(name) or _gate(name)
+    for name, _ in gate_runs:
+        if name in threads:
+            threads[name].join()
         ctx.progress(f'gates: {name} ...')
-        start = time.perf_counter()
-        verdict = gate_run(ctx)
-        seconds[name] = time.perf_counter() - start
-        if not isinstance(verdict, Verdict):
-            raise TypeError(f'gates.checks.{name}.run returned {type(verdict).__name__}, not a Verdict')
-        ctx.progress(f'gates: {name} {"passed" if verdict.passed else "INCONCLUSIVE" if verdict.inconclusive else "FAILED"} ({seconds[name]:.1f}s)')
+        for line in logs[name]:
+            ctx.progress(line)
+        outcome = results[name]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        verdict, seconds[name] = outcome
+        ctx.progress(_done_line(name, verdict, seconds[name]))
         verdicts.append(verdict)
     return verdicts, seconds
+
+
+def _timed(gate_run: Callable[[CheckContext], Verdict], ctx: CheckContext, name: str) -> tuple[Verdict, float]:
+    start = time.perf_counter()
+    verdict = gate_run(ctx)
+    elapsed = time.perf_counter() - start
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f'gates.checks.{name}.run returned {type(verdict).__name__}, not a Verdict')
+    return verdict, elapsed
+
+
+def _done_line(name: str, verdict: Verdict, seconds: float) -> str:
+    state = "passed" if verdict.passed else "INCONCLUSIVE" if verdict.inconclusive else "FAILED"
+    return f'gates: {name} {state} ({seconds:.1f}s)'
 
 
 def _gate(name: str) -> Callable[[CheckContext], Verdict]:
@@ -202,7 +260,12 @@ def check(
                     f'gates: tier {tier} runs {", ".join(names)} (spec tier_gates); '
                     f'{", ".join(skipped)} run in the ci and full tiers',
                 )
-        verdicts, seconds = run_gates(ctx, names)
+        if measure.allow_warm_jit(ctx, names):
+            ctx.progress(
+                'gates: proof runs start from the warm JIT store (tier judges proof bytes only; '
+                'STAGEGATE_JIT_CACHE=off for a cold private cache)',
+            )
+        verdicts, seconds = run_gates(ctx, names, concurrent=True)
         emit(info, verdicts, seconds, as_json, out)
     return report.exit_code(verdicts)
 
