@@ -40,13 +40,14 @@ import importlib.metadata
 import json
 import os
 import platform
-import secrets
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterable
 from collections.abc import Mapping
 from pathlib import Path
+
+from gates.vcs import cachestore
 
 FORMAT = 1
 SLOTS_KEPT = 6
@@ -55,12 +56,7 @@ _SKIP_DIRS = frozenset({'.git', '.stagegate', '__pycache__', 'node_modules'})
 
 
 def store_root() -> Path:
-    """``$STAGEGATE_CACHE_DIR``, else ``$XDG_CACHE_HOME/stagegate``, else ``~/.cache/stagegate``."""
-    explicit = os.environ.get('STAGEGATE_CACHE_DIR')
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get('XDG_CACHE_HOME')
-    return (Path(xdg) if xdg else Path.home() / '.cache') / 'stagegate'
+    return cachestore.store_root()
 
 
 def numba_subpath(source_dir: str) -> str:
@@ -157,7 +153,7 @@ def closure(root: Path, start: Iterable[str]) -> list[str]:
 
 def module_name(rel: str) -> str:
     name = rel[:-3].replace('/', '.')
-    return name[:-len('.__init__')] if name.endswith('.__init__') else name
+    return name.removesuffix('.__init__')
 
 
 def _version(dist: str) -> str:
@@ -208,25 +204,8 @@ class Store:
         self.root = root
         self.jit = root / 'jit'
 
-    def _secret(self) -> bytes:
-        path = self.root / 'secret'
-        try:
-            data = path.read_bytes()
-            if len(data) == 32:
-                return data
-        except OSError:
-            pass
-        self.root.mkdir(parents=True, exist_ok=True)
-        data = secrets.token_bytes(32)
-        tmp = self.root / f'.secret-{os.getpid()}-{secrets.token_hex(4)}'
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'wb') as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-        return data
-
     def _mac(self, body: bytes) -> str:
-        return hmac.new(self._secret(), body, hashlib.sha256).hexdigest()
+        return cachestore.mac(self.root, body)
 
     def slot(self, key: str) -> Path:
         return self.jit / key
