@@ -266,6 +266,7 @@ def check(
                 'STAGEGATE_JIT_CACHE=off for a cold private cache)',
             )
         verdicts, seconds = run_gates(ctx, names, concurrent=True)
+        measure.flush_store(ctx)
         emit(info, verdicts, seconds, as_json, out)
     return report.exit_code(verdicts)
 

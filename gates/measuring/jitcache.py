@@ -116,11 +116,18 @@ def python_files(root: Path) -> list[str]:
     return sorted(out)
 
 
-def jit_modules(root: Path) -> list[str]:
-    """The subject's files that import numba (relative to the subject root)."""
+def jit_modules(root: Path, entries: Iterable[str]) -> list[str]:
+    """The files that import numba in the top-level packages of the subject's entry modules
+    (``module:function`` of ``subject.prove`` and the others), relative to the root: the whole
+    package, since a prover may import its stages by name at run time."""
+    tops = sorted({e.partition(':')[0].split('.')[0] for e in entries})
+    candidates = [f for t in tops for f in (
+        [f'{t}/{r}' for r in python_files(root / t)] if (root / t).is_dir()
+        else [f'{t}.py'] if (root / f'{t}.py').is_file() else [])]
     found = []
-    for rel in python_files(root):
-        if b'numba' not in (root / rel).read_bytes():
+    for rel in candidates:
+        data = (root / rel).read_bytes()
+        if b'numba' not in data:
             continue
         tree = _parse(root, rel)
         if tree is not None and any(n.split('.')[0] == 'numba' for n in _imports(rel, tree)):
@@ -173,12 +180,12 @@ class Plan:
     dirs: tuple[str, ...]       # folders (relative to the subject root) of the jit modules
 
 
-def plan(root: Path, env: Mapping[str, str]) -> Plan | None:
-    """The slot plan of the subject at ``root`` (None: nothing numba-compiled, or no numba
-    cache folder in ``subject.env``)."""
+def plan(root: Path, env: Mapping[str, str], entries: Iterable[str]) -> Plan | None:
+    """The slot plan of the subject at ``root`` whose entry points are ``entries`` (None:
+    nothing numba-compiled, or no numba cache folder in ``subject.env``)."""
     if NUMBA_ENV not in env or '{cache}' not in env[NUMBA_ENV]:
         return None
-    jit = jit_modules(root)
+    jit = jit_modules(root, entries)
     if not jit:
         return None
     files = closure(root, jit)

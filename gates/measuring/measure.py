@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
 
-from gates.measuring import jitcache
 from gates.measuring import probe
+from gates.vcs import cachestore
 from gates.vcs import repo as gitrepo
 from gates.measuring import treedigest
 from gates.context import CheckContext
@@ -58,14 +58,44 @@ def variant_key(variant: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(variant.items()))
 
 
+def persistent_store(ctx: CheckContext) -> Path | None:
+    """The persistent store (gates/vcs/cachestore.py) when this check may use it (see
+    ``allow_warm_jit``), else None: the gate computes everything afresh."""
+    if ctx.measurements.peek(WARM_JIT) is not True or os.environ.get('STAGEGATE_JIT_CACHE', 'on') == 'off':
+        return None
+    return cachestore.store_root()
+
+
+def pending_writes(ctx: CheckContext) -> list[tuple[str, str, object]]:
+    """Store entries a gate computed; written by ``flush_store`` once every gate has finished
+    (no subject run in flight, so the guard watching the store never sees an engine write)."""
+    return ctx.measurements.get(('store-pending',), list)
+
+
+def flush_store(ctx: CheckContext) -> int:
+    store = persistent_store(ctx)
+    pending = pending_writes(ctx)
+    if store is None:
+        return 0
+    for kind, key, value in pending:
+        cachestore.put(store, kind, key, value)
+    count = len(pending)
+    pending.clear()
+    return count
+
+
 def guard(ctx: CheckContext) -> treedigest.Guard:
     """The check's tree guard (one per ``gates check``), watching the head tree from its first
     use; every subject run verifies all the trees it watches before and after (issue 8.1)."""
     found = ctx.measurements.get(('tree-guard',), treedigest.Guard)
-    if ctx.measurements.peek(WARM_JIT) is True and os.environ.get('STAGEGATE_JIT_CACHE', 'on') != 'off':
+    store = persistent_store(ctx)
+    if store is not None and found.jit_store is None:
         # Only proof bytes are judged then; time and memory (ci, full) keep a cold private
-        # cache per tree, so no figure depends on what an earlier run compiled.
-        found.jit_store = jitcache.store_root()
+        # cache per tree, so no figure depends on what an earlier run compiled. From the first
+        # subject run on, no subject run may write into the store.
+        cachestore.secret(store)
+        found.jit_store = store
+        found.protect(store, 'stagegate cache store')
     # The head tree is the user's checkout unless the CLI exported it: the engine's own
     # bytecode may appear there, and nothing but the candidate's own code reads it.
     found.watch(ctx.head_tree, 'candidate', bytecode=False)

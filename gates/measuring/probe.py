@@ -218,7 +218,8 @@ def warm_jit(subject: Subject, tree: Path, guard: treedigest.Guard, timeout: flo
         return
     root = subject_root(subject, tree)
     env = dict(subject.env)
-    the_plan = jitcache.plan(root, env)
+    entries = [e for e in (subject.prove, subject.verify, subject.sections, subject.capabilities) if e]
+    the_plan = jitcache.plan(root, env, entries)
     if the_plan is None:
         return
     store = jitcache.Store(store_root)
