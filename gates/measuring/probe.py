@@ -226,7 +226,7 @@ def warm_jit(subject: Subject, tree: Path, guard: treedigest.Guard, timeout: flo
     files = store.valid(the_plan.key)
     if files is None:
         store.discard(the_plan.key)
-    guard.protect(store_root, 'warm JIT store')
+    guard.protect(store_root, 'stagegate cache store')
     if files is None:
         with tempfile.TemporaryDirectory(prefix='stagegate-jitwarm-') as tmp:
             mini = Path(tmp) / 'tree'
