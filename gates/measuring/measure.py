@@ -161,6 +161,39 @@ def proof(ctx: CheckContext, tree: Path, workload: Workload, variant: Mapping[st
     return ctx.measurements.get(key, measure)
 
 
+def candidate_proof(ctx: CheckContext, workload: Workload) -> tuple[dict[str, str], probe.ProofRun]:
+    """The candidate variant and its proof in the head tree. When the head's capabilities are
+    not known yet (the first workload), one prove process finds them and proves the variant
+    they allow, and the capabilities are cached for the other gates (the api gate waits for
+    them rather than starting a process of its own); otherwise ``candidate_variant`` and
+    ``proof``. Same runs, same bytes, one interpreter start fewer."""
+    subject = ctx.spec.subject
+    tree = ctx.head_tree
+    caps_key = ('capabilities', str(tree))
+    if (caps_key in ctx.measurements or subject.kind != 'python' or not subject.capabilities
+            or not (subject.verify and subject.sections)):
+        variant = candidate_variant(ctx)
+        return variant, proof(ctx, tree, workload, variant)
+    found: list[tuple[dict[str, str], probe.ProofRun]] = []
+
+    def both() -> dict[str, list[str]] | None:
+        ctx.progress(f'proof {workload.id}: prove in {tree}')
+        caps, variant, run = probe.proof_run_with_capabilities(
+            subject, tree, workload.id, workload.params, ctx.candidate_variant(),
+            ctx.spec.baseline_variant, stage_ids(ctx.spec), guard=guard(ctx),
+        )
+        found.append((variant, run))
+        return caps
+
+    ctx.measurements.get(caps_key, both)
+    if not found:       # another gate asked for the capabilities first
+        variant = candidate_variant(ctx)
+        return variant, proof(ctx, tree, workload, variant)
+    variant, run = found[0]
+    ctx.measurements.put(('proof', str(tree), workload.id, variant_key(variant)), run)
+    return variant, run
+
+
 def memory(
         ctx: CheckContext,
         tree: Path,

@@ -428,6 +428,41 @@ def proof_run(
     return dataclasses.replace(checked, subject_file=result.get('subject_file'))
 
 
+def proof_run_with_capabilities(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        wanted: Mapping[str, str],
+        fallback: str,
+        stages: Sequence[int],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
+) -> tuple[dict[str, list[str]], dict[str, str], ProofRun]:
+    """``capabilities`` and ``proof_run`` of the variant they allow (``effective_variant`` of
+    ``wanted``), in one prove process instead of two (a python subject with a capabilities
+    entry; the caller falls back to the two calls otherwise). The verdict still comes from a
+    fresh verify process."""
+    if subject.kind != 'python' or not subject.capabilities or not (subject.verify and subject.sections):
+        raise GateError('proof_run_with_capabilities needs a python subject with capabilities, verify and sections.')
+    with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
+        proof_path = Path(tmp) / 'proof.bin'
+        result = _python_child(subject, tree, {
+            'mode': 'proof', 'params': dict(params), 'wanted': dict(wanted), 'fallback': fallback,
+            'stages': list(stages), 'proof': str(proof_path),
+        }, Path(tmp), timeout, guard)
+        if not proof_path.is_file():
+            raise ProbeFailed(f'the proof run in {tree} wrote no proof bytes')
+        proof = proof_path.read_bytes()
+    caps: dict[str, list[str]] = {str(k): [str(b) for b in v] for k, v in dict(result['capabilities']).items()}
+    variant = effective_variant(wanted, caps, fallback)
+    if dict(result.get('variant') or {}) != variant:
+        raise ProbeFailed(f'the proof run in {tree} proved variant {result.get("variant")}, not {variant}')
+    checked = verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
+    return caps, variant, dataclasses.replace(checked, subject_file=result.get('subject_file'))
+
+
 def verify_run(
         subject: Subject,
         tree: Path,
