@@ -199,14 +199,20 @@ def semgrep_findings(
         )
     # The base versions of the changed files in converted paths, by the absolute path semgrep
     # reports them under (they are outside the scan's cwd, the head tree).
-    base_targets = {
-        str(ctx.base_tree / t): t for t in targets
-        if matches(t, converted) and (ctx.base_tree / t).is_file()
-    }
     wrappers: dict[str, str] = {}
-    if any(matches(t, converted) for t in targets):
+    if any(matches(t, converted) or matches(t, ctx.spec.shared_paths) for t in targets):
         wrappers = wrapper_names(ctx, forbid, converted, baseline)
         details['wrappers_of_forbidden'] = wrappers
+    # Only changed files are scanned, except where the generated rule needs cross-file context:
+    # a function a changed file now defines as returning the forbidden view reaches every
+    # converted file that calls it, changed or not (those are scanned for that rule only).
+    callers = _callers_of_new_wrappers(ctx, wrappers, set(targets), files, converted, packages)
+    if callers:
+        details['scanned_for_new_wrappers'] = callers
+    base_targets = {
+        str(ctx.base_tree / t): t for t in targets + callers
+        if matches(t, converted) and (ctx.base_tree / t).is_file()
+    }
     rule = generated_rule(template, tuple(forbid) + tuple(wrappers))
     # The base versions are committed content: their matches of the generated rule are kept in
     # the persistent store by (rule, semgrep version, git blob id) and not scanned again.
@@ -216,7 +222,14 @@ def semgrep_findings(
         generated.write_text(yaml.safe_dump({'rules': rendered + [rule]}), encoding='utf-8')
         configs = [generated]
         result = semgrep_scan.scan(
-            ctx.head_tree, configs, targets + sorted(p for p in base_targets if p not in cached),
+            ctx.head_tree, configs, targets + callers + sorted(p for p in base_targets if p not in cached),
+        )
+    if callers:
+        extra = set(callers)
+        result = dataclasses.replace(
+            result,
+            matches=tuple(m for m in result.matches if m.path not in extra or m.rule_id == TEMPLATE_ID),
+            problems=tuple(p for p in result.problems if p.path not in extra),
         )
     _store_base_matches(ctx, result, base_keys, cached)
     if cached:
@@ -291,6 +304,23 @@ def semgrep_findings(
                 'cannot vouch for it: check for .semgrepignore tricks or an unreadable file', t,
             )))
     return out, descriptions, details
+
+
+def _callers_of_new_wrappers(
+        ctx: CheckContext, wrappers: dict[str, str], changed: set[str], files: list[str],
+        converted: tuple[str, ...], packages: tuple[str, ...],
+) -> list[str]:
+    """Unchanged files in converted paths that name a wrapper of the forbidden view defined in
+    a changed file (``wrappers``: name -> ``path:line``)."""
+    new = sorted(n for n, where in wrappers.items() if where.rsplit(':', 1)[0] in changed)
+    if not new:
+        return []
+    pattern = re.compile(r'\b(?:' + '|'.join(re.escape(n) for n in new) + r')\b')
+    return [
+        f for f in files
+        if f not in changed and matches(f, converted) and matches(f, packages)
+        and pattern.search(trees.read_text(ctx.head_tree, f) or '')
+    ]
 
 
 def _cached_base_matches(

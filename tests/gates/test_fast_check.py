@@ -191,3 +191,27 @@ def test_a_gate_error_in_a_thread_is_raised_in_gate_order(tiny_subject: TinyRepo
     with prepared(repo_mod.open_repo(tiny_subject.path), None, 'pre-commit', base, False, log=lambda m: None) as (ctx, _):
         with pytest.raises(RuntimeError, match='scope broke'):
             run_gates(ctx, ['api', 'scope', 'integrity'], {'scope': broken, 'integrity': integrity_broken}, concurrent=True)
+
+
+HELPERS = 'toyprover/backends/streaming/helpers.py'
+
+
+def test_an_unchanged_converted_file_is_scanned_when_a_changed_file_makes_its_call_a_wrapper(tiny_subject: TinyRepo) -> None:
+    """Cross-file context of no-materialized-in-converted-stage: only changed files are scanned,
+    but a helper that a change turns into a wrapper of the forbidden view reaches the unchanged
+    converted stage calling it."""
+    from conftest import convert_stage
+    repo = tiny_subject.path
+    convert_stage(repo, 0)
+    (repo / HELPERS).write_text('def dense_rows(witness, names):\n    return list(names)\n')
+    stage = repo / STAGE0
+    stage.write_text(stage.read_text() + '\n\ndef uses(witness):\n'
+                     '    from toyprover.backends.streaming.helpers import dense_rows\n'
+                     '    return dense_rows(witness, ["a"])\n')
+    base = commit_all(repo, 'stage 0 offered as streaming; a helper it calls')
+    (repo / HELPERS).write_text('def dense_rows(witness, names):\n    return witness.materialized(names)\n')
+    commit_all(repo, 'the helper now returns the dense view')
+    verdict = _api(repo, base, cached=False)
+    assert verdict.details['scanned_for_new_wrappers'] == [STAGE0]
+    line = next(i + 1 for i, t in enumerate(stage.read_text().splitlines()) if 'return dense_rows' in t)
+    assert (STAGE0, line) in {(f.file, f.line) for f in verdict.findings}, rendered(verdict)
