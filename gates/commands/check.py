@@ -154,9 +154,9 @@ def run_gates(
 ) -> tuple[list[Verdict], dict[str, float]]:
     """Run each named gate's ``run(ctx)`` (or ``runners[name]``, which accept uses for stricter
     modes); a missing gate module is a crash, never a skip. ``concurrent``: the static gates
-    run in threads while the others run here; each gate's progress lines are held and printed
-    in gate order, so the output reads as a sequential run's (``seconds`` are each gate's own
-    wall time, overlapping)."""
+    run in threads while the others run here; progress is printed in gate order (live for the
+    first unfinished gate, held for the later ones; nothing after a gate that raised), so the
+    output reads as a sequential run's (``seconds`` are each gate's own wall time, overlapping)."""
     gate_runs = [(name, (runners or {}).get(name) or _gate(name)) for name in names]
     if not concurrent or os.environ.get('STAGEGATE_SEQUENTIAL') == '1':
         verdicts = []
@@ -168,13 +168,15 @@ def run_gates(
             verdicts.append(verdict)
         return verdicts, seconds
     results: dict[str, tuple[Verdict, float] | BaseException] = {}
-    logs: dict[str, list[str]] = {name: [] for name, _ in gate_runs}
+    printer = _InOrder([name for name, _ in gate_runs], ctx.progress)
 
     def one(name: str, gate_run: Callable[[CheckContext], Verdict]) -> None:
         try:
-            results[name] = _timed(gate_run, dataclasses.replace(ctx, progress=logs[name].append), name)
+            results[name] = _timed(gate_run, dataclasses.replace(ctx, progress=printer.writer(name)), name)
         except BaseException as e:   # re-raised in the calling thread, in gate order
             results[name] = e
+        outcome = results[name]
+        printer.done(name, None if isinstance(outcome, BaseException) else _done_line(name, *outcome))
 
     threads = {
         name: threading.Thread(target=one, args=(name, gate_run), name=f'gate-{name}', daemon=True)
@@ -190,16 +192,57 @@ def run_gates(
     for name, _ in gate_runs:
         if name in threads:
             threads[name].join()
-        ctx.progress(f'gates: {name} ...')
-        for line in logs[name]:
-            ctx.progress(line)
         outcome = results[name]
         if isinstance(outcome, BaseException):
             raise outcome
         verdict, seconds[name] = outcome
-        ctx.progress(_done_line(name, verdict, seconds[name]))
         verdicts.append(verdict)
     return verdicts, seconds
+
+
+class _InOrder:
+    """Progress of gates running at once, printed as a sequential run prints it: the first
+    unfinished gate's lines go out live, a later gate's wait until every gate before it is done."""
+
+    def __init__(self, names: Sequence[str], out: Callable[[str], None]) -> None:
+        self._names = list(names)
+        self._out = out
+        self._lock = threading.Lock()
+        self._held: dict[str, list[str]] = {n: [] for n in names}
+        self._finished: set[str] = set()
+        self._raised: set[str] = set()
+        self._at = 0
+        if self._names:
+            out(f'gates: {self._names[0]} ...')
+
+    def writer(self, name: str) -> Callable[[str], None]:
+        def write(line: str) -> None:
+            with self._lock:
+                if self._at < len(self._names) and self._names[self._at] == name:
+                    self._out(line)
+                else:
+                    self._held[name].append(line)
+        return write
+
+    def done(self, name: str, line: str | None) -> None:
+        """``name`` finished with its last line (None: it raised; a sequential run would print
+        nothing more, so neither does this)."""
+        with self._lock:
+            if line is not None:
+                self._held[name].append(line)
+            else:
+                self._raised.add(name)
+            self._finished.add(name)
+            while self._at < len(self._names):
+                current = self._names[self._at]
+                for held in self._held[current]:
+                    self._out(held)
+                self._held[current] = []
+                if current not in self._finished or current in self._raised:
+                    return
+                self._at += 1
+                if self._at < len(self._names):
+                    self._out(f'gates: {self._names[self._at]} ...')
 
 
 def _timed(gate_run: Callable[[CheckContext], Verdict], ctx: CheckContext, name: str) -> tuple[Verdict, float]:
