@@ -79,6 +79,8 @@ def flush_store(ctx: CheckContext) -> int:
         return 0
     for kind, key, value in pending:
         cachestore.put(store, kind, key, value)
+    for kind in sorted({kind for kind, _, _ in pending}):
+        cachestore.prune(store, kind)
     count = len(pending)
     pending.clear()
     return count

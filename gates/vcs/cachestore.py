@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = 1
+# Entries kept per kind: the tree guard digests the whole store around every subject run, so it
+# must stay small; the oldest (by last write) go first.
+KEEP_PER_KIND = 400
 
 
 def store_root() -> Path:
@@ -100,3 +103,20 @@ def put(root: Path, kind: str, key: str, value: Any) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def prune(root: Path, kind: str, keep: int = KEEP_PER_KIND) -> int:
+    """Remove all but the ``keep`` newest entries of ``kind``; how many went."""
+    folder = root / kind
+    try:
+        entries = sorted(folder.glob('*/*.json'), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return 0
+    gone = 0
+    for path in entries[keep:]:
+        try:
+            path.unlink()
+            gone += 1
+        except OSError:
+            pass
+    return gone

@@ -215,3 +215,14 @@ def test_an_unchanged_converted_file_is_scanned_when_a_changed_file_makes_its_ca
     assert verdict.details['scanned_for_new_wrappers'] == [STAGE0]
     line = next(i + 1 for i, t in enumerate(stage.read_text().splitlines()) if 'return dense_rows' in t)
     assert (STAGE0, line) in {(f.file, f.line) for f in verdict.findings}, rendered(verdict)
+
+
+def test_the_store_keeps_its_newest_entries_only(tmp_path: Path) -> None:
+    import os
+    root = tmp_path / 'store'
+    for i in range(7):
+        cachestore.put(root, 'semgrep-base', f'{i:064x}', [i])
+        path = root / 'semgrep-base' / f'{i:064x}'[:2] / f'{i:064x}.json'
+        os.utime(path, (1000 + i, 1000 + i))
+    assert cachestore.prune(root, 'semgrep-base', keep=3) == 4
+    assert [cachestore.get(root, 'semgrep-base', f'{i:064x}') for i in range(7)] == [None] * 4 + [[4], [5], [6]]
