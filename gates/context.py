@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import threading
 from collections.abc import Callable
 from collections.abc import Hashable
 from pathlib import Path
@@ -46,11 +47,20 @@ class Measurements:
 
     def __init__(self) -> None:
         self._values: dict[Hashable, object] = {}
+        # Gates may run in threads (gates/commands/check.py): a key is measured once, by the
+        # first thread that asks; the others wait for its value.
+        self._lock = threading.Lock()
+        self._key_locks: dict[Hashable, threading.RLock] = {}
 
     def get(self, key: Hashable, measure: Callable[[], T]) -> T:
         """The cached value for ``key``, measuring (once) on a miss."""
-        if key not in self._values:
-            self._values[key] = measure()
+        if key in self._values:
+            return cast(T, self._values[key])
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.RLock())
+        with key_lock:
+            if key not in self._values:
+                self._values[key] = measure()
         return cast(T, self._values[key])
 
     def peek(self, key: Hashable) -> object | None:

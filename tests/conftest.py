@@ -28,6 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
     private = Path(tempfile.mkdtemp(prefix='stagegate-tests-'))
     config.stash[_KEY] = private
     os.environ['TMPDIR'] = str(private)
+    # The engine's persistent store (gates/vcs/cachestore.py) of every pre-commit check the tests
+    # run: a private one, removed with the session, never the user's ~/.cache/stagegate.
+    os.environ['STAGEGATE_CACHE_DIR'] = str(private / f'{_PYTEST_OWN[0]}stagegate-store')
     tempfile.tempdir = None   # re-read TMPDIR on the next gettempdir()
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from gates.analysis import astdiff
 from gates.analysis import reach
+from gates.vcs import cachestore
 from gates.context import ChangedPath
 from gates.context import CheckContext
 from gates.model import Finding
@@ -119,6 +121,76 @@ def protection(
     return sorted(entries.values(), key=lambda e: (e.symbol.path, e.line or 0, e.symbol.qualname))
 
 
+# A store write the api gate makes after the check (kind, key, value): writes wait until no
+# subject run is in flight, so the tree guard watching the store sees only engine writes.
+Pending = list[tuple[str, str, object]]
+
+
+def engine_digest() -> str:
+    """The analysis code's own digest: a cached result is only as good as the code that made it."""
+    if not _ENGINE:
+        here = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for path in sorted(here.glob('*.py')) + [here.parent / 'contract' / 'spec.py']:
+            h.update(path.name.encode() + b'\0' + path.read_bytes())
+        _ENGINE.append(h.hexdigest())
+    return _ENGINE[0]
+
+
+_ENGINE: list[str] = []
+
+
+def tree_digest(tree: Path) -> str:
+    """The Python files of ``tree`` by path and git blob id (what ``protection`` reads)."""
+    h = hashlib.sha256()
+    for rel in python_files(tree):
+        h.update(rel.encode('utf-8', 'surrogateescape') + b'\0' + cachestore.git_blob_sha((tree / rel).read_bytes()).encode())
+    return h.hexdigest()
+
+
+def _entry_json(e: Entry) -> dict[str, object]:
+    return {'path': e.symbol.path, 'qualname': e.symbol.qualname, 'line': e.line, 'declared': e.declared,
+            'chain': [[c.path, c.qualname] for c in e.chain]}
+
+
+def _entries(raw: object) -> list[Entry] | None:
+    """Entries back from a store value; None when it is not exactly that shape."""
+    if not isinstance(raw, list):
+        return None
+    out = []
+    try:
+        for item in raw:
+            line = item['line']
+            if not (isinstance(item['path'], str) and isinstance(item['qualname'], str)
+                    and (line is None or (isinstance(line, int) and not isinstance(line, bool)))
+                    and isinstance(item['declared'], bool)):
+                return None
+            chain = tuple(reach.Symbol(str(p), str(q)) for p, q in item['chain'])
+            out.append(Entry(reach.Symbol(item['path'], item['qualname']), line, item['declared'], chain))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return out
+
+
+def protection_cached(
+        tree: Path, symbols: Iterable[str], verifier: tuple[str, ...], protected_paths: tuple[str, ...],
+        subject_root: str, store: Path | None, pending: Pending,
+) -> list[Entry]:
+    """``protection`` on ``tree``, from the persistent store when it has it (keyed by the
+    analysis code, the tree's Python blobs and the arguments)."""
+    symbols = tuple(symbols)
+    if store is None:
+        return protection(tree, symbols, verifier, protected_paths, subject_root)
+    key = cachestore.key_of('protection', engine_digest(), tree_digest(tree), list(symbols),
+                            list(verifier), list(protected_paths), subject_root)
+    found = _entries(cachestore.get(store, 'protection', key))
+    if found is not None:
+        return found
+    entries = protection(tree, symbols, verifier, protected_paths, subject_root)
+    pending.append(('protection', key, [_entry_json(e) for e in entries]))
+    return entries
+
+
 def _covering(name: str, quals: dict[str, Entry]) -> Entry | None:
     for q, entry in quals.items():
         if q not in (reach.MODULE, WHOLE) and (name == q or name.startswith(q + '.')):
@@ -204,6 +276,7 @@ def _symbol_edits(
 
 def symbol_findings(
         ctx: CheckContext, symbols: tuple[str, ...], verifier: tuple[str, ...], protected: tuple[str, ...],
+        store: Path | None = None, pending: Pending | None = None,
 ) -> tuple[list[tuple[str, Finding]], dict[str, object]]:
     """Edits of protected symbols outside the protected paths; details for the report."""
     candidates = [c for c in ctx.changed if any(p.endswith('.py') for p in c.paths())
@@ -211,7 +284,10 @@ def symbol_findings(
     if not candidates or not (symbols or verifier):
         return [], {'protected_symbols': 'not computed: no changed Python file outside protected paths'
                     if symbols or verifier else 'none declared'}
-    entries = protection(ctx.base_tree, symbols, verifier, protected, ctx.spec.subject.root)
+    entries = protection_cached(
+        ctx.base_tree, symbols, verifier, protected, ctx.spec.subject.root, store,
+        [] if pending is None else pending,
+    )
     by_path: dict[str, dict[str, Entry]] = {}
     for entry in entries:
         by_path.setdefault(entry.symbol.path, {})[entry.symbol.qualname] = entry

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import importlib.metadata
 import re
 import tempfile
@@ -43,6 +44,7 @@ from gates.measuring import measure
 from gates.analysis import preexisting
 from gates.reports import sarif
 from gates.analysis import semgrep_scan
+from gates.vcs import cachestore
 from gates.vcs import trees
 from gates.context import CheckContext
 from gates.model import Finding
@@ -52,7 +54,7 @@ from gates.measuring.proc import ProbeFailed
 from gates.analysis.protected import AST_RULES
 from gates.analysis.protected import GATE
 from gates.analysis.protected import protected_findings
-from gates.analysis.protected import protection
+from gates.analysis.protected import protection_cached
 from gates.analysis.reach import module_name
 from gates.analysis.protected import python_files
 from gates.analysis.protected import symbol_findings
@@ -197,20 +199,44 @@ def semgrep_findings(
         )
     # The base versions of the changed files in converted paths, by the absolute path semgrep
     # reports them under (they are outside the scan's cwd, the head tree).
-    base_targets = {
-        str(ctx.base_tree / t): t for t in targets
-        if matches(t, converted) and (ctx.base_tree / t).is_file()
-    }
     wrappers: dict[str, str] = {}
-    if any(matches(t, converted) for t in targets):
+    if any(matches(t, converted) or matches(t, ctx.spec.shared_paths) for t in targets):
         wrappers = wrapper_names(ctx, forbid, converted, baseline)
         details['wrappers_of_forbidden'] = wrappers
+    # Only changed files are scanned, except where the generated rule needs cross-file context:
+    # a function a changed file now defines as returning the forbidden view reaches every
+    # converted file that calls it, changed or not (those are scanned for that rule only).
+    callers = _callers_of_new_wrappers(ctx, wrappers, set(targets), files, converted, packages)
+    if callers:
+        details['scanned_for_new_wrappers'] = callers
+    base_targets = {
+        str(ctx.base_tree / t): t for t in targets + callers
+        if matches(t, converted) and (ctx.base_tree / t).is_file()
+    }
+    rule = generated_rule(template, tuple(forbid) + tuple(wrappers))
+    # The base versions are committed content: their matches of the generated rule are kept in
+    # the persistent store by (rule, semgrep version, git blob id) and not scanned again.
+    cached, base_keys = _cached_base_matches(ctx, rule, base_targets)
     with tempfile.TemporaryDirectory(prefix='stagegate-rules-') as tmp:
         generated = Path(tmp) / 'rules.yaml'
-        rule = generated_rule(template, tuple(forbid) + tuple(wrappers))
         generated.write_text(yaml.safe_dump({'rules': rendered + [rule]}), encoding='utf-8')
         configs = [generated]
-        result = semgrep_scan.scan(ctx.head_tree, configs, targets + sorted(base_targets))
+        result = semgrep_scan.scan(
+            ctx.head_tree, configs, targets + callers + sorted(p for p in base_targets if p not in cached),
+        )
+    if callers:
+        extra = set(callers)
+        result = dataclasses.replace(
+            result,
+            matches=tuple(m for m in result.matches if m.path not in extra or m.rule_id == TEMPLATE_ID),
+            problems=tuple(p for p in result.problems if p.path not in extra),
+        )
+    _store_base_matches(ctx, result, base_keys, cached)
+    if cached:
+        result = dataclasses.replace(
+            result, matches=result.matches + tuple(m for ms in cached.values() for m in ms),
+        )
+        details['base_matches_from_cache'] = sorted(base_targets[p] for p in cached)
     details.update(semgrep_seconds=round(result.seconds, 2), rules=sorted(descriptions))
     head_matches = [m for m in result.matches if m.path not in base_targets]
     carried: set[tuple[str, str, int]] = set()
@@ -280,6 +306,80 @@ def semgrep_findings(
     return out, descriptions, details
 
 
+def _callers_of_new_wrappers(
+        ctx: CheckContext, wrappers: dict[str, str], changed: set[str], files: list[str],
+        converted: tuple[str, ...], packages: tuple[str, ...],
+) -> list[str]:
+    """Unchanged files in converted paths that name a wrapper of the forbidden view defined in
+    a changed file (``wrappers``: name -> ``path:line``)."""
+    new = sorted(n for n, where in wrappers.items() if where.rsplit(':', 1)[0] in changed)
+    if not new:
+        return []
+    pattern = re.compile(r'\b(?:' + '|'.join(re.escape(n) for n in new) + r')\b')
+    return [
+        f for f in files
+        if f not in changed and matches(f, converted) and matches(f, packages)
+        and pattern.search(trees.read_text(ctx.head_tree, f) or '')
+    ]
+
+
+def _cached_base_matches(
+        ctx: CheckContext, rule: dict[str, Any], base_targets: dict[str, str],
+) -> tuple[dict[str, tuple[semgrep_scan.Match, ...]], dict[str, str]]:
+    """(matches by absolute base path for the files the store has, store key by base path).
+    An entry is used only if it validates (gates/vcs/cachestore.py) and every match in it lies
+    in the file as recorded (offsets inside it, on the line it names); else it is scanned."""
+    store = measure.persistent_store(ctx)
+    if store is None or not base_targets:
+        return {}, {}
+    rule_digest = hashlib.sha256(yaml.safe_dump(rule, sort_keys=True).encode()).hexdigest()
+    version = _semgrep_version()
+    cached: dict[str, tuple[semgrep_scan.Match, ...]] = {}
+    keys: dict[str, str] = {}
+    for path in base_targets:
+        data = Path(path).read_bytes()
+        key = cachestore.key_of('semgrep-base', version, rule_digest, cachestore.git_blob_sha(data))
+        keys[path] = key
+        found = _base_matches(cachestore.get(store, 'semgrep-base', key), path, data)
+        if found is not None:
+            cached[path] = found
+    return cached, keys
+
+
+def _base_matches(raw: object, path: str, data: bytes) -> tuple[semgrep_scan.Match, ...] | None:
+    if not isinstance(raw, list):
+        return None
+    out = []
+    try:
+        for item in raw:
+            start, end, line = int(item['start_offset']), int(item['end_offset']), int(item['line'])
+            if not (0 <= start <= end <= len(data)) or data.count(b'\n', 0, start) + 1 != line:
+                return None
+            out.append(semgrep_scan.Match(
+                str(item['rule_id']), path, line, int(item['end_line']), str(item['message']), start, end,
+            ))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return tuple(out)
+
+
+def _store_base_matches(
+        ctx: CheckContext, result: semgrep_scan.ScanResult, keys: dict[str, str],
+        cached: dict[str, tuple[semgrep_scan.Match, ...]],
+) -> None:
+    """Keep the base files' matches of a scan that checked them cleanly (scanned, no problem)."""
+    problems = {p.path for p in result.problems}
+    pending = measure.pending_writes(ctx)
+    for path, key in keys.items():
+        if path in cached or path in problems or path not in result.scanned:
+            continue
+        pending.append(('semgrep-base', key, [
+            {'rule_id': m.rule_id, 'line': m.line, 'end_line': m.end_line, 'message': m.message,
+             'start_offset': m.start_offset, 'end_offset': m.end_offset}
+            for m in result.matches if m.path == path
+        ]))
+
+
 def _unparsable(ctx: CheckContext, targets: list[str], checked: set[str]) -> list[tuple[str, Finding]]:
     out = []
     for t in targets:
@@ -304,7 +404,11 @@ def rule_params_of(ctx: CheckContext, base: Spec | None) -> RuleParams:
     root = ctx.spec.subject.root
     reached: set[str] = set()
     if verifier:
-        for entry in protection(ctx.base_tree, (), verifier, protected, root):
+        entries = protection_cached(
+            ctx.base_tree, (), verifier, protected, root,
+            measure.persistent_store(ctx), measure.pending_writes(ctx),
+        )
+        for entry in entries:
             name = module_name(entry.symbol.path, root)
             if name is not None:
                 reached.add(name)
@@ -339,7 +443,9 @@ def run(ctx: CheckContext) -> Verdict:
     found = protected_findings(ctx, protected)
     symbols = tuple(dict.fromkeys(ctx.spec.protected_symbols + (base.protected_symbols if base else ())))
     verifier = tuple(dict.fromkeys(ctx.spec.verifier_paths + (base.verifier_paths if base else ())))
-    by_symbol, symbol_details = symbol_findings(ctx, symbols, verifier, protected)
+    by_symbol, symbol_details = symbol_findings(
+        ctx, symbols, verifier, protected, measure.persistent_store(ctx), measure.pending_writes(ctx),
+    )
     found += by_symbol
     scanned, descriptions, details = semgrep_findings(ctx, forbid, converted, ctx.spec.baseline_variant, base)
     found += scanned

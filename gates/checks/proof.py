@@ -124,8 +124,7 @@ def check_workload(
 ) -> tuple[list[Finding], dict[str, Any]]:
     expected = golden.get(workload.id)
     try:
-        variant = measure.candidate_variant(ctx)
-        candidate = measure.proof(ctx, ctx.head_tree, workload, variant)
+        variant, candidate = measure.candidate_proof(ctx, workload)
     except ProbeFailed as e:
         return [Finding(GATE, f'the candidate prove failed: {e.message}', workload=workload.id)], {
             'error': e.message, 'log': e.log,

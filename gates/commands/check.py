@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import TextIO
 import git
 
 from gates.contract import discover
+from gates.measuring import measure
 from gates.vcs import repo as repo_mod
 from gates.reports import report
 from gates.context import CheckContext
@@ -137,26 +139,132 @@ def prepared(
         yield ctx, info
 
 
+# Gates that run no subject process in the pre-commit tier and only read the trees: they run in
+# worker threads, beside the measuring gates (proof, memory, time), which run in the calling
+# thread, one after the other (Ctrl-C reaches them there; their subject runs take turns anyway,
+# gates/measuring/probe.py). Verdicts, their order and the report are those of a sequential run.
+STATIC_GATES = frozenset({'api', 'scope', 'integrity'})
+# Gates whose figures the engine's own work beside them could move: they start once the static
+# gates are done.
+ALONE_GATES = frozenset({'time'})
+
+
 def run_gates(
         ctx: CheckContext,
         names: Sequence[str],
         runners: Mapping[str, Callable[[CheckContext], Verdict]] | None = None,
+        concurrent: bool = False,
 ) -> tuple[list[Verdict], dict[str, float]]:
     """Run each named gate's ``run(ctx)`` (or ``runners[name]``, which accept uses for stricter
-    modes); a missing gate module is a crash, never a skip."""
+    modes); a missing gate module is a crash, never a skip. ``concurrent``: the static gates
+    run in threads while the others run here; progress is printed in gate order (live for the
+    first unfinished gate, held for the later ones; nothing after a gate that raised), so the
+    output reads as a sequential run's (``seconds`` are each gate's own wall time, overlapping)."""
+    gate_runs = [(name, (runners or {}).get(name) or _gate(name)) for name in names]
+    if not concurrent or os.environ.get('STAGEGATE_SEQUENTIAL') == '1':
+        verdicts = []
+        seconds = {}
+        for name, gate_run in gate_runs:
+            ctx.progress(f'gates: {name} ...')
+            verdict, seconds[name] = _timed(gate_run, ctx, name)
+            ctx.progress(_done_line(name, verdict, seconds[name]))
+            verdicts.append(verdict)
+        return verdicts, seconds
+    results: dict[str, tuple[Verdict, float] | BaseException] = {}
+    printer = _InOrder([name for name, _ in gate_runs], ctx.progress)
+
+    def one(name: str, gate_run: Callable[[CheckContext], Verdict]) -> None:
+        try:
+            results[name] = _timed(gate_run, dataclasses.replace(ctx, progress=printer.writer(name)), name)
+        except BaseException as e:   # re-raised in the calling thread, in gate order
+            results[name] = e
+        outcome = results[name]
+        printer.done(name, None if isinstance(outcome, BaseException) else _done_line(name, *outcome))
+
+    threads = {
+        name: threading.Thread(target=one, args=(name, gate_run), name=f'gate-{name}', daemon=True)
+        for name, gate_run in gate_runs if name in STATIC_GATES
+    }
+    for thread in threads.values():
+        thread.start()
+    for name, gate_run in gate_runs:
+        if name not in threads:
+            if name in ALONE_GATES:
+                # Nothing of the engine runs beside a timed subject run (semgrep, the integrity
+                # gate's re-measures): the static gates finish first.
+                for thread in threads.values():
+                    thread.join()
+            one(name, gate_run)
     verdicts = []
     seconds = {}
-    for name in names:
-        gate_run = (runners or {}).get(name) or _gate(name)
-        ctx.progress(f'gates: {name} ...')
-        start = time.perf_counter()
-        verdict = gate_run(ctx)
-        seconds[name] = time.perf_counter() - start
-        if not isinstance(verdict, Verdict):
-            raise TypeError(f'gates.checks.{name}.run returned {type(verdict).__name__}, not a Verdict')
-        ctx.progress(f'gates: {name} {"passed" if verdict.passed else "INCONCLUSIVE" if verdict.inconclusive else "FAILED"} ({seconds[name]:.1f}s)')
+    for name, _ in gate_runs:
+        if name in threads:
+            threads[name].join()
+        outcome = results[name]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        verdict, seconds[name] = outcome
         verdicts.append(verdict)
     return verdicts, seconds
+
+
+class _InOrder:
+    """Progress of gates running at once, printed as a sequential run prints it: the first
+    unfinished gate's lines go out live, a later gate's wait until every gate before it is done."""
+
+    def __init__(self, names: Sequence[str], out: Callable[[str], None]) -> None:
+        self._names = list(names)
+        self._out = out
+        self._lock = threading.Lock()
+        self._held: dict[str, list[str]] = {n: [] for n in names}
+        self._finished: set[str] = set()
+        self._raised: set[str] = set()
+        self._at = 0
+        if self._names:
+            out(f'gates: {self._names[0]} ...')
+
+    def writer(self, name: str) -> Callable[[str], None]:
+        def write(line: str) -> None:
+            with self._lock:
+                if self._at < len(self._names) and self._names[self._at] == name:
+                    self._out(line)
+                else:
+                    self._held[name].append(line)
+        return write
+
+    def done(self, name: str, line: str | None) -> None:
+        """``name`` finished with its last line (None: it raised; a sequential run would print
+        nothing more, so neither does this)."""
+        with self._lock:
+            if line is not None:
+                self._held[name].append(line)
+            else:
+                self._raised.add(name)
+            self._finished.add(name)
+            while self._at < len(self._names):
+                current = self._names[self._at]
+                for held in self._held[current]:
+                    self._out(held)
+                self._held[current] = []
+                if current not in self._finished or current in self._raised:
+                    return
+                self._at += 1
+                if self._at < len(self._names):
+                    self._out(f'gates: {self._names[self._at]} ...')
+
+
+def _timed(gate_run: Callable[[CheckContext], Verdict], ctx: CheckContext, name: str) -> tuple[Verdict, float]:
+    start = time.perf_counter()
+    verdict = gate_run(ctx)
+    elapsed = time.perf_counter() - start
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f'gates.checks.{name}.run returned {type(verdict).__name__}, not a Verdict')
+    return verdict, elapsed
+
+
+def _done_line(name: str, verdict: Verdict, seconds: float) -> str:
+    state = "passed" if verdict.passed else "INCONCLUSIVE" if verdict.inconclusive else "FAILED"
+    return f'gates: {name} {state} ({seconds:.1f}s)'
 
 
 def _gate(name: str) -> Callable[[CheckContext], Verdict]:
@@ -215,7 +323,13 @@ def check(
         if shard is not None and shard_out is not None:
             # Issue 18: this shard's share of the tier, written as a partial result (gates/reports/shard.py).
             return run_shard(ctx, info, names, shard, shard_out, as_json, out)
-        verdicts, seconds = run_gates(ctx, names)
+        if measure.allow_warm_jit(ctx, names):
+            ctx.progress(
+                'gates: proof runs start from the warm JIT store (tier judges proof bytes only; '
+                'STAGEGATE_JIT_CACHE=off for a cold private cache)',
+            )
+        verdicts, seconds = run_gates(ctx, names, concurrent=True)
+        measure.flush_store(ctx)
         emit(info, verdicts, seconds, as_json, out)
     return report.exit_code(verdicts)
 

@@ -6,6 +6,8 @@
 - ``probe_command``: subjects of kind ``command`` (any language; RSS of the process tree);
 - ``proc``: the child processes: a clean environment, their own process group, no leftovers;
 - ``treedigest``: content digests of the measured trees, checked around every subject run;
+- ``jitcache``: warm numba slots for the pre-commit tier, filled only by a warm-up of the key's
+  own files;
 - ``measure``: what the proof, memory and time gates share within one check (cached runs);
 - ``stats``: the small statistics of the time gate (sign-test intervals);
 - ``trust``: a ledger row counts only if an engine not from the change, re-judging it, finds the

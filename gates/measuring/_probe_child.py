@@ -16,7 +16,7 @@ Only the standard library (and memray, in memory mode) is imported here: nothing
 runs inside the subject's process, so what the probe measures there is the subject's own work.
 
 Protocol v1 (request and result are JSON files; the request path is argv[1]):
-request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"verify"|"capabilities", "root": str,
+request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"verify"|"capabilities"|"warm", "root": str,
           "site": [site-packages folders], "exclude": [folders never to put on sys.path],
           "entries": {"prove"|"verify"|"sections"|"capabilities": "module:function"},
           "params": {...}, "variant": {"0": "materialized", ...}, "stages": [0, 1, ...],
@@ -26,10 +26,14 @@ result   {"protocol": 1, "ok": bool, "mode": str, "error": null | {"kind", "mess
           "events": [["enter"|"exit", stage, t], ...], "subject_file": str,
           time:   "stage_seconds": {"0": s, ...}, "total_seconds": s, "proof_sha256", "proof_size"
           memory: "tracked": "whole" | k, "stopped_after": k | null, "children_peak": bytes
-          proof:  "proof_sha256", "proof_size" (the bytes are written to "proof"; no verdict)
+          proof:  "proof_sha256", "proof_size" (the bytes are written to "proof"; no verdict);
+                  with "wanted" and "fallback" in the request, the capabilities first and the
+                  variant they allow: "capabilities", "variant"
           verify: "proof_sha256", "proof_size", "verify": {"ok", "message"}, "sections": [[s, o, n]]
                   (a separate process: it imports the verify and sections entries, never prove)
-          capabilities: "capabilities": {"0": [...], ...}}
+          capabilities: "capabilities": {"0": [...], ...}
+          warm:   "imported": [...] (imports the request's "modules" and nothing else: it fills
+                  a warm JIT slot, gates/measuring/jitcache.py)}
 """
 from __future__ import annotations
 
@@ -381,9 +385,23 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
             out['capabilities'] = {str(k): [str(b) for b in v] for k, v in dict(caps).items()}
         elif req['mode'] == 'verify':
             _run_verify(req, out)
+        elif req['mode'] == 'warm':
+            for name in req['modules']:
+                importlib.import_module(name)
+            out['imported'] = list(req['modules'])
         else:
             prove = _entry(req['entries']['prove'])
             out['subject_file'] = getattr(sys.modules.get(prove.__module__), '__file__', None)
+            if req['mode'] == 'proof' and req.get('wanted') is not None:
+                # One process instead of two (issue 17.2): the capabilities, then the variant
+                # they allow (each stage's wanted backend where offered, else the fallback).
+                caps = _entry(req['entries']['capabilities'])()
+                out['capabilities'] = {str(k): [str(b) for b in v] for k, v in dict(caps).items()}
+                req['variant'] = {
+                    sid: b if b in out['capabilities'].get(sid, ()) else req['fallback']
+                    for sid, b in req['wanted'].items()
+                }
+                out['variant'] = req['variant']
             runner = {'time': _run_time, 'memory': _run_memory, 'proof': _run_proof}[req['mode']]
             runner(req, prove, out)
         out['ok'] = True

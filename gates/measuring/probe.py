@@ -30,12 +30,14 @@ import shutil
 import site
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gates.measuring import jitcache
 from gates.measuring import probe_command
 from gates.measuring import proc
 from gates.measuring import treedigest
@@ -202,6 +204,56 @@ def subject_root(subject: Subject, tree: Path) -> Path:
     return root
 
 
+# One subject run at a time: the guard's before/after digests assume it (gates may run in
+# threads, gates/commands/check.py; their subject runs still take turns).
+_RUN_LOCK = threading.RLock()
+
+
+def warm_jit(subject: Subject, tree: Path, guard: treedigest.Guard, timeout: float) -> None:
+    """Seed ``tree``'s private JIT cache from the persistent store (gates/measuring/jitcache.py),
+    filling the slot first with a warm-up process in a private tree of the key's files only.
+    Any failure leaves the private cache as it was (cold): slower, never another verdict."""
+    store_root = guard.jit_store
+    if store_root is None or subject.kind != 'python' or not guard.first_seed(tree):
+        return
+    root = subject_root(subject, tree)
+    env = dict(subject.env)
+    entries = [e for e in (subject.prove, subject.verify, subject.sections, subject.capabilities) if e]
+    the_plan = jitcache.plan(root, env, entries)
+    if the_plan is None:
+        return
+    store = jitcache.Store(store_root)
+    files = store.valid(the_plan.key)
+    if files is None:
+        store.discard(the_plan.key)
+    guard.protect(store_root, 'stagegate cache store')
+    if files is None:
+        with tempfile.TemporaryDirectory(prefix='stagegate-jitwarm-') as tmp:
+            mini = Path(tmp) / 'tree'
+            mini_root = mini / subject.root
+            jitcache.minimal_tree(root, mini_root, the_plan.files)
+            try:
+                with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as work:
+                    _python_child(subject, mini, {'mode': 'warm', 'modules': list(the_plan.modules)},
+                                  Path(work), timeout, guard)
+            except ProbeFailed:
+                return
+            cache_dir = Path(subject_env(subject, mini)[jitcache.NUMBA_ENV])
+            written = jitcache.collect(cache_dir, mini_root.resolve(), the_plan)
+            shutil.rmtree(treedigest.cache_home(mini), ignore_errors=True)
+        if not written:
+            return
+        store.put(the_plan.key, written)
+        files = store.valid(the_plan.key)
+        if files is None:
+            guard.retake(store_root)
+            return
+    cache_dir = Path(subject_env(subject, tree)[jitcache.NUMBA_ENV])
+    jitcache.seed(store, the_plan.key, files, cache_dir, root)
+    guard.retake(store_root)
+    guard.retake_cache(tree)
+
+
 def _python_child(
         subject: Subject,
         tree: Path,
@@ -215,6 +267,20 @@ def _python_child(
     The shim is copied, alone, into ``workdir`` and run by path, isolated (see
     gates/measuring/_probe_child.py): the engine's package is never importable in the subject's
     process, and the other trees the guard watches are kept off its path."""
+    with _RUN_LOCK:
+        if guard is not None and request['mode'] != 'warm':
+            warm_jit(subject, tree, guard, timeout)
+        return _python_child_locked(subject, tree, request, workdir, timeout, guard)
+
+
+def _python_child_locked(
+        subject: Subject,
+        tree: Path,
+        request: dict[str, Any],
+        workdir: Path,
+        timeout: float,
+        guard: treedigest.Guard | None,
+) -> dict[str, Any]:
     refuse_optimized()
     root = subject_root(subject, tree)
     entries = {
@@ -360,6 +426,41 @@ def proof_run(
     # comes from a fresh process that never runs prove (see verify_run).
     checked = verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
     return dataclasses.replace(checked, subject_file=result.get('subject_file'))
+
+
+def proof_run_with_capabilities(
+        subject: Subject,
+        tree: Path,
+        workload: str,
+        params: Mapping[str, Any],
+        wanted: Mapping[str, str],
+        fallback: str,
+        stages: Sequence[int],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        guard: treedigest.Guard | None = None,
+) -> tuple[dict[str, list[str]], dict[str, str], ProofRun]:
+    """``capabilities`` and ``proof_run`` of the variant they allow (``effective_variant`` of
+    ``wanted``), in one prove process instead of two (a python subject with a capabilities
+    entry; the caller falls back to the two calls otherwise). The verdict still comes from a
+    fresh verify process."""
+    if subject.kind != 'python' or not subject.capabilities or not (subject.verify and subject.sections):
+        raise GateError('proof_run_with_capabilities needs a python subject with capabilities, verify and sections.')
+    with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
+        proof_path = Path(tmp) / 'proof.bin'
+        result = _python_child(subject, tree, {
+            'mode': 'proof', 'params': dict(params), 'wanted': dict(wanted), 'fallback': fallback,
+            'stages': list(stages), 'proof': str(proof_path),
+        }, Path(tmp), timeout, guard)
+        if not proof_path.is_file():
+            raise ProbeFailed(f'the proof run in {tree} wrote no proof bytes')
+        proof = proof_path.read_bytes()
+    caps: dict[str, list[str]] = {str(k): [str(b) for b in v] for k, v in dict(result['capabilities']).items()}
+    variant = effective_variant(wanted, caps, fallback)
+    if dict(result.get('variant') or {}) != variant:
+        raise ProbeFailed(f'the proof run in {tree} proved variant {result.get("variant")}, not {variant}')
+    checked = verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
+    return caps, variant, dataclasses.replace(checked, subject_file=result.get('subject_file'))
 
 
 def verify_run(

@@ -142,7 +142,37 @@ class Guard:
     def __init__(self) -> None:
         self._trees: dict[Path, tuple[str, bool, TreeDigest]] = {}
         self._caches: dict[Path, TreeDigest] = {}
+        self._folders: dict[Path, tuple[str, TreeDigest]] = {}
         self.broken: str | None = None
+        # The persistent warm JIT store (gates/measuring/jitcache.py), pre-commit tier only;
+        # None: every tree compiles in its private cache (ci, full).
+        self.jit_store: Path | None = None
+        self._seeded: set[Path] = set()
+
+    def protect(self, folder: Path, label: str) -> None:
+        """Watch ``folder`` (no subject run may change it) from now on; the engine calls
+        ``retake`` after its own writes there."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._folders[folder.resolve()] = (label, digest(folder.resolve()))
+
+    def retake(self, folder: Path) -> None:
+        key = folder.resolve()
+        if key in self._folders:
+            self._folders[key] = (self._folders[key][0], digest(key))
+
+    def retake_cache(self, tree: Path) -> None:
+        """The engine wrote ``tree``'s private cache itself (seeded it): the new reference."""
+        key = tree.resolve()
+        if key in self._caches:
+            self._caches[key] = digest(cache_home(key))
+
+    def first_seed(self, tree: Path) -> bool:
+        """True once per tree: whether its private cache is still to be seeded."""
+        key = tree.resolve()
+        if key in self._seeded:
+            return False
+        self._seeded.add(key)
+        return True
 
     def watch(self, tree: Path, label: str, bytecode: bool = True) -> None:
         key = tree.resolve()
@@ -174,6 +204,15 @@ class Guard:
                     f'the private cache of tree {key} changed {when}: {", ".join(changed[:5])}; '
                     f'a subject run may write only its own tree\'s cache (the figures of this '
                     f'check are void)'
+                )
+                raise TreeChanged(self.broken)
+        for key, (label, folder_before) in self._folders.items():
+            now = digest(key)
+            if now.entries != folder_before.entries:
+                changed = folder_before.changes(now)
+                self.broken = (
+                    f'the {label} {key} changed {when}: {", ".join(changed[:5])}; a subject run '
+                    f'may not write into the engine\'s caches (the figures of this check are void)'
                 )
                 raise TreeChanged(self.broken)
         for key, (label, bytecode, before) in self._trees.items():

@@ -3,7 +3,9 @@
 - ``repo``: the oracle, the change's base, changed paths, private tree exports (never a
   worktree of the user's repository);
 - ``trees``: the base revision's side of a check for the structural gates (its spec, ledger);
-- ``loopgit``: ``gates loop``'s branch, refs and fast-forward, and its process plumbing.
+- ``loopgit``: ``gates loop``'s branch, refs and fast-forward, and its process plumbing;
+- ``cachestore``: the persistent store under the user's cache folder (entries keyed by git
+  object ids and tool versions, MAC'd, validated on read).
 
 May import ``model``, ``context`` and ``contract``.
 """
