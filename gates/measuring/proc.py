@@ -147,6 +147,8 @@ class Contained:
 
 
 def contained_argv(argv: Sequence[str], report: Path) -> list[str]:
+    # REAPER travels in argv (``-c``), not as a file: a subject runs as root here, and a script
+    # file it could reach would let one run rewrite the next run's reaper (``ps`` shows it long).
     import sys
     return [*containment()[1], sys.executable, '-I', '-S', '-c', REAPER, str(report), *argv]
 
