@@ -17,6 +17,16 @@ from pathlib import Path
 
 import pytest
 
+# The Ctrl-C tests send SIGINT to the engine and its subject processes. A suite started in the
+# background by a non-interactive shell (`cmd &`, nohup) inherits SIGINT *ignored*, and an ignored
+# signal stays ignored across exec, so those tests saw no KeyboardInterrupt at all (3 failures in
+# a `.ci/run` launched that way, 2026-12-07). A Python handler here is reset to the default in
+# every child the tests start, which then gets its KeyboardInterrupt as from a terminal.
+import signal
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 _KEY = pytest.StashKey[Path]()
 _PYTEST_OWN = ('pytest-of-',)
 
