@@ -194,20 +194,8 @@ def load_noise(ctx: CheckContext) -> Noise | None:
 
 
 def reference_from_ledger(ctx: CheckContext, workload: str) -> Reference | None:
-    """The newest accepted row holding ``workload``, if this engine's method measured it; its
-    variant: the stages accepted by then."""
-    accepted = ctx.ledger.accepted_stages()
-    for row in reversed(ctx.ledger.rows):
-        figures = row.workloads.get(workload)
-        if figures is not None:
-            if not row.measured_like_this_engine():
-                return None   # another instrument's figures: the base measured now stands in
-            done = [s for s in accepted if s <= row.stage]
-            return Reference(
-                {int(k): int(v) for k, v in figures.stage_peaks.items()}, figures.whole_run_peak,
-                ctx.spec.variant(done), f'ledger row of stage {row.stage} ({row.commit[:12]})',
-            )
-    return None
+    """The newest accepted row holding ``workload`` (``memory_rule.from_ledger``)."""
+    return memory_rule.from_ledger(ctx.spec, ctx.ledger.rows, workload)
 
 
 def _flamegraphs(

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from gates.contract import noise as noise_mod
+from gates.contract.ledger import Row
 from gates.contract.noise import Noise
 from gates.contract.spec import Spec
 from gates.model import Finding
@@ -177,6 +179,25 @@ def _judge_whole(
         out.findings.append(Finding(
             GATE, f'whole-run peak: {why}', workload=workload, figure=float(now),
         ))
+
+
+def from_ledger(spec: Spec, rows: Sequence[Row], workload: str) -> Reference | None:
+    """The reference the ledger gives: the newest of ``rows`` holding ``workload``, if this
+    engine's memory method measured it (another instrument's figures are none; the base
+    measured now stands in); its variant: the stages of the rows up to it converted."""
+    for i in range(len(rows) - 1, -1, -1):
+        row = rows[i]
+        figures = row.workloads.get(workload)
+        if figures is None:
+            continue
+        if not row.measured_like_this_engine():
+            return None
+        return Reference(
+            {int(k): int(v) for k, v in figures.stage_peaks.items()}, figures.whole_run_peak,
+            spec.variant(tuple(r.stage for r in rows[:i + 1])),
+            f'ledger row of stage {row.stage} ({row.commit[:12]})',
+        )
+    return None
 
 
 def lower_of(first: Reference, second: Reference) -> Reference:

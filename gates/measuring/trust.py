@@ -130,21 +130,9 @@ def _where(text: str | None, row: Row) -> int | None:
 
 
 def _previous(spec: Spec, head: Ledger, index: int, workload: str) -> memory_rule.Reference | None:
-    """What the memory gate took from the ledger when row ``index`` was made: the newest earlier
-    row holding ``workload``, if it was measured with this engine's memory method."""
-    for i in range(index - 1, -1, -1):
-        row = head.rows[i]
-        figures = row.workloads.get(workload)
-        if figures is None:
-            continue
-        if not row.measured_like_this_engine():
-            return None   # another instrument's figures: the base measured now stands in
-        return memory_rule.Reference(
-            {int(k): int(v) for k, v in figures.stage_peaks.items()}, figures.whole_run_peak,
-            spec.variant(r.stage for r in head.rows[:i + 1]),
-            f'ledger rows[{i}] (stage {row.stage}, {row.commit[:12]})',
-        )
-    return None
+    """What the memory gate took from the ledger when row ``index`` was made: the same rule
+    (``memory_rule.from_ledger``) over the rows before it."""
+    return memory_rule.from_ledger(spec, head.rows[:index], workload)
 
 
 def _shares_runs(ctx: CheckContext, spec: Spec) -> bool:
