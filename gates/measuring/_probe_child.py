@@ -21,7 +21,7 @@ request  {"protocol": 1, "mode": "time"|"memory"|"proof"|"verify"|"capabilities"
           "entries": {"prove"|"verify"|"sections"|"capabilities": "module:function"},
           "params": {...}, "variant": {"0": "materialized", ...}, "stages": [0, 1, ...],
           "track": null | "whole" | <stage id>, "capture": str | null, "proof": str | null,
-          "proof_sha256": str (verify only), "result": str, "parent": <engine pid>}
+          "proof_sha256": str (verify only), "result": str}
 result   {"protocol": 1, "ok": bool, "mode": str, "error": null | {"kind", "message", "traceback"},
           "events": [["enter"|"exit", stage, t], ...], "subject_file": str,
           time:   "stage_seconds": {"0": s, ...}, "total_seconds": s, "proof_sha256", "proof_size"
@@ -414,27 +414,28 @@ def run(req: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _die_with_parent(parent: object) -> None:
-    """Best effort, Linux only: the child leads its own session (so the terminal's Ctrl-C goes
-    to the engine, which then kills the child's group), but that also means a SIGKILL of the
-    engine, e.g. a cancelled CI job, would leave a prover running. PR_SET_PDEATHSIG makes the
-    kernel kill this process when the thread that started it goes away."""
+def _die_with_parent() -> None:
+    """Best effort, Linux only: a SIGKILL of the engine, e.g. a cancelled CI job, must not leave
+    a prover running. PR_SET_PDEATHSIG makes the kernel kill this process when its parent (the
+    run's container, gates/measuring/proc.py REAPER, which dies with the engine) goes away; a
+    parent that went away before prctl took effect shows as a changed parent pid."""
     if not sys.platform.startswith('linux'):
         return
     import ctypes
     import signal
+    parent = os.getppid()
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))   # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if isinstance(parent, int) and os.getppid() != parent:
-        os._exit(3)   # the engine died before prctl took effect
+    if os.getppid() != parent:
+        os._exit(3)   # the parent died before prctl took effect
 
 
 def main(argv: Sequence[str]) -> int:
     with open(argv[1], encoding='utf-8') as fh:
         req = json.load(fh)
-    _die_with_parent(req.get('parent'))
+    _die_with_parent()
     if req.get('protocol') != PROTOCOL:
         print(f'stagegate probe: protocol {req.get("protocol")} unsupported', file=sys.stderr)
         return 2

@@ -294,8 +294,7 @@ def _python_child_locked(
     req = {
         'protocol': PROTOCOL, 'root': str(root), 'entries': entries, 'params': {},
         'variant': {}, 'stages': [], 'track': None, 'capture': None, 'proof': None,
-        # The child's parent is the container's REAPER, which dies with the engine: no pid check.
-        **request, 'result': str(result_path), 'parent': None,
+        **request, 'result': str(result_path),
         'site': child_site_dirs(workdir), 'exclude': [str(engine_root()), *others],
     }
     req_path = workdir / 'request.json'
