@@ -73,7 +73,9 @@ class ProverContext:
     - ``mult_claims``: name -> (point, value) claims on multiplicity polys (opened by stage 8);
     - ``final_regs``/``final_ram``: final states (set by the pipeline from the tracer; stages 4/5
       send them in the clear);
-    - ``reduced``: stage 7's output point and the 64 column values, opened by stage 8.
+    - ``shift_claim``: stage 1's claim pc_shift(r1) (as Claim(r1, {"pc": value})), reduced by
+      stage 7 with weight next(r1, y) instead of eq(r1, y);
+    - ``reduced``: stage 7's output point and the 64 + 36 base-poly values, opened by stage 8.
     """
 
     transcript: Transcript
@@ -95,3 +97,5 @@ class ProverContext:
     final_regs: FinalState | None = None
     final_ram: FinalState | None = None
     reduced: Claim | None = None
+    # protocol v3: stage 1's pc(c + 1) claim at r1, reduced by stage 7 through next(r1, y) pc(y)
+    shift_claim: Claim | None = None

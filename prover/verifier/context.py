@@ -43,7 +43,8 @@ class VerifierContext:
     - ``reader``: the current stage's section reader (set by the driver before each stage; the
       stage must call ``reader.expect_end()`` when done);
     - ``final_regs`` / ``final_ram``: final states read from sections 4 and 5;
-    - ``reduced``: stage 7's output (point s, column values) for stage 8.
+    - ``shift_claim``: stage 1's pc_shift(r1) claim (stage 7 reduces it with next(r1, y));
+    - ``reduced``: stage 7's output (point s, the 64 + 36 base-poly values) for stage 8.
     """
 
     transcript: Transcript
@@ -60,3 +61,4 @@ class VerifierContext:
     final_regs: FinalState | None = None
     final_ram: FinalState | None = None
     reduced: Claim | None = None
+    shift_claim: Claim | None = None
