@@ -135,7 +135,9 @@ def _verify(com: Commitment, z: list[np.ndarray], values: np.ndarray, proof: Ope
     verify(com, z, values, proof, tv, params)
 
 
-@pytest.mark.parametrize("k,m", [(0, 1), (1, 2), (3, 4), (6, 1), (8, 8), (11, 1), (9, 16)])
+@pytest.mark.parametrize(
+    "k,m", [(0, 1), (1, 2), (3, 4), (6, 1), (8, 8), (11, 1), (9, 16), (2, 3), (7, 5), (10, 36), (12, 36)]
+)
 def test_commit_open_verify_round_trip(k: int, m: int) -> None:
     polys, com, data, z, values = _setup(k, m, seed=k * 31 + m)
     assert np.array_equal(evaluate(data, z), values)
@@ -359,7 +361,10 @@ def test_shape_errors_are_pcs_errors() -> None:
 def test_commitment_encoding_round_trip_and_rejection() -> None:
     com = Commitment(bytes(range(32)), 20, 64)
     assert Commitment.decode(com.encode()) == com
-    for bad in (com.encode()[:-1], com.encode() + b"\0", bytes(32) + b"\x05\0\0\0\x03\0\0\0"):
+    odd = Commitment(bytes(range(32)), 12, 36)  # v3: any m >= 1 (virtual padding)
+    assert Commitment.decode(odd.encode()) == odd
+    for bad in (com.encode()[:-1], com.encode() + b"\0", bytes(32) + b"\x05\0\0\0\0\0\0\0",
+                bytes(32) + b"\x05\0\0\0\x01\0\0\x01", bytes(32) + b"\x20\0\0\0\x01\0\0\0"):
         with pytest.raises(PCSError):
             Commitment.decode(bad)
 
@@ -408,4 +413,58 @@ def test_parameters_meet_the_soundness_target() -> None:
             assert q.log_cols == min(k, -(-(k + q.log_m) // 2) + 2)
     assert LigeroParams.for_shape(0, 1).num_cols == 1
     with pytest.raises(ValueError):
-        LigeroParams.for_shape(4, 3)
+        LigeroParams.for_shape(4, 0)
+
+
+@pytest.mark.parametrize("k", range(0, 22))
+def test_any_m_gets_the_shape_of_the_next_power_of_two(k: int) -> None:
+    # v3: the helper batch (m = 36) shares C and R with the trace batch (m = 64) at every k
+    for m, padded in ((36, 64), (3, 4), (5, 8), (100, 128)):
+        p, q = LigeroParams.for_shape(k, m), LigeroParams.for_shape(k, padded)
+        assert (p.log_cols, p.log_m, p.padded_m) == (q.log_cols, q.log_m, padded)
+        assert p.total_rows == m * p.num_rows
+        assert p.soundness_error_log2() <= -100
+
+
+# ------------------------------------------------------------------------ v3: any m (padding)
+
+
+def test_odd_batch_is_the_padded_batch_without_its_zero_rows() -> None:
+    # m = 36 is committed as 36 R stored rows (the 28 virtual zero polys are never encoded or
+    # hashed), and opening it gives the same u as a real 64-batch whose last 28 polys are zero.
+    rng = np.random.default_rng(36)
+    k, m = 10, 36
+    polys = rand_base(rng, (m, 1 << k))
+    com, data = commit(polys)
+    p = data.params
+    assert data.leaves.shape == (p.codeword_len, m * p.num_rows)
+    padded = np.zeros((64, 1 << k), dtype=np.uint64)
+    padded[:m] = polys
+    _, data64 = commit(padded)
+    assert data64.params.log_cols == p.log_cols
+    z = rand_point(rng, k)
+    values = evaluate(data, z)
+    values64 = evaluate(data64, z)
+    assert np.array_equal(values64[:, :m], values) and not values64[:, m:].any()
+    proof = _prove(com, data, z, values)
+    # the transcripts differ (m is absorbed), so compare u at one common beta
+    beta = [rand_base(rng, (4,)) for _ in range(6)]
+    u36 = data.combined_row(ligero.stacked_row_coeffs(p, z, beta))
+    u64 = data64.combined_row(ligero.stacked_row_coeffs(data64.params, z, beta))
+    assert np.array_equal(u36, u64)
+    _verify(com, z, values, OpeningProof.decode(proof.encode()))
+    bad = values.copy()
+    bad[0, 35] = (int(bad[0, 35]) + 1) % P
+    _expect("eval", com, z, bad, proof)
+
+
+def test_odd_batch_builder_by_row_groups() -> None:
+    rng = np.random.default_rng(37)
+    k, m = 9, 5
+    polys = rand_base(rng, (m, 1 << k))
+    com, _ = commit(polys)
+    builder = CommitBuilder(k, m)
+    p = builder.params
+    groups = polys.reshape(m, p.num_rows, p.num_cols).transpose(1, 0, 2)
+    builder.add_row_groups(0, groups)
+    assert builder.finish()[0] == com

@@ -1,20 +1,21 @@
 """Batched multilinear Ligero commitment: RS-encoded rows, a SHA-256 Merkle tree over columns.
 
-A batch is m polynomials (m a power of two) of 2^k evaluations each, read as ONE multilinear
-table P of k + log m variables: index = j * 2^k + i * C + c (poly j, row i, column c; the low
-log C bits are the column). Poly j is an R x C matrix (R * C = 2^k). The m matrices are stacked
-TIME-MAJOR (protocol v2): stacked row i * m + j is row i of poly j, so row-group i (all m polys'
-row i, i.e. the C consecutive entries i*C .. i*C + C - 1 of every poly) comes before row-group
-i + 1. Each row is Reed-Solomon encoded at rate 2^-b (``ntt.rs_encode``) and leaf q of the Merkle
+A batch is m >= 1 polynomials of 2^k evaluations each, read as ONE multilinear table P of
+k + log M variables, M = 2^ceil(log2 m) (protocol v3: the batch is padded *virtually* with M - m
+zero polys, which are never stored, encoded, hashed or sent): index = j * 2^k + i * C + c (poly j,
+row i, column c; the low log C bits are the column). Poly j is an R x C matrix (R * C = 2^k).
+The m real matrices are stacked TIME-MAJOR (protocol v2): stacked row i * m + j is row i of
+poly j, so row-group i (all m polys' row i, i.e. the C consecutive entries i*C .. i*C + C - 1 of
+every poly) comes before row-group i + 1. Each row is Reed-Solomon encoded at rate 2^-b (``ntt.rs_encode``) and leaf q of the Merkle
 tree is column q of the encoded matrix across all m * R stacked rows in that order. A prover that
 sees the trace in time order therefore completes the leaves row-group by row-group: it can feed
 each leaf's SHA-256 one update per row-group and get the digest of the whole column.
 
 Opening at z = (z_col, z_row) (k vars; the same point for every poly), claimed values v_j:
-1. both sides absorb (k, m, z, v) under ``pcs.claim`` and squeeze beta (log m ext challenges);
+1. both sides absorb (k, m, z, v) under ``pcs.claim`` and squeeze beta (log M ext challenges);
 2. the prover sends u = sum_{i,j} eq(z_row, i) eq(beta, j) * row_{i,j}: C ext elements, the
-   tensor combination of the stacked message rows (stacked index i * m + j has low bits j, so its
-   coefficient is eq((beta, z_row), i * m + j));
+   tensor combination of the stacked message rows (the virtual index i * M + j has low bits j, so
+   the stored row i * m + j gets the coefficient eq((beta, z_row), i * M + j));
 3. verifier: sum_j eq(beta, j) v_j == <u, eq(z_col)>  (check ``eval``);
 4. both absorb u and squeeze ``num_queries`` column indices (with repetition);
 5. the prover opens those codeword columns with one batched Merkle proof (check ``merkle``);
@@ -77,10 +78,15 @@ def _is_pow2(x: int) -> bool:
     return x >= 1 and x & (x - 1) == 0
 
 
+def _ceil_log2(x: int) -> int:
+    return max(0, (x - 1).bit_length())
+
+
 # v2's code rate 2^-3 and shape rule (``LigeroParams`` docstring: why).
 DEFAULT_LOG_BLOWUP = 3
 _LOG_COLS_ABOVE_SQRT = 2
 _MAX_EXTRA_QUERIES = 64
+_MAX_M = 1 << 24  # the largest batch a Commitment may name
 
 
 @dataclass(frozen=True)
@@ -136,8 +142,8 @@ class LigeroParams:
     security_bits: int = 100
 
     def __post_init__(self) -> None:
-        if self.k < 0 or not _is_pow2(self.m):
-            raise ValueError(f"need k >= 0 and m a power of two, got k={self.k}, m={self.m}")
+        if self.k < 0 or self.m < 1:
+            raise ValueError(f"need k >= 0 and m >= 1, got k={self.k}, m={self.m}")
         if not 0 <= self.log_cols <= self.k:
             raise ValueError(f"log_cols={self.log_cols} outside 0..k={self.k}")
         if self.log_blowup < 1 or self.log_cols + self.log_blowup > _MAX_LOG_N:
@@ -148,7 +154,13 @@ class LigeroParams:
     # shape
     @property
     def log_m(self) -> int:
-        return self.m.bit_length() - 1
+        """ceil(log2 m): the batch is padded virtually to M = 2^log_m polys (zero rows never stored)."""
+        return _ceil_log2(self.m)
+
+    @property
+    def padded_m(self) -> int:
+        """M = 2^ceil(log2 m), the virtual batch size the tensor combination runs over."""
+        return 1 << self.log_m
 
     @property
     def log_rows(self) -> int:
@@ -205,8 +217,11 @@ class LigeroParams:
 
     @staticmethod
     def log_cols_for(k: int, m: int, log_blowup: int = DEFAULT_LOG_BLOWUP) -> int:
-        """log2 C = min(k, ceil((k + log2 m) / 2) + 2), capped by the 2-adic subgroup."""
-        log_m = m.bit_length() - 1
+        """log2 C = min(k, ceil((k + ceil(log2 m)) / 2) + 2), capped by the 2-adic subgroup.
+
+        m is rounded up to a power of two first, so m = 36 gets the C (and R) of m = 64.
+        """
+        log_m = _ceil_log2(m)
         return max(0, min(k, (k + log_m + 1) // 2 + _LOG_COLS_ABOVE_SQRT, _MAX_LOG_N - log_blowup))
 
     @classmethod
@@ -214,8 +229,8 @@ class LigeroParams:
         cls, k: int, m: int, security_bits: int = 100, log_blowup: int = DEFAULT_LOG_BLOWUP
     ) -> LigeroParams:
         """Parameters for a batch of m polys of 2^k entries: C by ``log_cols_for``, t by soundness."""
-        if k < 0 or not _is_pow2(m):
-            raise ValueError(f"need k >= 0 and m a power of two, got k={k}, m={m}")
+        if k < 0 or m < 1:
+            raise ValueError(f"need k >= 0 and m >= 1, got k={k}, m={m}")
         t0 = cls.queries_for(security_bits, log_blowup)
         log_cols = cls.log_cols_for(k, m, log_blowup)
         # eps_prox grows with n: a few more queries than t0 cover it where it is not negligible
@@ -245,7 +260,7 @@ class Commitment:
         if len(buf) != DIGEST_LEN + 8:
             raise PCSError("format", f"commitment is {len(buf)} bytes, expected {DIGEST_LEN + 8}")
         k, m = struct.unpack_from("<II", buf, DIGEST_LEN)
-        if k > _MAX_LOG_N or not _is_pow2(m) or m > 1 << 24:
+        if k > _MAX_LOG_N or not 1 <= m <= _MAX_M:
             raise PCSError("format", f"commitment shape k={k}, m={m} is not supported")
         return cls(bytes(buf[:DIGEST_LEN]), k, m)
 
@@ -395,10 +410,10 @@ def _encode_into(rows: U64, leaves: np.ndarray, col0: int, log_blowup: int, work
 def commit(
     polys: np.ndarray, params: LigeroParams | None = None, workers: int = 1
 ) -> tuple[Commitment, ProverData]:
-    """Commit m polynomials given as reduced ints of shape (m, 2^k) (m a power of two)."""
+    """Commit m >= 1 polynomials given as reduced ints of shape (m, 2^k)."""
     arr = np.asarray(polys)
-    if arr.ndim != 2 or not _is_pow2(arr.shape[0]) or not _is_pow2(arr.shape[1]):
-        raise ValueError(f"polys must have shape (m, 2^k) with m a power of two, got {arr.shape}")
+    if arr.ndim != 2 or arr.shape[0] < 1 or not _is_pow2(arr.shape[1]):
+        raise ValueError(f"polys must have shape (m, 2^k) with m >= 1, got {arr.shape}")
     m, size = arr.shape
     builder = CommitBuilder(size.bit_length() - 1, m, params, workers)
     p = builder.params
@@ -515,12 +530,18 @@ def _absorb_claim(transcript: Transcript, params: LigeroParams, z: list[U64], va
 
 
 def stacked_row_coeffs(params: LigeroParams, z: Sequence[U64], beta: Sequence[U64]) -> U64:
-    """eq((beta, z_row), .) over the stacked rows: time-major row index i * m + j has bits (j, i).
+    """eq((beta, z_row), i * M + j) for the stored stacked rows i * m + j (j < m, i < R).
 
     (4, m R): the weights of u = sum of the stacked message rows, and of the verifier's
-    combination of each opened column (whose entries are in the same stacked order).
+    combination of each opened column (whose entries are in the same stacked order). The virtual
+    index i * M + j (M = 2^ceil(log2 m)) has bits (j, i); the virtual zero rows j >= m are
+    dropped (their weight multiplies a zero row).
     """
-    return eq_table(list(beta) + list(z[params.log_cols :]))
+    full = eq_table(list(beta) + list(z[params.log_cols :]))
+    if params.m == params.padded_m:
+        return full
+    rows = full.reshape(4, params.num_rows, params.padded_m)[:, :, : params.m]
+    return np.ascontiguousarray(rows).reshape(4, params.total_rows)
 
 
 
@@ -599,7 +620,7 @@ def verify(
 
     _absorb_claim(transcript, p, z, vals)
     beta = transcript.challenge_exts("pcs.beta", p.log_m)
-    claimed = field.edot(eq_table(beta), vals)
+    claimed = field.edot(np.ascontiguousarray(eq_table(beta)[:, : p.m]), vals)
     combined = field.edot(u, _eq_cols(p, z))
     if not np.array_equal(claimed, combined):
         raise PCSError(
