@@ -36,6 +36,8 @@ Where it sits: imports ``prover.field``, ``prover.mle``, ``prover.transcript`` a
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import math
 import struct
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +63,8 @@ class PCSError(ValueError):
     ``check`` names the failed check: ``shape`` (sizes disagree with the parameters), ``format``
     (undecodable bytes), ``eval`` (<u, eq(z_col)> differs from the batched claims), ``merkle``
     (opened columns do not authenticate against the root), ``column`` (a queried column's
-    combination differs from Enc(u) there; ``query`` is the codeword position).
+    combination differs from Enc(u) there; ``query`` is the codeword position), ``grind`` (the
+    nonce misses the proof of work).
     """
 
     def __init__(self, check: str, detail: str, query: int | None = None) -> None:
@@ -87,6 +90,10 @@ DEFAULT_LOG_BLOWUP = 3
 _LOG_COLS_ABOVE_SQRT = 2
 _MAX_EXTRA_QUERIES = 64
 _MAX_M = 1 << 24  # the largest batch a Commitment may name
+# v3: proof of work before the query indices are squeezed (``grind``); 16 bits cost the prover
+# ~2^16 SHA-256 compressions (~35 ms in CPython) and buy 16 bits of the query term (19 queries).
+DEFAULT_GRIND_BITS = 16
+_MAX_GRIND_BITS = 32
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,7 @@ class LigeroParams:
     num_queries: int
     log_blowup: int = 3
     security_bits: int = 100
+    grind_bits: int = 16
 
     def __post_init__(self) -> None:
         if self.k < 0 or self.m < 1:
@@ -150,6 +158,8 @@ class LigeroParams:
             raise ValueError(f"codeword length 2^{self.log_cols + self.log_blowup} unsupported")
         if self.num_queries < 1:
             raise ValueError("num_queries must be >= 1")
+        if not 0 <= self.grind_bits <= _MAX_GRIND_BITS:
+            raise ValueError(f"grind_bits={self.grind_bits} outside 0..{_MAX_GRIND_BITS}")
 
     # shape
     @property
@@ -188,18 +198,23 @@ class LigeroParams:
 
     # soundness
     @staticmethod
-    def queries_for(security_bits: int, log_blowup: int = DEFAULT_LOG_BLOWUP) -> int:
-        """t with ((1 + rho) / 2)^t <= 2^-(security_bits + 1)."""
+    def queries_for(
+        security_bits: int, log_blowup: int = DEFAULT_LOG_BLOWUP, grind_bits: int = DEFAULT_GRIND_BITS
+    ) -> int:
+        """t0 with 2^-g ((1 + rho) / 2)^t0 <= 2^-(security_bits + 1), g = ``grind_bits``."""
         per_query = math.log2(2.0 / (1.0 + 2.0**-log_blowup))
-        return math.ceil((security_bits + 1) / per_query)
+        return max(1, math.ceil((security_bits + 1 - grind_bits) / per_query))
+
+    def query_error_log2(self) -> float:
+        """log2 of the query term 2^-g ((1 + rho) / 2)^t (with grinding: see the class docstring)."""
+        return self.num_queries * math.log2((1.0 + 2.0**-self.log_blowup) / 2.0) - self.grind_bits
 
     def soundness_error_log2(self) -> float:
-        """log2 of eps_prox + eps_batch + ((1 + rho) / 2)^t (see the class docstring)."""
+        """log2 of eps_prox + eps_batch + 2^-g ((1 + rho) / 2)^t (see the class docstring)."""
         ell = self.log_m + self.log_rows
         prox = 2.0 * max(ell, 1) * self.codeword_len * 2.0**-_LOG2_EXT
         batch = self.log_m * 2.0**-_LOG2_EXT
-        query = ((1.0 + 2.0**-self.log_blowup) / 2.0) ** self.num_queries
-        return math.log2(prox + batch + query)
+        return math.log2(prox + batch + 2.0 ** self.query_error_log2())
 
     # size
     def expected_proof_bytes(self) -> int:
@@ -213,7 +228,7 @@ class LigeroParams:
             nodes += 2 * parents - known
             known = parents
         body = 16 * self.num_cols + 4 * self.total_rows * distinct + DIGEST_LEN * nodes
-        return int(round(12 + body))
+        return int(round(12 + _NONCE_LEN + body))
 
     @staticmethod
     def log_cols_for(k: int, m: int, log_blowup: int = DEFAULT_LOG_BLOWUP) -> int:
@@ -226,16 +241,21 @@ class LigeroParams:
 
     @classmethod
     def for_shape(
-        cls, k: int, m: int, security_bits: int = 100, log_blowup: int = DEFAULT_LOG_BLOWUP
+        cls,
+        k: int,
+        m: int,
+        security_bits: int = 100,
+        log_blowup: int = DEFAULT_LOG_BLOWUP,
+        grind_bits: int = DEFAULT_GRIND_BITS,
     ) -> LigeroParams:
         """Parameters for a batch of m polys of 2^k entries: C by ``log_cols_for``, t by soundness."""
         if k < 0 or m < 1:
             raise ValueError(f"need k >= 0 and m >= 1, got k={k}, m={m}")
-        t0 = cls.queries_for(security_bits, log_blowup)
+        t0 = cls.queries_for(security_bits, log_blowup, grind_bits)
         log_cols = cls.log_cols_for(k, m, log_blowup)
         # eps_prox grows with n: a few more queries than t0 cover it where it is not negligible
         for t in range(t0, t0 + _MAX_EXTRA_QUERIES + 1):
-            cand = cls(k, m, log_cols, t, log_blowup, security_bits)
+            cand = cls(k, m, log_cols, t, log_blowup, security_bits, grind_bits)
             if cand.soundness_error_log2() <= -security_bits:
                 return cand
         raise ValueError(f"k={k}, m={m} is too large for {security_bits}-bit soundness")
@@ -427,14 +447,17 @@ def commit(
 
 @dataclass
 class OpeningProof:
-    """u (4, C) ext; opened columns (Q, m R) base, ascending codeword position; Merkle nodes.
+    """u (4, C) ext; opened columns (Q, m R) base, ascending codeword position; Merkle nodes;
+    the grinding nonce (u64).
 
-    Encoding: u32 C | C ext | u32 Q | u32 m R | Q columns of m R base | u32 N | N digests.
+    Encoding: u32 C | C ext | u64 nonce | u32 Q | u32 m R | Q columns of m R base | u32 N |
+    N digests.
     """
 
     u: U64
     columns: U64
     nodes: list[bytes] = dc_field(default_factory=list)
+    nonce: int = 0
 
     def encode(self) -> bytes:
         c = self.u.shape[1]
@@ -442,6 +465,7 @@ class OpeningProof:
         parts = [
             struct.pack("<I", c),
             field.encode_ext(self.u),
+            _PACK_NONCE(self.nonce),
             struct.pack("<II", q, w),
             field.encode_base(self.columns.reshape(-1)),
             struct.pack("<I", len(self.nodes)),
@@ -454,12 +478,13 @@ class OpeningProof:
         r = _Reader(buf)
         c = r.u32()
         u = r.ext(c)
+        nonce = r.u64()
         q, w = r.u32(), r.u32()
         columns = r.base(q * w).reshape(q, w)
         n = r.u32()
         nodes = [r.raw(DIGEST_LEN) for _ in range(r.count(n, DIGEST_LEN))]
         r.end()
-        return cls(u, columns, nodes)
+        return cls(u, columns, nodes, nonce)
 
 
 class _Reader:
@@ -478,6 +503,9 @@ class _Reader:
 
     def u32(self) -> int:
         return int(struct.unpack("<I", self.raw(4))[0])
+
+    def u64(self) -> int:
+        return int(struct.unpack("<Q", self.raw(8))[0])
 
     def count(self, n: int, size: int) -> int:
         """n items of ``size`` bytes must fit in what is left (checked before any allocation)."""
@@ -565,9 +593,65 @@ def evaluate(data: ProverData, point: Sequence[U64]) -> U64:
     return out
 
 
+_GRIND_LABEL = b"pcs.grind"
+_NONCE_LEN = 8
+_PACK_NONCE = struct.Struct("<Q").pack
+
+
+def _grind_threshold(bits: int) -> bytes:
+    """The digests with ``bits`` leading zero bits are exactly those below 2^(256 - bits)."""
+    return (1 << (256 - bits)).to_bytes(33, "big")[1:] if bits else b"\xff" * 33
+
+
+def grind(transcript: Transcript, bits: int) -> int:
+    """The least nonce n >= 0 with sha256(state || b"pcs.grind" || u64 LE n) < 2^(256 - bits).
+
+    (``bits`` leading zero bits, the digest read big-endian.) Does not touch the transcript; the
+    caller absorbs the nonce (``_absorb_nonce``). Expected 2^bits compressions: one SHA-256
+    object pre-fed with state || label, copied and fed the 8 nonce bytes per candidate.
+    """
+    if bits == 0:
+        return 0
+    base = hashlib.sha256(transcript.state + _GRIND_LABEL)
+    copy, pack, thr = base.copy, _PACK_NONCE, _grind_threshold(bits)
+    for n in itertools.count():
+        h = copy()
+        h.update(pack(n))
+        if h.digest() < thr:
+            return n
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_grind(transcript: Transcript, bits: int, nonce: int) -> None:
+    """PCSError("grind") unless ``nonce`` (a u64) meets the ``bits`` proof of work at this state."""
+    if not 0 <= nonce < 1 << 64:
+        raise PCSError("grind", f"nonce {nonce} is not a u64")
+    digest = hashlib.sha256(transcript.state + _GRIND_LABEL + _PACK_NONCE(nonce)).digest()
+    if digest >= _grind_threshold(bits):
+        raise PCSError("grind", f"nonce {nonce} does not give {bits} leading zero bits")
+
+
+def _absorb_nonce(transcript: Transcript, nonce: int) -> None:
+    transcript.absorb_bytes(_GRIND_LABEL, _PACK_NONCE(nonce))
+
+
 def _queries(transcript: Transcript, params: LigeroParams) -> list[int]:
     idx = transcript.challenge_indices("pcs.queries", params.num_queries, params.codeword_len)
     return sorted(set(idx))
+
+
+def _grind_and_query(transcript: Transcript, params: LigeroParams) -> tuple[int, list[int]]:
+    """Prover: find the nonce, absorb it, squeeze the query positions."""
+    nonce = grind(transcript, params.grind_bits)
+    _absorb_nonce(transcript, nonce)
+    return nonce, _queries(transcript, params)
+
+
+def _check_grind_and_query(transcript: Transcript, params: LigeroParams, nonce: int) -> list[int]:
+    """Verifier: check the nonce, absorb it, squeeze the query positions."""
+    check_grind(transcript, params.grind_bits, nonce)
+    _absorb_nonce(transcript, nonce)
+    return _queries(transcript, params)
 
 
 def open(  # noqa: A001 - the protocol's name for it
@@ -588,8 +672,8 @@ def open(  # noqa: A001 - the protocol's name for it
     beta = transcript.challenge_exts("pcs.beta", p.log_m)
     u = data.combined_row(stacked_row_coeffs(p, z, beta))
     transcript.absorb_ext("pcs.u", u)
-    idx = _queries(transcript, p)
-    return OpeningProof(u, data.opened_columns(idx), data.merkle_nodes(idx))
+    nonce, idx = _grind_and_query(transcript, p)
+    return OpeningProof(u, data.opened_columns(idx), data.merkle_nodes(idx), nonce)
 
 
 def verify(
@@ -630,7 +714,7 @@ def verify(
         )
 
     transcript.absorb_ext("pcs.u", u)
-    idx = _queries(transcript, p)
+    idx = _check_grind_and_query(transcript, p, int(proof.nonce))
     cols = np.asarray(proof.columns, dtype=np.uint64)
     if cols.shape != (len(idx), p.total_rows) or (cols.size and int(cols.max()) >= field.P):
         raise PCSError(
