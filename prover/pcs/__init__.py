@@ -31,10 +31,19 @@ from prover.pcs.ligero import (
     stacked_row_coeffs,
     verify,
 )
+from prover.pcs.joint import (
+    JointOpeningProof,
+    JointParams,
+    joint_params,
+    open_joint,
+    verify_joint,
+)
 
 __all__ = [
     "CommitBuilder",
     "Commitment",
+    "JointOpeningProof",
+    "JointParams",
     "LigeroParams",
     "OpeningProof",
     "PCSError",
@@ -42,7 +51,10 @@ __all__ = [
     "absorb_commitment",
     "commit",
     "evaluate",
+    "joint_params",
     "open",
+    "open_joint",
     "stacked_row_coeffs",
     "verify",
+    "verify_joint",
 ]
