@@ -17,7 +17,10 @@ Opening at z = (z_col, z_row) (k vars; the same point for every poly), claimed v
    tensor combination of the stacked message rows (the virtual index i * M + j has low bits j, so
    the stored row i * m + j gets the coefficient eq((beta, z_row), i * M + j));
 3. verifier: sum_j eq(beta, j) v_j == <u, eq(z_col)>  (check ``eval``);
-4. both absorb u and squeeze ``num_queries`` column indices (with repetition);
+4. both absorb u; the prover grinds (v3: the least u64 nonce with ``grind_bits`` leading zero bits
+   of sha256(state || "pcs.grind" || nonce), ``grind``), sends it, both absorb it ("pcs.grind";
+   the verifier checks it: ``grind``) and squeeze ``num_queries`` column indices (with
+   repetition);
 5. the prover opens those codeword columns with one batched Merkle proof (check ``merkle``);
    the verifier re-encodes u and checks, per column q, that the same combination of the opened
    column equals Enc(u)[q]  (check ``column``).
@@ -27,9 +30,12 @@ transcript challenge drawn after the commitment - beta here, z from the caller's
 caller MUST absorb the root (``absorb_commitment``) before any challenge that z depends on, and
 must only open at such points. The claimed values and z are absorbed here.
 
+Several batches opened at one point with the combined row committed instead of sent: the
+sibling module ``joint`` (v3 stage 8).
+
 Public names: ``PCSError``, ``LigeroParams``, ``Commitment``, ``ProverData``, ``CommitBuilder``,
 ``commit``, ``absorb_commitment``, ``evaluate``, ``OpeningProof``, ``open``, ``verify``,
-``stacked_row_coeffs``.
+``stacked_row_coeffs``, ``grind``, ``check_grind``.
 Where it sits: imports ``prover.field``, ``prover.mle``, ``prover.transcript`` and its own
 ``ntt`` / ``merkle``; stage 0 commits, stage 8 opens, the verifier's stage 8 verifies.
 """
@@ -101,43 +107,69 @@ class LigeroParams:
     """Shape and soundness parameters of one batch; ``for_shape`` picks them.
 
     Soundness (interactive, round by round; Fiat-Shamir in the random-oracle model on top).
+    Unique decoding only: nothing below uses list decoding or the Johnson-radius gaps.
     Code: RS over F = BabyBear, message length C, block length n = C * 2^b, rate rho = 2^-b,
     distance d = n - C + 1. Proximity parameter e = floor((d - 1) / 2) = (n - C) / 2, the unique
-    decoding radius. The committed matrix M (m R rows of length n) is either
+    decoding radius. The batch is read as M = 2^ceil(log2 m) polys (the M - m virtual polys are
+    zero rows: codewords both sides know, so they change nothing below but l). The committed
+    matrix U (M R rows of length n) is either
       (far)   more than e columns away from every interleaved codeword: then, except with
-              probability eps_prox, the tensor combination r^T M is more than e away from the code
-              (BCIKS20 Thm 4.1 gives the affine-line gap up to unique decoding with error <= n/|F|;
-              Diamond-Gruen 2025, "Proximity Gaps in Interleaved Codes", Thm 3.1 / Cor 3.7 lift it
-              to interleaved codes and tensor combinations; Diamond-Posen 2023 Thm 2 has the same
-              shape). We charge eps_prox <= 2 * l * n / |E|, l = log2(m R) tensor variables (each
-              fold at most 2 n / |E|, a generous form of DP23's 2 l e / |E|). Enc(u) is then a
-              codeword that differs from the committed combined column in > e places, so one
-              uniform query passes with probability < 1 - e / n;
+              probability eps_prox, the tensor combination r^T U is more than e away from the code
+              (BCIKS20, ePrint 2020/654, Thm 4.1: the affine-line gap up to unique decoding with
+              error <= n/|F|; Diamond-Gruen, "Proximity Gaps in Interleaved Codes", ePrint
+              2024/1351, Thm 3.1 / Cor 3.7 lift it to interleaved codes and tensor combinations;
+              Diamond-Posen, "Proximity Testing with Logarithmic Randomness", ePrint 2023/630,
+              Thm 2 has the same shape). We charge eps_prox <= 2 * l * n / |E|, l = log2(M R) tensor
+              variables (each fold at most 2 n / |E|, a generous form of DP23's 2 l e / |E|).
+              Enc(u) is then a codeword that differs from the committed combined column in > e
+              places, so one uniform query passes with probability < 1 - e / n;
       (close) within e of a unique interleaved codeword V: if u differs from the combination of
               V's messages, Enc(u) differs from it in >= d places, of which >= d - e are honest
               columns, so one query passes with probability <= 1 - (d - e) / n. If u is right,
               the eval check binds the claims: a wrong v_j survives only if a nonzero multilinear
-              polynomial in beta of degree log m vanishes, eps_batch <= log2(m) / |E|.
+              polynomial in beta of degree log M vanishes, eps_batch <= log2(M) / |E|.
     Both cases give a per-query pass probability of at most 1 - (1 - rho) / 2 = (1 + rho) / 2,
-    so with t independent uniform queries (repetition allowed)
-        eps = eps_prox + eps_batch + ((1 + rho) / 2)^t.
+    so with t independent uniform queries (repetition allowed) the interactive error is
+        eps_prox + eps_batch + ((1 + rho) / 2)^t.
     (Proximity past unique decoding, e.g. BCIKS20's Johnson-radius gaps, does not lower t for
     Ligero: the close case then only guarantees a pass rate of rho + theta, and
     max(1 - theta, rho + theta) is least at theta = (1 - rho) / 2.) The order of the stacked rows
     (time-major in v2) does not enter: the combination is over the same rows with the same
-    weights. ``for_shape`` takes t0 = ceil((lambda + 1) / log2(2 / (1 + rho))), the least t whose
-    query term is <= 2^-(lambda+1), and raises t until eps <= 2^-lambda.
+    weights.
 
-    v2 defaults: rate 1/8 (b = 3): per query log2(16/9) = 0.830 bits, t0 = ceil(101 / 0.830) = 122.
-    At k = 20, m = 64: C = 2^15, R = 32, n = 2^18, l = 6 + 5 = 11, eps_prox <= 2^-101.1, the query
-    term 2^-101.3, eps <= 2^-100.2 with t = 122. (Rate 1/2 needs t = 244, rate 1/4 t = 149; see
-    docs/protocol.md for why neither fits the 2 MB proof at 2^20.)
+    Grinding (v3, ``grind_bits`` = g, default 16; computational, not statistical). Before the
+    queries are squeezed the prover must find a nonce whose sha256(state || "pcs.grind" || nonce)
+    has g leading zero bits; the nonce is absorbed, so every fresh attempt at the query phase
+    (a new u, new columns, any change before the squeeze) costs a cheating prover 2^g hash
+    evaluations in expectation. Against a prover measured in hash evaluations (the
+    random-oracle accounting of Fiat-Shamir with proof of work) the query term is therefore
+    charged as 2^-g ((1 + rho) / 2)^t per unit of work, and
+        eps = eps_prox + eps_batch + 2^-g ((1 + rho) / 2)^t.
+    The statistical (round-by-round) query error alone is ((1 + rho) / 2)^t = 2^-85.5 at t = 103;
+    the other 16 bits are the work. ``for_shape`` takes
+    t0 = ceil((lambda + 1 - g) / log2(2 / (1 + rho))), the least t whose query term is
+    <= 2^-(lambda+1), and raises t until eps <= 2^-lambda.
 
-    Shape (``log_cols_for``): log2 C = min(k, ceil((k + log2 m) / 2) + 2), i.e. C ~ 4 sqrt(m 2^k):
+    Joint opening with a committed combined row (``prover.pcs.joint``, one level of Ligerito,
+    Novakovic-Angeris, ePrint 2025/1187): the same far/close argument over the virtual M R x n
+    matrix of all batches (M = 2^ceil(log2 sum m_b)), with the column checks and the eval check
+    batched by gamma into one sumcheck over u; its extra terms are (t + 1)/|E| for the gamma
+    batching, 2 log C/|E| for the degree-2 sumcheck, and the u batch's own opening error (4 polys
+    of log C variables, opened at lambda + 5 bits). ``joint.JointParams`` sums them.
+
+    v3 defaults: rate 1/8 (b = 3), g = 16: per query log2(16/9) = 0.830 bits, t0 = ceil(85 /
+    0.830) = 103 (v2 without grinding: 122). At k = 20, m = 64: C = 2^15, R = 32, n = 2^18,
+    l = 6 + 5 = 11, eps_prox <= 2^-101.1, the query term 2^-101.5, eps <= 2^-100.3 with t = 103;
+    at k = 21 (n = 2^19) t = 106. The joint 64 + 36 opening (M = 128, l = 12) has t = 103 up to
+    k = 20 (eps <= 2^-100.2 at k = 20) and t = 117 at k = 21. (Rate 1/2 needs t0 = 205, rate
+    1/4 t0 = 126.)
+
+    Shape (``log_cols_for``): log2 C = min(k, ceil((k + log2 M) / 2) + 2), i.e. C ~ 4 sqrt(M 2^k):
     the combined row (16 C bytes) and the opened columns (4 t m 2^k / C bytes) both grow as
     sqrt(2^k), and so does a streaming prover's state (one encoded row-group, 4 m n bytes, plus n
     leaf hashers). The size optimum is near C ~ sqrt(t m 2^k / 4) ~ 5.5 sqrt(m 2^k); the factor 4
     keeps the proof within 2 % of it at k = 20 and halves the streaming state of the next power.
+    m = 36 gets the C and R of m = 64.
     Size: ``expected_proof_bytes``.
     """
 
@@ -623,7 +655,11 @@ def grind(transcript: Transcript, bits: int) -> int:
 
 
 def check_grind(transcript: Transcript, bits: int, nonce: int) -> None:
-    """PCSError("grind") unless ``nonce`` (a u64) meets the ``bits`` proof of work at this state."""
+    """PCSError("grind") unless ``nonce`` (a u64) meets the ``bits`` proof of work at this state.
+
+    One hash: the verifier checks the work, not that the nonce is the least one (soundness needs
+    only the work; an honest prover always sends the least, so proofs stay deterministic).
+    """
     if not 0 <= nonce < 1 << 64:
         raise PCSError("grind", f"nonce {nonce} is not a u64")
     digest = hashlib.sha256(transcript.state + _GRIND_LABEL + _PACK_NONCE(nonce)).digest()
