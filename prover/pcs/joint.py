@@ -52,14 +52,15 @@ Public names: ``JointParams``, ``joint_params``, ``JointOpeningProof``, ``open_j
 ``verify_joint``, ``combined_coeffs``.
 Where it sits: imports ``prover.field``, ``prover.mle``, ``prover.transcript``,
 ``prover.sumcheck.protocol`` (its generic ``prove``/``verify``; the product prover is the small
-``_ProductProver`` below, so no backend is imported) and ``ligero`` / ``merkle`` / ``ntt``.
+``_ProductProver`` below, so no backend is imported) and ``ligero`` / ``merkle``.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any, Sequence
 
 import numpy as np
@@ -69,17 +70,17 @@ from prover.field import U64
 from prover.mle import eq_eval, eq_table
 from prover.pcs import ligero, merkle
 from prover.pcs.ligero import (
+    _LOG2_EXT,
+    _MAX_EXTRA_QUERIES,
+    _PACK_NONCE,
     DIGEST_LEN,
     Commitment,
     LigeroParams,
     OpeningProof,
     PCSError,
-    _LOG2_EXT,
-    _PACK_NONCE,
-    _MAX_EXTRA_QUERIES,
-    _Reader,
     _check_point,
     _check_values,
+    _Reader,
 )
 from prover.sumcheck import protocol as sc
 from prover.transcript import Transcript
@@ -145,7 +146,7 @@ class JointParams:
 
     def extra_error(self) -> float:
         """(t + 1) / |E| + 2 log C / |E|: the gamma batching and the sumcheck."""
-        return (self.outer.num_queries + 1 + _SC_DEGREE * self.log_cols) * 2.0**-_LOG2_EXT
+        return float((self.outer.num_queries + 1 + _SC_DEGREE * self.log_cols) * 2.0**-_LOG2_EXT)
 
     def soundness_error_log2(self) -> float:
         return math.log2(
