@@ -46,7 +46,7 @@ def verify(vctx: VerifierContext) -> None:
     commitments = [vctx.commitments.trace, vctx.commitments.helpers]
     what = "trace and helper batches"
     try:
-        joint = pcs.JointOpeningProof.decode(_blob(vctx, what), commitments)
+        joint = pcs.JointOpeningProof.decode(_blob(vctx, what))
     except pcs.PCSError as exc:
         raise ProofFormatError(f"section {STAGE}", f"{what} opening: {exc}") from None
     try:
