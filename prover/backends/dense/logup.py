@@ -80,18 +80,14 @@ def compute_helpers(cols: Mapping[str, U64], T: int, alpha: U64, g: U64) -> U64:
 class _Pair:
     """Table indices of one helper pair: h, the slots' D's, and the numerator structure.
 
-    ``coef[j]`` and ``num[j]`` give n of slot j of the pair as coef * L (``num`` a table index or
-    None for L = 1). ``shared``: both slots have the same L (or none), so N = L (c_b D_a + c_a D_b).
+    ``coef[j]`` gives n of slot j of the pair as coef * L, with L shared by the pair's slots
+    (``num``: a table index, or None for L = 1), so N = L (c_b D_a + c_a D_b) (L c_a alone).
     """
 
     h: int
     dens: tuple[int, ...]
     coef: tuple[int, ...]
-    num: tuple[int | None, ...]
-
-    @property
-    def shared(self) -> bool:
-        return len(set(self.num)) == 1
+    num: int | None
 
 
 @dataclasses.dataclass
@@ -137,7 +133,9 @@ class HelperTables:
                         tables.append(ext_from_base(fp.num_table(form, cols, cycle)))
                         owned.append(True)
                     num.append(form_index[form])
-            out_pairs.append(_Pair(hi, tuple(dens), tuple(coef), tuple(num)))
+            if len(set(num)) != 1:
+                raise ValueError(f"stage {stage}: the slots {pair} of a helper must share their numerator form")
+            out_pairs.append(_Pair(hi, tuple(dens), tuple(coef), num[0]))
         return cls(tables, owned, out_pairs)
 
     @property
@@ -173,34 +171,24 @@ def _comb(coefs: Sequence[int], arrays: Sequence[U64]) -> U64:
     return np.zeros_like(arrays[0]) if acc is None else acc
 
 
-def _numer(p: _Pair, vals: Sequence[U64], lead: bool = False) -> tuple[U64 | None, int]:
-    """N = n_a D_b + n_b D_a (n_a alone) from the tables' values at one X: (array, or None with
-    the constant returned second when N is a constant).
-
-    ``lead``: ``vals`` are the slopes and the X^2 coefficient of N is wanted (only the products
-    L D contribute; a term c D with L = 1 is linear and drops out)."""
+def _numer(p: _Pair, vals: Sequence[U64]) -> tuple[U64 | None, int]:
+    """N = L (c_b D_a + c_a D_b) (c_a L alone) from the tables' values at one X: (array, 1), or
+    (None, c) when N is the constant c. On the slopes it gives N's X^2 coefficient (when L is a
+    table; otherwise N is linear and the caller skips it)."""
+    L = None if p.num is None else vals[p.num]
     if len(p.dens) == 1:
-        c, L = p.coef[0], p.num[0]
+        c = p.coef[0]
         if L is None:
             return None, c
-        return (vals[L] if c == 1 else emul_base(vals[L], c)), 1
-    da, db = vals[p.dens[0]], vals[p.dens[1]]
+        return (L if c == 1 else emul_base(L, c)), 1
     ca, cb = p.coef
-    if p.shared:
-        inner = _comb((cb, ca), (da, db))
-        L = p.num[0]
-        return (inner if L is None else emul(inner, vals[L])), 1
-    la, lb = p.num
-    ta = db if la is None else emul(db, vals[la])
-    tb = da if lb is None else emul(da, vals[lb])
-    if lead:
-        ca, cb = (0 if la is None else ca), (0 if lb is None else cb)
-    return _comb((ca, cb), (ta, tb)), 1
+    inner = _comb((cb, ca), (vals[p.dens[0]], vals[p.dens[1]]))
+    return (inner if L is None else emul(inner, L)), 1
 
 
-def _frac_term(p: _Pair, vals: Sequence[U64], h: U64, lead: bool = False) -> U64:
-    """sum over the chunk of N h (``lead``: of N's X^2 coefficient times h's slope)."""
-    num, c = _numer(p, vals, lead)
+def _frac_term(p: _Pair, vals: Sequence[U64], h: U64) -> U64:
+    """sum over the chunk of N h."""
+    num, c = _numer(p, vals)
     if num is None:
         return emul_base(esum(h), c)
     return edot(num, h)
@@ -288,8 +276,8 @@ class HelperSumcheck:
                     prod = emul(emul(slopes[p.h], slopes[p.dens[0]]), slopes[p.dens[1]])
                     z[i][3] = eadd(z[i][3], edot(e, prod))
                     # N h is cubic only when N has a numerator table (N quadratic)
-                    if any(L is not None for L in p.num):
-                        f[i][3] = eadd(f[i][3], _frac_term(p, slopes, slopes[p.h], lead=True))
+                    if p.num is not None:
+                        f[i][3] = eadd(f[i][3], _frac_term(p, slopes, slopes[p.h]))
             del pts
         q = [ext_scalar(0) for _ in range(4)]
         fr = [ext_scalar(0) for _ in range(4)]
