@@ -197,6 +197,23 @@ def _frac_term(p: _Pair, vals: Sequence[U64], h: U64) -> U64:
 # ----------------------------------------------------------------------------- sumcheck
 
 
+def _points(t: U64, lo: int, hi: int) -> list[U64]:
+    """Entries lo .. hi-1 of t's restriction to the current variable: [t(0), t(1), t(2), slope]."""
+    t0 = np.ascontiguousarray(t[:, 2 * lo : 2 * hi : 2])
+    t1 = np.ascontiguousarray(t[:, 2 * lo + 1 : 2 * hi : 2])
+    d = esub(t1, t0)
+    return [t0, t1, eadd(t1, d), d]
+
+
+def _acc(acc: U64, c: int, v: U64) -> U64:
+    """acc + c v for an ext scalar v and a small int c."""
+    if c == 1:
+        return eadd(acc, v)
+    if c == -1:
+        return esub(acc, v)
+    return eadd(acc, emul_base(v, c))
+
+
 def _eq1(t: U64, x: U64) -> U64:
     one = ext_scalar(1)
     return eadd(emul(t, x), emul(esub(one, t), esub(one, x)))
@@ -256,29 +273,31 @@ class HelperSumcheck:
         for lo in range(0, half, _CHUNK):
             hi = min(half, lo + _CHUNK)
             e = np.ascontiguousarray(self._eq[:, lo:hi])
-            pts: list[list[U64]] = []  # per table: [t(0), t(1), t(2), slope]
-            for t in self._t:
-                t0 = np.ascontiguousarray(t[:, 2 * lo : 2 * hi : 2])
-                t1 = np.ascontiguousarray(t[:, 2 * lo + 1 : 2 * hi : 2])
-                d = esub(t1, t0)
-                pts.append([t0, t1, eadd(t1, d), d])
-            for i, p in enumerate(self._pairs):
-                for x in range(3):
-                    vals = [pt[x] for pt in pts]
-                    h = vals[p.h]
-                    prod = h
-                    for di in p.dens:
-                        prod = emul(prod, vals[di])
-                    z[i][x] = eadd(z[i][x], edot(e, prod))
-                    f[i][x] = eadd(f[i][x], _frac_term(p, vals, h))
-                slopes = [pt[3] for pt in pts]
-                if len(p.dens) == 2:  # h D_a D_b is cubic; h D alone is quadratic
-                    prod = emul(emul(slopes[p.h], slopes[p.dens[0]]), slopes[p.dens[1]])
-                    z[i][3] = eadd(z[i][3], edot(e, prod))
-                    # N h is cubic only when N has a numerator table (N quadratic)
-                    if p.num is not None:
-                        f[i][3] = eadd(f[i][3], _frac_term(p, slopes, slopes[p.h]))
-            del pts
+            for i, p in enumerate(self._pairs):  # one pair's tables at a time: they stay in cache
+                idx = (p.h, *p.dens) + (() if p.num is None else (p.num,))
+                pts = {j: _points(self._t[j], lo, hi) for j in idx}  # [t(0), t(1), t(2), slope]
+                for x in range(4):
+                    if x == 3 and len(p.dens) == 1:
+                        break  # h D alone is quadratic, and so is N h: no X^3 coefficient
+                    h = pts[p.h][x]
+                    da = pts[p.dens[0]][x]
+                    L = None if p.num is None else pts[p.num][x]
+                    hda = emul(h, da)
+                    if len(p.dens) == 1:
+                        z[i][x] = eadd(z[i][x], edot(e, hda))
+                        fx = esum(h) if L is None else edot(L, h)
+                        f[i][x] = _acc(f[i][x], p.coef[0], fx)
+                        continue
+                    db = pts[p.dens[1]][x]
+                    z[i][x] = eadd(z[i][x], edot(e, emul(hda, db)))
+                    ca, cb = p.coef  # N h = L h (c_b D_a + c_a D_b)
+                    if L is None:
+                        if x < 3:  # with L = 1, N h is quadratic: no X^3 coefficient
+                            f[i][x] = _acc(_acc(f[i][x], cb, esum(hda)), ca, edot(h, db))
+                    else:
+                        lh = emul(L, h)
+                        f[i][x] = _acc(_acc(f[i][x], cb, edot(lh, da)), ca, edot(lh, db))
+                del pts
         q = [ext_scalar(0) for _ in range(4)]
         fr = [ext_scalar(0) for _ in range(4)]
         for i in range(npairs):
