@@ -67,9 +67,7 @@ def compute_helpers(cols: Mapping[str, U64], T: int, alpha: U64, g: U64) -> U64:
     for lo in range(0, T, _HELPER_CHUNK):
         hi = min(T, lo + _HELPER_CHUNK)
         chunk = {n: cols[n][lo:hi] for n in fp.HELPER_COLUMNS}
-        part = np.empty((out.shape[0], hi - lo), dtype=np.uint64)
-        fp.helpers_chunk(chunk, lo, alpha, g, out=part, forms=forms)
-        out[:, lo:hi] = part
+        fp.helpers_chunk(chunk, lo, alpha, g, out=out[:, lo:hi], forms=forms)
     return out
 
 
