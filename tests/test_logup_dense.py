@@ -15,8 +15,8 @@ from prover.backends.dense.logup import HelperSumcheck, HelperTables, compute_he
 from prover.field import P, eadd, einv, emul, emul_base, epow, esum
 from prover.mle import eq_eval, mle_eval_base, mle_eval_ext
 from prover.relations import fingerprints as fp
-from prover.sumcheck.protocol import verify
 from prover.sumcheck.protocol import prove as sumcheck_prove
+from prover.sumcheck.protocol import verify
 from prover.transcript import Transcript
 
 

@@ -10,7 +10,7 @@ a wrong helper value, a wrong S, a helper column that is not 1 / (D_a D_b), and 
 from __future__ import annotations
 
 import struct
-from functools import lru_cache
+from functools import cache
 from typing import Callable
 
 import numpy as np
@@ -62,7 +62,7 @@ def verify_stages(w: workloads.Workload, sections: list[bytes]) -> VerifierConte
     return vctx
 
 
-@lru_cache(maxsize=None)
+@cache
 def honest(name: str = "fib", log_t: int = 8) -> tuple[ProverContext, tuple[bytes, ...]]:
     w = workloads.build(name, log_t)
     ctx, sections = prove_stages(w)

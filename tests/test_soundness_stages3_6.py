@@ -18,8 +18,9 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from forgery import WORKLOAD, Edits, forged_columns, honest, point_tamper
 
-from prover.field import P, U64, inv
+from prover.field import U64, P, inv
 from prover.pipeline import prove
 from prover.proof import decode_proof
 from prover.relations.constraints import check_rows, next_pc_base
@@ -29,7 +30,6 @@ from prover.tracer import Tracer
 from prover.verifier import VerificationError, verify
 from prover.vm.isa import Op
 
-from forgery import WORKLOAD, Edits, forged_columns, honest, point_tamper
 
 def first_cycle(op: Op, use_imm: int, ok: Callable[[dict[str, U64], int], bool]) -> int:
     """The first cycle executing ``op`` with ``use_imm`` for which ``ok(cols, c)`` holds."""

@@ -37,23 +37,22 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from prover.field import (
-    P,
     U64,
+    P,
     add,
-    ext_from_base,
-    small_lincomb,
     eadd,
     edot,
     einv,
-    eneg,
     emul,
     emul_base,
+    eneg,
     esub,
     esum,
     ext_scalar,
     ext_zero,
     lincomb_base,
     mul,
+    small_lincomb,
 )
 from prover.mle import Point, eq_table, identity_eval
 from prover.relations import lookup_table
@@ -429,7 +428,7 @@ def num_form(slot: Slot) -> NumForm:
     return sign, tuple((k, v * sign) for k, v in items)
 
 
-def num_table(form: "tuple[tuple[str, int], ...]", cols: Mapping[str, U64], cycle: U64) -> U64:
+def num_table(form: tuple[tuple[str, int], ...], cols: Mapping[str, U64], cycle: U64) -> U64:
     """The base table of a canonical numerator form L over the rows of ``cols`` (``cycle`` = c)."""
     const = sum(v for k, v in form if k == ONE)
     terms = [(k, v) for k, v in form if k != ONE]

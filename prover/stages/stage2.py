@@ -20,10 +20,13 @@ inversion (``fingerprints.batch_einv``, a product tree: ~3 ext products per entr
 inversion) per chunk of 2^14 rows; then the commitment of 36 polys (encoding and hashing: the
 bulk of the stage).
 
-Soundness: the final states are bound before alpha, g (as v2's stages 4 and 5 did); the helpers
-are bound before the challenges of stages 3-6 (rho, tau) by the commitment (the helper batch's
-Ligero error, with the same parameters as the trace batch, is charged in stage 8). Nothing is
-checked here; the helpers are pinned by the zero-checks of stages 3-6.
+Soundness: everything the four logUp identities depend on (trace columns and multiplicities
+from stage 0, the final states here) is absorbed before alpha, g; sharing one alpha, g among
+stages 3-6 adds their four Schwartz-Zippel terms (each stage's docstring) exactly as four
+separate draws did in v2. The helpers are bound before the challenges of stages 3-6 (rho, tau)
+by the commitment (the helper batch's Ligero error, same parameters as the trace batch, is
+charged in stage 8). Nothing is checked here; the helpers are pinned by the zero-checks of
+stages 3-6.
 """
 
 from __future__ import annotations

@@ -34,7 +34,12 @@ from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.backends.dense.reduction import evaluate_columns
 from prover.field import emul, eneg, epow, neg
 from prover.proof import Claim
-from prover.relations.fingerprints import REGISTER_SLOTS, range_table_den, slot_columns, stage_helpers
+from prover.relations.fingerprints import (
+    REGISTER_SLOTS,
+    range_table_den,
+    slot_columns,
+    stage_helpers,
+)
 from prover.stages.common import ProverContext
 from prover.sumcheck.protocol import prove as sumcheck_prove
 

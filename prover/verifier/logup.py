@@ -6,7 +6,7 @@ Each stage still calls these in its own transcript order; they only turn ``GKREr
 ``SumcheckError`` and failed comparisons into ``VerificationError`` with the evidence.
 
 Public names: ``run_gkr``, ``run_helper_sumcheck``, ``check_helper_final``, ``check_sum``,
-``check_roots``, ``check_value``, ``stage_challenges``, ``HELPER_DEGREE``.
+``check_value``, ``stage_challenges``, ``HELPER_DEGREE``.
 """
 
 from __future__ import annotations
@@ -95,26 +95,6 @@ def run_gkr(
         return verify_fraction_sum(proof, num_vars, transcript, label)
     except GKRError as exc:
         raise VerificationError(stage, f"{what} layer {exc.layer}", str(exc)) from None
-
-
-def check_roots(stage: int, roots: Sequence[GKRResult], extra: U64 | None = None) -> None:
-    """sum_i root_num_i / root_den_i (+ extra) = 0, with every root denominator non-zero.
-
-    A zero root denominator means some leaf denominator vanished: the sum would be meaningless.
-    """
-    total = ext_scalar(0) if extra is None else extra
-    for i, res in enumerate(roots):
-        if eq_scalar(res.root_den, ext_scalar(0)):
-            raise VerificationError(stage, "root denominator is zero", f"GKR instance {i}")
-        total = eadd(total, emul(res.root_num, einv(res.root_den)))
-    if not eq_scalar(total, ext_scalar(0)):
-        parts = ", ".join(
-            f"{ext_to_ints(r.root_num)}/{ext_to_ints(r.root_den)}" for r in roots
-        )
-        more = "" if extra is None else f" + init - final {ext_to_ints(extra)}"
-        raise VerificationError(
-            stage, "roots cancel", f"sum of roots {parts}{more} = {ext_to_ints(total)}, expected 0"
-        )
 
 
 def check_value(stage: int, check: str, expected: U64, actual: U64) -> None:

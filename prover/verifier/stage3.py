@@ -14,7 +14,12 @@ from __future__ import annotations
 
 from prover.field import eneg
 from prover.proof import Claim
-from prover.relations.fingerprints import LOOKUP_SLOTS, lookup_table_den_at, slot_columns, stage_helpers
+from prover.relations.fingerprints import (
+    LOOKUP_SLOTS,
+    lookup_table_den_at,
+    slot_columns,
+    stage_helpers,
+)
 from prover.relations.lookup_table import LOG_SIZE
 from prover.verifier.context import VerifierContext
 from prover.verifier.logup import (

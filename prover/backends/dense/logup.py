@@ -116,7 +116,9 @@ class HelperTables:
             hi = len(tables)
             tables.append(h)
             owned.append(False)
-            dens, coef, num = [], [], []
+            dens: list[int] = []
+            coef: list[int] = []
+            num: list[int | None] = []
             for s in pair:
                 dens.append(len(tables))
                 tables.append(fp.slot_den(fp.den_form(slots[s], alpha, g), cols, cycle))
