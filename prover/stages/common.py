@@ -99,3 +99,17 @@ class ProverContext:
     reduced: Claim | None = None
     # protocol v3: stage 1's pc(c + 1) claim at r1, reduced by stage 7 through next(r1, y) pc(y)
     shift_claim: Claim | None = None
+    # --- v3 logup helpers (stages 2-6; the logup work stream's block) ---------------------------
+    # Stage 2 draws ONE alpha, gamma for stages 3-6 and commits the nine ext helper columns
+    # (``relations.fingerprints.HELPER_NAMES``) as one batch of 36 base polys (poly 4 i + c =
+    # component c of helper i): ``helpers`` maps name -> (4, T) ext (views into the committed
+    # polys; stages 3-6 read them, never modify them; stage 7 reduces them).
+    # ``helper_claims``: Claim(r, {helper name: ext value}) appended by stages 3-6 (reduced by
+    # stage 7: a claim on helper h is a claim on its 4 component polys).
+    alpha: U64 | None = None
+    gamma: U64 | None = None
+    helpers: dict[str, U64] = dataclasses.field(default_factory=dict)
+    helper_commitment: Any = None
+    helper_prover_data: Any = None
+    helper_claims: list[Claim] = dataclasses.field(default_factory=list)
+    # --- end v3 logup helpers --------------------------------------------------------------------

@@ -28,6 +28,9 @@ class Commitments:
     trace: Any = None
     mult: dict[str, Any] = dataclasses.field(default_factory=dict)
     mult_log_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+    # --- v3 logup helpers: the helper batch (36 base polys) read from section 2 ---------------
+    helpers: Any = None
+    # --- end v3 logup helpers ------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -62,3 +65,10 @@ class VerifierContext:
     final_ram: FinalState | None = None
     reduced: Claim | None = None
     shift_claim: Claim | None = None
+    # --- v3 logup helpers (stages 2-6; the logup work stream's block) ---------------------------
+    # ``alpha``/``gamma``: stage 2's challenges, shared by stages 3-6; ``helper_claims``:
+    # Claim(r, {helper name: ext value}) from stages 3-6, in stage order (stage 7 reduces them).
+    alpha: U64 | None = None
+    gamma: U64 | None = None
+    helper_claims: list[Claim] = dataclasses.field(default_factory=list)
+    # --- end v3 logup helpers --------------------------------------------------------------------
