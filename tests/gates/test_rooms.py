@@ -1,0 +1,145 @@
+"""Rooms with doors (issue 14.5): under ``rooms: closed`` the paths of every stage accepted before
+a change are closed to it (the scope gate), reopening them is a loosening (the integrity gate), and
+``gates next`` and the agent brief name them. Real throw-away repositories, as test_scope.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import TinyRepo
+from conftest import build_tiny_subject
+from conftest import commit_all
+from conftest import convert_stage
+from conftest import toy_spec_yaml
+from gates.contract.spec import parse_spec
+from gates.model import GateError
+from structural_helpers import accept_like_gates
+from structural_helpers import rendered
+from structural_helpers import run_gate
+
+CLOSED = 'golden: specs/golden.json\nledger: specs/ledger.json\nrooms: closed\n'
+# Stage 0's room also names a file under the shared docs/**: shared paths stay open.
+STAGES = '''\
+stages:
+  - id: 0
+    name: commit
+    brief: "Stream the commitment: hold sqrt(T) rows."
+    paths: [toyprover/stages/stage0.py, toyprover/backends/streaming/**, docs/commit.md]
+  - id: 1
+    name: constraints
+    brief: "Stream the constraint check."
+    paths: [toyprover/stages/stage1.py, toyprover/backends/streaming/**]
+  - id: 2
+    name: openings
+    brief: "Stream the openings."
+    paths: [toyprover/stages/stage2.py, toyprover/backends/streaming/**]
+'''
+SHARED_BACKEND = 'toyprover/backends/streaming/__init__.py'
+
+
+def _subject(tmp_path: Path, closed: bool) -> TinyRepo:
+    return build_tiny_subject(tmp_path, stages=STAGES, **({'tail': CLOSED} if closed else {}))
+
+
+def _accept_stage0(repo: Path) -> str:
+    convert_stage(repo, 0)
+    commit_all(repo, 'stage 0: streaming')
+    return accept_like_gates(repo, 0)
+
+
+def _touch(repo: Path, rel: str) -> None:
+    path = repo / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((path.read_text() if path.exists() else '') + '\n# stage 1 tidies this\n')
+
+
+def _stage1_rewrites_stage0s_backend(repo: Path) -> None:
+    convert_stage(repo, 1)
+    _touch(repo, SHARED_BACKEND)       # in stage 0's room and in stage 1's own globs
+
+
+@pytest.mark.parametrize('closed', [True, False])
+def test_a_later_stage_editing_an_accepted_stages_room(tmp_path: Path, closed: bool) -> None:
+    repo = _subject(tmp_path, closed).path
+    accepted = _accept_stage0(repo)
+    _stage1_rewrites_stage0s_backend(repo)
+    verdict = run_gate(repo, 'scope', base=accepted)
+    if not closed:
+        # The default (open): stage 1's own globs cover the shared backend, as before rooms.
+        assert verdict.passed, rendered(verdict)
+        assert verdict.details['closed_rooms'] == {}
+        return
+    assert not verdict.passed
+    (finding,) = verdict.findings
+    assert finding.file == SHARED_BACKEND and finding.stage == 0
+    assert finding.message.startswith(
+        'modified a path in the room of accepted stage 0 (commit): toyprover/backends/streaming/** '
+        '(rooms: closed). An accepted stage\'s room is closed: use its public names from your own '
+        'stage\'s files, or put what you need in a file under your own stage\'s paths; revert this file'
+    ), finding.message
+    assert verdict.details['closed_rooms'] == {
+        '0': ['toyprover/stages/stage0.py', 'toyprover/backends/streaming/**', 'docs/commit.md']}
+
+
+def test_deleting_or_renaming_out_of_a_closed_room_fails_too(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, True).path
+    accepted = _accept_stage0(repo)
+    (repo / SHARED_BACKEND).rename(repo / 'toyprover/stages/stage1_backend.py')
+    verdict = run_gate(repo, 'scope', base=accepted)
+    assert [f.file for f in verdict.findings] == [SHARED_BACKEND, 'toyprover/stages/stage1_backend.py']
+    assert 'the room of accepted stage 0' in verdict.findings[0].message
+    assert 'outside the scope of this change' in verdict.findings[1].message
+
+
+def test_a_stage_accepted_within_the_change_is_not_closed_to_it(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, True).path
+    _accept_stage0(repo)
+    _stage1_rewrites_stage0s_backend(repo)
+    # From main (the default base), this branch converts and accepts stage 0, then works on stage 1.
+    verdict = run_gate(repo, 'scope')
+    assert verdict.passed, rendered(verdict)
+    assert verdict.details['closed_rooms'] == {}
+
+
+def test_shared_paths_stay_open(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, True).path
+    accepted = _accept_stage0(repo)
+    convert_stage(repo, 1)
+    _touch(repo, 'docs/commit.md')      # stage 0's room, but under the shared docs/**
+    _touch(repo, 'README.md')
+    verdict = run_gate(repo, 'scope', base=accepted)
+    assert verdict.passed, rendered(verdict)
+
+
+def test_the_head_cannot_open_the_rooms_it_is_judged_by(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, True)
+    accepted = _accept_stage0(repo.path)
+    _stage1_rewrites_stage0s_backend(repo.path)
+    repo.spec_path.write_text(repo.spec_path.read_text().replace('rooms: closed\n', ''))
+    verdict = run_gate(repo.path, 'scope', base=accepted)
+    assert [f.file for f in verdict.findings] == [SHARED_BACKEND]
+    assert verdict.details['spec'] == 'base'
+
+
+# The spec key.
+
+def test_rooms_default_open_and_are_validated() -> None:
+    assert parse_spec(toy_spec_yaml(), 'toy.yaml').rooms == 'open'
+    spec = parse_spec(toy_spec_yaml(stages=STAGES, tail=CLOSED), 'toy.yaml')
+    assert spec.rooms == 'closed'
+    assert [s.id for s in spec.closed_rooms([0, 1])] == [0, 1]
+    assert parse_spec(toy_spec_yaml(), 'toy.yaml').closed_rooms([0, 1]) == ()
+    text = toy_spec_yaml(tail=CLOSED.replace('closed', 'shut'))
+    with pytest.raises(GateError) as err:
+        parse_spec(text, 'toy.yaml')
+    line = text.splitlines().index('rooms: shut') + 1
+    assert str(err.value) == f'toy.yaml:{line}: rooms: expected open or closed, got "shut".'
+
+
+def test_an_optimisation_keeps_its_rooms_open() -> None:
+    from test_loosening_keys import MERKLE_TEXT
+    with pytest.raises(GateError) as err:
+        parse_spec(MERKLE_TEXT + 'rooms: closed\n', 'merkle.yaml')
+    assert 'rooms: an optimisation spec keeps its rooms open' in str(err.value)
+    assert parse_spec(MERKLE_TEXT + 'rooms: open\n', 'merkle.yaml').rooms == 'open'
