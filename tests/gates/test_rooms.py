@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 
+from _change_helpers import build_like_this_repo
 from conftest import TinyRepo
 from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import convert_stage
+from conftest import git
 from conftest import toy_spec_yaml
+from gates.contract import loosening
 from gates.contract.spec import parse_spec
 from gates.model import GateError
 from structural_helpers import accept_like_gates
+from structural_helpers import gates_cli
 from structural_helpers import rendered
 from structural_helpers import run_gate
 
@@ -120,6 +124,84 @@ def test_the_head_cannot_open_the_rooms_it_is_judged_by(tmp_path: Path) -> None:
     verdict = run_gate(repo.path, 'scope', base=accepted)
     assert [f.file for f in verdict.findings] == [SHARED_BACKEND]
     assert verdict.details['spec'] == 'base'
+
+
+# Integrity: closing is a ratchet.
+
+def _integrity_keys(repo: Path, base: str) -> dict[str, str]:
+    verdict = run_gate(repo, 'integrity', base=base)
+    assert not verdict.passed
+    return {f.message.split(' loosened: ')[0]: f.message for f in verdict.findings}
+
+
+def test_reopening_the_rooms_is_a_loosening(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, True)
+    repo.spec_path.write_text(repo.spec_path.read_text().replace('rooms: closed\n', 'rooms: open\n'))
+    commit_all(repo.path, 'specs: stage 1 needs the shared backend')
+    found = _integrity_keys(repo.path, repo.baseline)
+    assert list(found) == ['rooms']
+    assert found['rooms'].startswith(
+        'rooms loosened: closed -> open (the paths of accepted stages would open to later stages\' changes). '
+        'Nothing can loosen a gate'), found['rooms']
+
+
+def test_narrowing_an_accepted_stages_room_is_a_loosening(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, True)
+    accepted = _accept_stage0(repo.path)
+    text = repo.spec_path.read_text()
+    # Stage 0 (accepted) gives up the backend folder; stage 1 (not accepted) narrows its own scope.
+    text = text.replace('paths: [toyprover/stages/stage0.py, toyprover/backends/streaming/**, docs/commit.md]',
+                        'paths: [toyprover/stages/stage0.py, docs/commit.md]')
+    text = text.replace('paths: [toyprover/stages/stage1.py, toyprover/backends/streaming/**]',
+                        'paths: [toyprover/stages/stage1.py]')
+    repo.spec_path.write_text(text)
+    commit_all(repo.path, 'specs: the backend belongs to the later stages')
+    found = _integrity_keys(repo.path, accepted)
+    assert list(found) == ['stages[0].paths']
+    assert ('stages[0].paths loosened: [toyprover/stages/stage0.py, toyprover/backends/streaming/**, '
+            'docs/commit.md] -> [toyprover/stages/stage0.py, docs/commit.md] (stage 0 is accepted and '
+            'rooms are closed: a later stage may then touch what the removed glob covered (removed: '
+            'toyprover/backends/streaming/**))') in found['stages[0].paths']
+
+
+def test_a_rebaseline_may_narrow_the_rooms_it_reopens(tmp_path: Path) -> None:
+    """A checked re-baseline empties the ledger, so no room stays closed: the spec may then give
+    each stage a narrower room (issue 14.5 splits the streaming backend in its re-baseline)."""
+    repo = build_like_this_repo(tmp_path, stages=STAGES, tail=CLOSED).path
+    common = repo / 'toyprover/backends/common.py'
+    common.write_text(common.read_text().replace('text = repr((stage,', 'text = repr(("v2", stage,'))
+    v2 = commit_all(repo, 'toy prover v2: a new protocol')
+    accept_like_gates(repo, 0)       # stage 0 accepted on main, against the old oracle
+    git(repo, 'checkout', '-q', '-b', 'rebaseline')
+    spec = repo / 'specs/streaming-prover.yaml'
+    spec.write_text(spec.read_text().replace(', toyprover/backends/streaming/**, docs/commit.md]', ', docs/commit.md]'))
+    commit_all(repo, 'specs: stage 0 keeps to its own files')
+    proc = gates_cli(repo, 'rebaseline', v2, '--reason', 'v2: rooms per piece', '--reset-ledger')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = gates_cli(repo, 'check', '--tier', 'pre-commit', '--gate', 'integrity')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_closing_the_rooms_is_no_loosening(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, False)
+    accepted = _accept_stage0(repo.path)
+    repo.spec_path.write_text(repo.spec_path.read_text() + 'rooms: closed\n')
+    commit_all(repo.path, 'specs: close the accepted stages\' rooms')
+    verdict = run_gate(repo.path, 'integrity', base=accepted)
+    assert verdict.passed, rendered(verdict)
+
+
+def test_the_directions_on_parsed_specs() -> None:
+    open_ = parse_spec(toy_spec_yaml(stages=STAGES), 'toy.yaml')
+    closed = parse_spec(toy_spec_yaml(stages=STAGES, tail=CLOSED), 'toy.yaml')
+    narrowed = parse_spec(toy_spec_yaml(stages=STAGES.replace(', docs/commit.md]', ']'), tail=CLOSED), 'toy.yaml')
+    assert loosening.spec(open_, closed, True, (0,)) == []
+    assert [i.key for i in loosening.spec(closed, open_, True, (0,))] == ['rooms']
+    assert [i.key for i in loosening.spec(closed, narrowed, True, (0,))] == ['stages[0].paths']
+    # Not accepted yet, or rooms open: a stage's narrower paths only tighten its own scope.
+    assert loosening.spec(closed, narrowed, False, ()) == []
+    assert loosening.spec(open_, parse_spec(toy_spec_yaml(stages=STAGES.replace(', docs/commit.md]', ']')),
+                                            't.yaml'), True, (0,)) == []
 
 
 # The spec key.
