@@ -3,6 +3,7 @@ a change are closed to it (the scope gate), reopening them is a loosening (the i
 ``gates next`` and the agent brief name them. Real throw-away repositories, as test_scope.py."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,11 @@ from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from conftest import toy_spec_yaml
+from gates.commands.brief import agent_brief
+from gates.commands.status import next_stage
 from gates.contract import loosening
+from gates.contract.ledger import read_ledger
+from gates.contract.spec import load_spec
 from gates.contract.spec import parse_spec
 from gates.model import GateError
 from structural_helpers import accept_like_gates
@@ -225,3 +230,34 @@ def test_an_optimisation_keeps_its_rooms_open() -> None:
         parse_spec(MERKLE_TEXT + 'rooms: closed\n', 'merkle.yaml')
     assert 'rooms: an optimisation spec keeps its rooms open' in str(err.value)
     assert parse_spec(MERKLE_TEXT + 'rooms: open\n', 'merkle.yaml').rooms == 'open'
+
+
+# What the agent is told before it edits.
+
+def test_next_and_the_brief_name_the_closed_rooms(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, True)
+    spec = load_spec(repo.spec_path, 'specs/streaming-prover.yaml')
+    ledger_path = repo.path / spec.ledger
+    assert 'Closed rooms' not in agent_brief(spec, read_ledger(ledger_path, spec.ledger))
+    _accept_stage0(repo.path)
+    brief = agent_brief(spec, read_ledger(ledger_path, spec.ledger))
+    assert ('## Closed rooms (accepted stages\' paths: never edit, even where your allowed paths cover them)\n\n'
+            '- `toyprover/stages/stage0.py` (stage 0, commit)\n'
+            '- `toyprover/backends/streaming/**` (stage 0, commit)\n'
+            '- `docs/commit.md` (stage 0, commit)\n') in brief
+    assert 'and paths in an accepted stage\'s closed room (scope)' in brief
+    out = io.StringIO()
+    assert next_stage(repo.path, None, out) == 0
+    assert ('but not the closed rooms of accepted stages (rooms: closed): stage 0: '
+            'toyprover/stages/stage0.py, toyprover/backends/streaming/**, docs/commit.md\n') in out.getvalue()
+
+
+def test_open_rooms_leave_the_brief_as_it_was(tmp_path: Path) -> None:
+    repo = _subject(tmp_path, False)
+    _accept_stage0(repo.path)
+    spec = load_spec(repo.spec_path, 'specs/streaming-prover.yaml')
+    brief = agent_brief(spec, read_ledger(repo.path / spec.ledger, spec.ledger))
+    assert 'Closed rooms' not in brief and 'closed room' not in brief
+    out = io.StringIO()
+    next_stage(repo.path, None, out)
+    assert 'closed rooms' not in out.getvalue()
