@@ -4,6 +4,7 @@ a change are closed to it (the scope gate), reopening them is a loosening (the i
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from gates.contract.ledger import read_ledger
 from gates.contract.spec import load_spec
 from gates.contract.spec import parse_spec
 from gates.model import GateError
+from gates.selftest import corpus
 from structural_helpers import accept_like_gates
 from structural_helpers import gates_cli
 from structural_helpers import rendered
@@ -261,3 +263,13 @@ def test_open_rooms_leave_the_brief_as_it_was(tmp_path: Path) -> None:
     out = io.StringIO()
     next_stage(repo.path, None, out)
     assert 'closed rooms' not in out.getvalue()
+
+
+def test_the_corpus_case_fails_scope_for_the_closed_room(tmp_path: Path) -> None:
+    """The self-test corpus holds the attack (about 45 s: stage 0 is accepted for real first)."""
+    proc = gates_cli(tmp_path, 'selftest', '--case', 'closed-room-rewrite', '--json')
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    (case,) = json.loads(proc.stdout)['cases']
+    assert case['matched'] and case['verdicts'] == {**corpus.ALL_PASS, 'scope': False}
+    (finding,) = case['findings']['scope']
+    assert 'modified a path in the room of accepted stage 0 (commit): toyprover/backends/streaming/**' in finding
