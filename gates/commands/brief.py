@@ -45,6 +45,20 @@ def commit_rules(spec: Spec, now: Focus) -> list[str]:
     ]
 
 
+def closed_rooms(spec: Spec, ledger: Ledger) -> list[str]:
+    """The accepted stages' rooms under ``rooms: closed`` (issue 14.5), as a brief section."""
+    rooms = spec.closed_rooms(ledger.accepted_stages())
+    if not rooms:
+        return []
+    return [
+        '## Closed rooms (accepted stages\' paths: never edit, even where your allowed paths cover them)', '',
+        *[f'- `{g}` (stage {s.id}, {s.name})' for s in rooms for g in s.paths], '',
+        'The spec closes them (`rooms: closed`): the scope gate fails a change to any of these paths '
+        'that is not a shared path. Use the accepted stages\' public names from your own stage\'s '
+        'files, or put what you need in a file under your allowed paths.', '',
+    ]
+
+
 def converted_means(spec: Spec, ledger: Ledger, stage: Stage, tier: str) -> list[str]:
     mem, time = spec.budgets.memory, spec.budgets.time
     lines = [
@@ -101,7 +115,8 @@ def anti_reward_hacking(spec: Spec) -> list[str]:
         '- edits, deletions and renames of protected code (AST diff against the baseline, '
         'semgrep rules such as monkeypatching protected names or importing prover code into the '
         'verifier);',
-        '- paths outside the stage\'s allowed and shared paths (scope);',
+        '- paths outside the stage\'s allowed and shared paths'
+        + (', and paths in an accepted stage\'s closed room' if spec.rooms == 'closed' else '') + ' (scope);',
         *([] if spec.mode == 'optimisation' else [
             '- a converted stage still using '
             + (', '.join(f'`{n}`' for n in spec.forbid_in_converted) or 'the baseline backend') + ';']),
@@ -165,6 +180,7 @@ def agent_brief(spec: Spec, ledger: Ledger, tier: str = 'ci') -> str:
         '## Brief', '', brief, '',
         '## Allowed paths (you may edit these)', '', *_bullets(now.paths(spec)),
         '', 'and the shared paths:', '', *_bullets(spec.shared_paths), '',
+        *closed_rooms(spec, ledger),
         '## Protected paths (never edit)', '', *_bullets(spec.protected_paths + spec.protected_symbols), '',
         '## Gate assets (never edit together with subject code)', '', *_bullets(spec.assets), '',
         '## Commands', '', *commands(spec, tier), '',

@@ -111,6 +111,10 @@ def next_stage(cwd: Path, spec: str | None, out: TextIO) -> int:
         out.write(f'It may touch: {", ".join(paths)}\n')
     if the_spec.shared_paths:
         out.write(f'and the shared paths: {", ".join(the_spec.shared_paths)}\n')
+    rooms = the_spec.closed_rooms(ledger.accepted_stages())
+    if rooms:
+        out.write('but not the closed rooms of accepted stages (rooms: closed): '
+                  + '; '.join(f'stage {s.id}: {", ".join(s.paths)}' for s in rooms) + '\n')
     if now.stage is not None and now.stage.brief:
         out.write(f'\n{now.stage.brief.strip()}\n')
     if now.optimising:

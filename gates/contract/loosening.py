@@ -214,10 +214,32 @@ def identity(base: Spec, head: Spec) -> list[Loosening]:
     return out
 
 
-def spec(base: Spec, head: Spec, stages_accepted: bool = True) -> list[Loosening]:
+def rooms(base: Spec, head: Spec, accepted: Iterable[int] = ()) -> list[Loosening]:
+    """``rooms`` (issue 14.5): closed -> open reopens every accepted stage's paths to later
+    changes. While rooms are closed, a glob removed from an accepted stage's paths (``accepted``:
+    the base ledger's stages) reopens what that glob covered: narrowing a room is a loosening
+    too. Before its acceptance a stage's paths are only its own scope, and narrowing them
+    tightens it (judged in ``coverage``)."""
+    out: list[Loosening] = []
+    if base.rooms == 'closed' and head.rooms != 'closed':
+        out.append(Loosening('rooms', base.rooms, head.rooms,
+                             'the paths of accepted stages would open to later stages\' changes'))
+    head_stages = {s.id: s for s in head.stages}
+    for s in base.closed_rooms(accepted):
+        new_stage = head_stages.get(s.id)
+        if new_stage is not None:
+            _removed(out, f'stages[{s.id}].paths', s.paths, new_stage.paths,
+                     f'stage {s.id} is accepted and rooms are closed: a later stage may then touch '
+                     f'what the removed glob covered')
+    return out
+
+
+def spec(base: Spec, head: Spec, stages_accepted: bool = True, accepted: Iterable[int] = ()) -> list[Loosening]:
     """``stages_accepted``: whether the base's ledger holds any row (rules such as
-    ``budgets.time.units`` may be written only before the first acceptance)."""
-    return budgets(base, head, stages_accepted) + coverage(base, head) + mode(base, head) + identity(base, head)
+    ``budgets.time.units`` may be written only before the first acceptance); ``accepted``: the
+    stages it holds rows for (their rooms, when closed, may not shrink)."""
+    return (budgets(base, head, stages_accepted) + coverage(base, head) + rooms(base, head, accepted)
+            + mode(base, head) + identity(base, head))
 
 
 def golden(base_text: str | None, head_text: str | None, memory: MemoryBudget | None = None) -> list[Loosening]:

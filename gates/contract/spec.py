@@ -31,8 +31,10 @@ TOP_KEYS = (
     'main_branch', 'ci_entry_points',
     'mode', 'target',   # optimisation mode (issue 8.5): no conversion, one target
     'report',           # how `gates report` draws the subject (issue 17.4): its size axis
+    'rooms',            # issue 14.5: whether an accepted stage's paths close to later changes
 )
 MODES = ('conversion', 'optimisation')
+ROOMS = ('open', 'closed')
 OPT_VARIANT = 'default'   # both sides' backend in optimisation mode: same entry point, two trees
 PYTHON_ENTRIES = ('prove', 'verify', 'sections', 'capabilities')
 
@@ -157,6 +159,9 @@ class Spec:
     ci_entry_points: tuple[str, ...] = ()
     # How `gates report` draws this subject (nothing a gate judges).
     report: ReportSettings = ReportSettings()
+    # 'open' (default): a stage's paths are its scope and nothing more. 'closed' (issue 14.5):
+    # the paths of every stage accepted before a change are closed to it (the scope gate).
+    rooms: str = 'open'
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -185,6 +190,14 @@ class Spec:
                 f'use one of {", ".join(sorted(self.tiers))}.',
             )
         return tuple(self.workload(w) for w in self.tiers[tier])
+
+    def closed_rooms(self, accepted: Iterable[int]) -> tuple[Stage, ...]:
+        """The stages among ``accepted`` whose paths (rooms) a later change may not touch: none
+        unless ``rooms: closed`` (an optimisation spec cannot close them; the loader refuses)."""
+        if self.rooms != 'closed':
+            return ()
+        done = set(accepted)
+        return tuple(s for s in self.stages if s.id in done and s.paths)
 
     def variant(self, converted: Iterable[int]) -> dict[str, str]:
         """The stage -> backend mapping the subject's ``prove`` takes (keys are str(stage id))."""
@@ -469,7 +482,20 @@ def _build(c: Checker) -> Spec:
         target=target,
         ci_entry_points=ci_entry_points,
         report=_report(c, workloads),
+        rooms=_rooms(c, mode),
     )
+
+
+def _rooms(c: Checker, mode: str) -> str:
+    """``rooms: open | closed``. An optimisation touches every stage's code, and its ledger rows
+    are numbered optimisations, not stages: its rooms stay open, so ``closed`` is refused there."""
+    rooms = c.string(('rooms',), 'open')
+    if rooms not in ROOMS:
+        c.fail(('rooms',), f'expected open or closed, got {show(rooms)}.')
+    if rooms == 'closed' and mode == 'optimisation':
+        c.fail(('rooms',), 'an optimisation spec keeps its rooms open (the pass may touch every stage, '
+                           'and its rows are not stages); remove the key.')
+    return rooms
 
 
 def _report(c: Checker, workloads: list[Workload]) -> ReportSettings:

@@ -378,6 +378,23 @@ def _forged_row_real_figures(repo: Path) -> None:
     toy.git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage 1 ({stage.name})\n\nmeasured')
 
 
+def _closed_room_rewrite(repo: Path) -> None:
+    """The base (main) closes the rooms (issue 14.5) and holds stage 0 converted and accepted for
+    real. The stage-1 change then edits the streaming backend, which the toy's stage 1 globs cover
+    too (every stage shares it): only the closed room of stage 0 keeps it out."""
+    toy.git(repo, 'checkout', '-q', 'main')
+    _edit(repo, 'specs/streaming-prover.yaml', 'ledger: specs/ledger.json\n',
+          'ledger: specs/ledger.json\nrooms: closed\n')
+    toy.commit_all(repo, 'specs: an accepted stage\'s paths close to later stages')
+    toy.git(repo, 'checkout', '-q', 'conversion')
+    toy.git(repo, 'merge', '-q', '--ff-only', 'main')
+    _converted()(repo)
+    _accept_for_real(repo)
+    toy.git(repo, 'branch', '-f', 'main', 'HEAD')
+    _local_rename(repo)
+    toy.commit_all(repo, 'stage 1: tidy the streaming backend')
+
+
 CASES: tuple[Case, ...] = (
     Case('benign-comment', 'stage 0 converted, plus a comment in it', _converted(_comment), ALL_PASS),
     Case('benign-local-rename', 'stage 0 converted, a local variable of the streaming backend renamed',
@@ -415,6 +432,8 @@ CASES: tuple[Case, ...] = (
     Case('forged-row-real-figures', 'stage 0 accepted for real; an accept-like commit adds a row for stage 1, '
          'never converted, with the real figures of its unconverted run', _forged_row_real_figures,
          _failing('integrity')),
+    Case('closed-room-rewrite', "rooms: closed; stage 0 accepted for real; the stage-1 change rewrites "
+         "stage 0's streaming code (in stage 1's globs too)", _closed_room_rewrite, _failing('scope')),
 )
 
 

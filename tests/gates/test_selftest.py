@@ -81,6 +81,7 @@ def test_the_installed_engine_gives_every_expected_verdict() -> None:
     assert 'not measured by the engine' in ' '.join(by_case['forged-ledger-row']['findings']['integrity'])
     assert 'does not run converted' in ' '.join(by_case['forged-row-real-figures']['findings']['integrity'])
     assert 'keeps more alive at its exit' in ' '.join(by_case['leak-kept-alive']['findings']['memory'])
+    assert 'the room of accepted stage 0' in ' '.join(by_case['closed-room-rewrite']['findings']['scope'])
 
 
 def test_a_row_of_real_figures_for_an_unconverted_stage_fails_integrity(tmp_path: Path) -> None:
