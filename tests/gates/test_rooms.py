@@ -189,6 +189,27 @@ def test_a_rebaseline_may_narrow_the_rooms_it_reopens(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_a_rebaseline_may_declare_the_units_of_its_new_oracle(tmp_path: Path) -> None:
+    """Units may be written only before the first acceptance; a checked re-baseline empties the
+    ledger, so the new oracle's units are declared with it (issue 14.4: the spec's units for v3
+    go in with the re-baseline). Without the re-baseline the same edit is a loosening."""
+    repo = build_like_this_repo(tmp_path, stages=STAGES).path
+    common = repo / 'toyprover/backends/common.py'
+    common.write_text(common.read_text().replace('text = repr((stage,', 'text = repr(("v2", stage,'))
+    v2 = commit_all(repo, 'toy prover v2: a new protocol')
+    accept_like_gates(repo, 0)       # stage 0 accepted on main, against the old oracle
+    git(repo, 'checkout', '-q', '-b', 'rebaseline')
+    spec = repo / 'specs/streaming-prover.yaml'
+    spec.write_text(spec.read_text().replace('    max_pairs: 11\n', '    max_pairs: 11\n    units: [[0, 2]]\n'))
+    commit_all(repo, 'specs: stages 0 and 2 judged as one unit under the new oracle')
+    proc = gates_cli(repo, 'check', '--tier', 'pre-commit', '--gate', 'integrity')
+    assert proc.returncode == 1 and 'budgets.time.units' in proc.stdout, proc.stdout + proc.stderr
+    proc = gates_cli(repo, 'rebaseline', v2, '--reason', 'v2: stages 0 and 2 are coupled', '--reset-ledger')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = gates_cli(repo, 'check', '--tier', 'pre-commit', '--gate', 'integrity')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_closing_the_rooms_is_no_loosening(tmp_path: Path) -> None:
     repo = _subject(tmp_path, False)
     accepted = _accept_stage0(repo.path)
