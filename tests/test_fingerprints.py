@@ -179,3 +179,84 @@ def test_mult_sources_name_committed_columns() -> None:
     assert fp.MULT_SOURCES["m_instr"] == ("a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3")
     assert set(fp.slot_columns(fp.REGISTER_SLOTS)) >= set(fp.MULT_SOURCES["m_rangeB"])
     assert set(fp.slot_columns(fp.RAM_SLOTS)) >= set(fp.MULT_SOURCES["m_rangeM"])
+
+
+# ----------------------------------------------------------------------------- v3 helpers
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 1000])
+def test_batch_einv_matches_einv(n: int) -> None:
+    from prover.field import einv
+
+    rng = np.random.default_rng(n)
+    a = rng.integers(1, P, (4, n)).astype(np.uint64)
+    assert np.array_equal(fp.batch_einv(a), einv(a))
+
+
+def test_batch_einv_names_the_first_zero() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.integers(1, P, (4, 9)).astype(np.uint64)
+    a[:, 5] = 0
+    a[:, 7] = 0
+    with pytest.raises(ZeroDivisionError, match="index 5"):
+        fp.batch_einv(a)
+
+
+def test_helper_layout_is_the_protocol() -> None:
+    assert fp.HELPER_NAMES == ("h3_0", "h3_1", "h4_0", "h4_1", "h4_2", "h4_3", "h5_0", "h5_1", "h6_0")
+    assert len(fp.HELPER_POLYS) == 36 and fp.HELPER_POLYS[:5] == ("h3_0.0", "h3_0.1", "h3_0.2", "h3_0.3", "h3_1.0")
+    names = {st: [s.name for s in fp.STAGE_SLOTS[st]] for st in fp.HELPER_STAGES}
+    pairs = {st: [tuple(names[st][i] for i in p) for p in fp.HELPER_PAIRS[st]] for st in fp.HELPER_STAGES}
+    assert pairs == {
+        3: [("LK0", "LK1"), ("LK2", "LK3")],
+        4: [("RS_B", "WS_B"), ("RS_A", "WS_A"), ("RG_Blo", "RG_Bhi"), ("RG_Alo", "RG_Ahi")],
+        5: [("RS_M", "WS_M"), ("RG_Mlo", "RG_Mhi")],
+        6: [("BC",)],
+    }
+    # every slot is covered exactly once
+    for st in fp.HELPER_STAGES:
+        assert sorted(i for p in fp.HELPER_PAIRS[st] for i in p) == list(range(len(fp.STAGE_SLOTS[st])))
+
+
+def test_num_forms_pair_up() -> None:
+    """A pair's slots share their numerator form: RS/WS are -L and +L, the rest constants."""
+    forms = {s.name: fp.num_form(s) for st in fp.HELPER_STAGES for s in fp.STAGE_SLOTS[st]}
+    assert forms["RS_B"] == (-1, (("1", 1), ("use_imm", -1))) and forms["WS_B"] == (1, forms["RS_B"][1])
+    assert forms["RS_M"] == (-1, (("f_load", 1), ("f_store", 1))) and forms["WS_M"] == (1, forms["RS_M"][1])
+    assert forms["RS_A"] == (-1, None) and forms["WS_A"] == (1, None) and forms["LK2"] == (1, None)
+    for st in fp.HELPER_STAGES:
+        for p in fp.HELPER_PAIRS[st]:
+            assert len({forms[fp.STAGE_SLOTS[st][i].name][1] for i in p}) == 1
+
+
+@pytest.mark.parametrize("stage", [3, 4, 5, 6])
+def test_helper_terms_at_is_the_mle_formula(stage: int) -> None:
+    """The verifier's summand at a point equals the same formula on the MLEs of the prover's
+    per-slot tables (n and D are affine in the columns, so their MLEs are the slot formulas)."""
+    from prover.field import eadd, emul, esub
+
+    rng = np.random.default_rng(20 + stage)
+    slots = fp.STAGE_SLOTS[stage]
+    cols = random_columns(fp.slot_columns(slots), rng)
+    alpha, g, rho = rand_ext(rng), rand_ext(rng), rand_ext(rng)
+    num, den = fp.leaves(slots, cols, T, alpha, g)
+    num = np.ones(len(slots) * T, dtype=np.uint64) if num is None else num
+    point = [rand_ext(rng) for _ in range(LOG_T)]
+    n_at = [mle_eval_base(num[s * T : (s + 1) * T], point) for s in range(len(slots))]
+    d_at = [mle_eval_ext(den[:, s * T : (s + 1) * T], point) for s in range(len(slots))]
+    hv = [rand_ext(rng) for _ in fp.HELPER_PAIRS[stage]]
+    values = {n: mle_eval_base(c, point) for n, c in cols.items()}
+    zero, frac = fp.helper_terms_at(stage, values, hv, point, alpha, g, rho)
+    want_z, want_f, rp = ext_scalar(0), ext_scalar(0), ext_scalar(1)
+    for h, p in zip(hv, fp.HELPER_PAIRS[stage]):
+        prod, cross = ext_scalar(1), ext_scalar(0)
+        for s in p:
+            prod = emul(prod, d_at[s])
+        if len(p) == 1:
+            cross = n_at[p[0]]
+        else:
+            cross = eadd(emul(n_at[p[0]], d_at[p[1]]), emul(n_at[p[1]], d_at[p[0]]))
+        want_z = eadd(want_z, emul(rp, esub(emul(h, prod), ext_scalar(1))))
+        want_f = eadd(want_f, emul(h, cross))
+        rp = emul(rp, rho)
+    assert np.array_equal(zero, want_z) and np.array_equal(frac, want_f)

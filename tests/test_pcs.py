@@ -135,7 +135,9 @@ def _verify(com: Commitment, z: list[np.ndarray], values: np.ndarray, proof: Ope
     verify(com, z, values, proof, tv, params)
 
 
-@pytest.mark.parametrize("k,m", [(0, 1), (1, 2), (3, 4), (6, 1), (8, 8), (11, 1), (9, 16)])
+@pytest.mark.parametrize(
+    "k,m", [(0, 1), (1, 2), (3, 4), (6, 1), (8, 8), (11, 1), (9, 16), (2, 3), (7, 5), (10, 36), (12, 36)]
+)
 def test_commit_open_verify_round_trip(k: int, m: int) -> None:
     polys, com, data, z, values = _setup(k, m, seed=k * 31 + m)
     assert np.array_equal(evaluate(data, z), values)
@@ -273,8 +275,8 @@ def _open_with_u_offset(data: ligero.ProverData, com: Commitment, z: list[np.nda
     beta = tp.challenge_exts("pcs.beta", p.log_m)
     u = field.eadd(field.lincomb_base(data.messages, ligero.stacked_row_coeffs(p, z, beta)), delta)
     tp.absorb_ext("pcs.u", u)
-    idx = ligero._queries(tp, p)
-    return OpeningProof(u, data.leaves[idx].astype(np.uint64), data.tree.open(idx))
+    nonce, idx = ligero._grind_and_query(tp, p)
+    return OpeningProof(u, data.leaves[idx].astype(np.uint64), data.tree.open(idx), nonce)
 
 
 def test_u_off_the_codeword_caught_by_column_check() -> None:
@@ -359,7 +361,10 @@ def test_shape_errors_are_pcs_errors() -> None:
 def test_commitment_encoding_round_trip_and_rejection() -> None:
     com = Commitment(bytes(range(32)), 20, 64)
     assert Commitment.decode(com.encode()) == com
-    for bad in (com.encode()[:-1], com.encode() + b"\0", bytes(32) + b"\x05\0\0\0\x03\0\0\0"):
+    odd = Commitment(bytes(range(32)), 12, 36)  # v3: any m >= 1 (virtual padding)
+    assert Commitment.decode(odd.encode()) == odd
+    for bad in (com.encode()[:-1], com.encode() + b"\0", bytes(32) + b"\x05\0\0\0\0\0\0\0",
+                bytes(32) + b"\x05\0\0\0\x01\0\0\x01", bytes(32) + b"\x20\0\0\0\x01\0\0\0"):
         with pytest.raises(PCSError):
             Commitment.decode(bad)
 
@@ -392,15 +397,20 @@ def test_opening_proof_decoding_rejects_truncated_and_garbled_input() -> None:
 
 
 def test_parameters_meet_the_soundness_target() -> None:
-    assert LigeroParams.queries_for(100, 1) == 244  # ceil(101 / log2(4/3)), rate 1/2
-    assert LigeroParams.queries_for(100, 2) == 149  # ceil(101 / log2(8/5)), rate 1/4
-    assert LigeroParams.queries_for(100) == 122  # ceil(101 / log2(16/9)), v2's rate 1/8
+    # v2, no grinding
+    assert LigeroParams.queries_for(100, 1, 0) == 244  # ceil(101 / log2(4/3)), rate 1/2
+    assert LigeroParams.queries_for(100, 2, 0) == 149  # ceil(101 / log2(8/5)), rate 1/4
+    assert LigeroParams.queries_for(100, 3, 0) == 122  # ceil(101 / log2(16/9)), rate 1/8
+    # v3: 16 bits of grinding
+    assert LigeroParams.queries_for(100, 1) == 205  # ceil(85 / log2(4/3))
+    assert LigeroParams.queries_for(100) == 103  # ceil(85 / log2(16/9)), rate 1/8
     p = LigeroParams.for_shape(20, 64)
-    assert (p.log_cols, p.log_rows, p.num_queries, p.log_blowup) == (15, 5, 122, 3)
+    assert (p.log_cols, p.log_rows, p.num_queries, p.log_blowup, p.grind_bits) == (15, 5, 103, 3, 16)
     assert p.soundness_error_log2() <= -100
+    assert LigeroParams.for_shape(20, 64, grind_bits=0).num_queries == 122  # v2's count
     # eps_prox grows with n: at 2^21 rows the shape needs a few queries more, never fewer
     big = LigeroParams.for_shape(21, 64)
-    assert big.num_queries > 122 and big.soundness_error_log2() <= -100
+    assert big.num_queries > 103 and big.soundness_error_log2() <= -100
     for k in range(0, 22):
         for m in (1, 64):
             q = LigeroParams.for_shape(k, m)
@@ -408,4 +418,111 @@ def test_parameters_meet_the_soundness_target() -> None:
             assert q.log_cols == min(k, -(-(k + q.log_m) // 2) + 2)
     assert LigeroParams.for_shape(0, 1).num_cols == 1
     with pytest.raises(ValueError):
-        LigeroParams.for_shape(4, 3)
+        LigeroParams.for_shape(4, 0)
+
+
+@pytest.mark.parametrize("k", range(0, 22))
+def test_any_m_gets_the_shape_of_the_next_power_of_two(k: int) -> None:
+    # v3: the helper batch (m = 36) shares C and R with the trace batch (m = 64) at every k
+    for m, padded in ((36, 64), (3, 4), (5, 8), (100, 128)):
+        p, q = LigeroParams.for_shape(k, m), LigeroParams.for_shape(k, padded)
+        assert (p.log_cols, p.log_m, p.padded_m) == (q.log_cols, q.log_m, padded)
+        assert p.total_rows == m * p.num_rows
+        assert p.soundness_error_log2() <= -100
+
+
+# ------------------------------------------------------------------------ v3: any m (padding)
+
+
+def test_odd_batch_is_the_padded_batch_without_its_zero_rows() -> None:
+    # m = 36 is committed as 36 R stored rows (the 28 virtual zero polys are never encoded or
+    # hashed), and opening it gives the same u as a real 64-batch whose last 28 polys are zero.
+    rng = np.random.default_rng(36)
+    k, m = 10, 36
+    polys = rand_base(rng, (m, 1 << k))
+    com, data = commit(polys)
+    p = data.params
+    assert data.leaves.shape == (p.codeword_len, m * p.num_rows)
+    padded = np.zeros((64, 1 << k), dtype=np.uint64)
+    padded[:m] = polys
+    _, data64 = commit(padded)
+    assert data64.params.log_cols == p.log_cols
+    z = rand_point(rng, k)
+    values = evaluate(data, z)
+    values64 = evaluate(data64, z)
+    assert np.array_equal(values64[:, :m], values) and not values64[:, m:].any()
+    proof = _prove(com, data, z, values)
+    # the transcripts differ (m is absorbed), so compare u at one common beta
+    beta = [rand_base(rng, (4,)) for _ in range(6)]
+    u36 = data.combined_row(ligero.stacked_row_coeffs(p, z, beta))
+    u64 = data64.combined_row(ligero.stacked_row_coeffs(data64.params, z, beta))
+    assert np.array_equal(u36, u64)
+    _verify(com, z, values, OpeningProof.decode(proof.encode()))
+    bad = values.copy()
+    bad[0, 35] = (int(bad[0, 35]) + 1) % P
+    _expect("eval", com, z, bad, proof)
+
+
+def test_odd_batch_builder_by_row_groups() -> None:
+    rng = np.random.default_rng(37)
+    k, m = 9, 5
+    polys = rand_base(rng, (m, 1 << k))
+    com, _ = commit(polys)
+    builder = CommitBuilder(k, m)
+    p = builder.params
+    groups = polys.reshape(m, p.num_rows, p.num_cols).transpose(1, 0, 2)
+    builder.add_row_groups(0, groups)
+    assert builder.finish()[0] == com
+
+
+# --------------------------------------------------------------------------- v3: query grinding
+
+
+def test_grind_nonce_is_the_smallest_and_checked() -> None:
+    import hashlib
+
+    tr = Transcript(b"grind-test")
+    tr.absorb_bytes("x", b"some state")
+
+    def lead_bits_set(n: int, bits: int) -> int:  # the top ``bits`` bits of the digest
+        d = hashlib.sha256(tr.state + b"pcs.grind" + n.to_bytes(8, "little")).digest()
+        return int.from_bytes(d, "big") >> (256 - bits) if bits else 0
+
+    for bits in (0, 1, 8, 12):
+        n = ligero.grind(tr, bits)
+        assert lead_bits_set(n, bits) == 0
+        assert all(lead_bits_set(i, bits) != 0 for i in range(n))  # the smallest
+        ligero.check_grind(tr, bits, n)
+    n = ligero.grind(tr, 12)
+    bad = next(i for i in range(n + 1, n + 100) if lead_bits_set(i, 12))
+    with pytest.raises(PCSError) as info:
+        ligero.check_grind(tr, 12, bad)
+    assert info.value.check == "grind"
+    with pytest.raises(PCSError):
+        ligero.check_grind(tr, 12, 1 << 64)
+    assert ligero.grind(tr, 12) == n  # deterministic, and the search leaves the transcript alone
+
+
+def test_wrong_nonce_rejected() -> None:
+    _, com, data, z, values = _setup(8, 8, seed=40)
+    proof = _prove(com, data, z, values)
+    assert data.params.grind_bits == 16
+    for delta in (1, 2, 1 << 40):
+        bad = OpeningProof(proof.u, proof.columns, proof.nodes, (proof.nonce + delta) % (1 << 64))
+        _expect("grind", com, z, values, bad)
+
+
+def test_opening_grinds_before_the_queries() -> None:
+    # the nonce is the least one at the state after u; the queries are squeezed after absorbing it
+    _, com, data, z, values = _setup(7, 4, seed=41)
+    proof = _prove(com, data, z, values)
+    tp = Transcript(b"pcs-test")
+    absorb_commitment(tp, com)
+    p = data.params
+    ligero._absorb_claim(tp, p, z, values)
+    tp.challenge_exts("pcs.beta", p.log_m)
+    tp.absorb_ext("pcs.u", proof.u)
+    assert proof.nonce == ligero.grind(tp, 16)
+    tp.absorb_bytes("pcs.grind", proof.nonce.to_bytes(8, "little"))
+    idx = sorted(set(tp.challenge_indices("pcs.queries", p.num_queries, p.codeword_len)))
+    assert np.array_equal(proof.columns, data.opened_columns(idx))

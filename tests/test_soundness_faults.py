@@ -103,7 +103,7 @@ def test_operand_byte_moved_into_another_op_region_rejected() -> None:
     assert rejected_at(c, edits).stage == 1
 
 
-# ------------------------------------------------------------------------------ stage 2
+# ------------------------------------------ the cross-cycle relations (stage 1 since v3)
 
 
 def test_wrong_next_pc_rejected() -> None:
@@ -111,7 +111,7 @@ def test_wrong_next_pc_rejected() -> None:
     c = cycle_of(Op.ADD, 2)
     edits = {"pc": col("pc", c) + 1}
     assert check_rows(forged_columns(c, edits)) == {}
-    assert rejected_at(c, edits).stage == 2
+    assert rejected_at(c, edits).stage == 1
 
 
 def test_last_row_not_halted_rejected() -> None:
@@ -120,11 +120,11 @@ def test_last_row_not_halted_rejected() -> None:
     c = w.T - 1
     edits = {"f_halt": 0, "f_store": 1}
     assert check_rows(forged_columns(c, edits)) == {}
-    assert rejected_at(c, edits).stage == 2
+    assert rejected_at(c, edits).stage == 1
 
 
 def test_run_starting_at_nonzero_pc_rejected() -> None:
     c = 0
     edits = {"pc": 1}
     assert check_rows(forged_columns(c, edits)) == {}
-    assert rejected_at(c, edits).stage == 2
+    assert rejected_at(c, edits).stage == 1

@@ -1,9 +1,12 @@
 """Soundness of stages 3-6: one forged trace per stage's fault class, each rejected at that stage.
 
 Every attack edits a few committed columns at one cycle through the pipeline's ``tamper`` hook
-and keeps all per-cycle constraints (stage 1) and the control flow (stage 2) satisfied, so the
-only check left to catch it is the stage the fault belongs to. The edits are fixed values per
-(column, cycle), so every chunking of the trace sees the same forged witness.
+and keeps all per-cycle constraints and the control flow (the cross-cycle relation) satisfied,
+so the only check left to catch it is the stage the fault belongs to. The edits are fixed values
+per (column, cycle), so every chunking of the trace sees the same forged witness. Protocol v3:
+stage 2 commits the logUp helpers (and sends the final states), so a forged trace gets honest
+helpers of its own tuples, passes the helper zero-check, and fails the stage's sum ("roots
+cancel"). Byte-level edits of values and S are in ``test_logup_stages.py`` too.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Callable
 
 import numpy as np
 import pytest
+from forgery import WORKLOAD, Edits, forged_columns, honest, point_tamper
 
-from prover.field import P, U64, inv
+from prover.field import U64, P, inv
 from prover.pipeline import prove
 from prover.proof import decode_proof
 from prover.relations.constraints import check_rows, next_pc_base
@@ -26,7 +30,6 @@ from prover.tracer import Tracer
 from prover.verifier import VerificationError, verify
 from prover.vm.isa import Op
 
-from forgery import WORKLOAD, Edits, forged_columns, honest, point_tamper
 
 def first_cycle(op: Op, use_imm: int, ok: Callable[[dict[str, U64], int], bool]) -> int:
     """The first cycle executing ``op`` with ``use_imm`` for which ``ok(cols, c)`` holds."""
@@ -95,29 +98,32 @@ def old_word(proof: bytes, stage: int, offset: int) -> int:
 
 @pytest.mark.parametrize("stage", [3, 4, 5, 6])
 def test_wrong_claimed_column_value_rejected(stage: int) -> None:
-    """The last column value a stage sends (first component) is off by one: the leaf claim fails."""
+    """The last column value a stage sends (first component) is off by one: the D's recomputed
+    from it miss the helper sumcheck's final claim."""
     proof = honest_proof()
     forged = with_word(proof, stage, -16, old_word(proof, stage, -16) + 1)
     with pytest.raises(VerificationError) as info:
         verify(forged)
-    assert (info.value.stage, info.value.check) == (stage, "leaf claim denominator"), info.value
+    assert (info.value.stage, info.value.check) == (stage, "helper sumcheck final"), info.value
 
 
-@pytest.mark.parametrize("stage", [4, 5])
-def test_forged_final_state_bytes_rejected(stage: int) -> None:
-    """Final-state bytes edited after proving: absorbed before alpha, they derail the replay."""
-    n = 16 if stage == 4 else RAM_WORDS
+@pytest.mark.parametrize("which", ["registers", "ram"])
+def test_forged_final_state_bytes_rejected(which: str) -> None:
+    """Final-state bytes (stage 2's section) edited after proving: absorbed before alpha, they
+    change every later challenge, and stage 3's sumcheck no longer starts from its claim."""
+    offset = 4 * 2 * 16 if which == "registers" else 4 * (3 * 16 + 2 * RAM_WORDS)  # t of entry 0
     proof = honest_proof()
-    forged = with_word(proof, stage, 4 * 2 * n, old_word(proof, stage, 4 * 2 * n) + 1)
+    forged = with_word(proof, 2, offset, old_word(proof, 2, offset) + 1)
     with pytest.raises(VerificationError) as info:
         verify(forged)
-    assert info.value.stage == stage, info.value
+    assert (info.value.stage, info.value.check) == (3, "helper sumcheck round"), info.value
 
 
 @pytest.mark.parametrize("stage", [4, 5])
 def test_wrong_final_state_rejected(stage: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The prover claims r3 (stage 4) or RAM word 2 (stage 5, outside the output) ends one higher:
-    the transcript is consistent, so only the memory sum (init + writes = reads + final) fails."""
+    """The prover claims r3 (stage 4) or RAM word 2 (stage 5, outside the output) ends one higher
+    (sent in stage 2): the transcript is consistent, so only the memory sum (init + writes =
+    reads + final) fails, in the stage that closes it."""
     original = Tracer.final_state
 
     def forged(self: Tracer) -> TracerFinal:
@@ -138,14 +144,14 @@ def test_wrong_final_state_rejected(stage: int, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_wrong_claimed_output_rejected() -> None:
-    """The statement claims an output the final RAM does not hold."""
+    """The statement claims an output the final RAM (stage 2's section) does not hold."""
     w, _ = honest()
     out = bytearray(w.expected_output)
     out[-1] ^= 1
     proof = prove(dataclasses.replace(w, expected_output=bytes(out)))
     with pytest.raises(VerificationError) as info:
         verify(proof)
-    assert (info.value.stage, info.value.check) == (5, "output"), info.value
+    assert (info.value.stage, info.value.check) == (2, "output"), info.value
 
 
 def test_wrong_lookup_result_rejected() -> None:

@@ -9,7 +9,8 @@ serves both sides:
 - the verifier evaluates them on the claimed column values at a point (``combine_at``:
   sum_k rho^k C_k(values), ext scalars).
 
-Public names: ``Affine``, ``Constraint``, ``constraints()``, ``stage1_columns()``, ``eval_base``,
+Public names: ``Affine``, ``Constraint``, ``constraints()``, ``stage1_columns()``,
+``stage1_constraints()``, ``stage1_combine_at``, ``eval_base``,
 ``eval_ext``, ``affine_base``, ``affine_ext``, ``quadratic_part_base``, ``combine_at``,
 ``rho_powers``, ``check_rows`` (all
 residuals on concrete columns, for tests), and the stage-2 relation: ``STAGE2_COLUMNS``,
@@ -335,6 +336,29 @@ def last_row_eval(point: Sequence[U64]) -> U64:
     acc = ext_scalar(1)
     for r in point:
         acc = emul(acc, r)
+    return acc
+
+
+def stage1_constraints() -> tuple[Constraint, ...]:
+    """Protocol v3's stage 1: the per-cycle constraints, then the two cross-cycle relations.
+
+    One zero-check carries both (rho^0 .. rho^34 per-cycle, rho^35 next pc, rho^36 last row
+    halted); it reads the 53 ``stage1_columns()`` (which include pc, taken, imm_lo and f_halt)
+    and the virtual ``pc_shift`` and ``last``.
+    """
+    return constraints() + cross_cycle_constraints()
+
+
+def stage1_combine_at(values: Mapping[str, U64], pc_shift: U64, last: U64, rho: U64) -> U64:
+    """sum_k rho^k C_k over ``stage1_constraints()`` at one point (the verifier's side)."""
+    full = dict(values)
+    full["pc_shift"] = pc_shift
+    full["last"] = last
+    cs = stage1_constraints()
+    pw = rho_powers(rho, len(cs))
+    acc = ext_scalar(0)
+    for k, c in enumerate(cs):
+        acc = eadd(acc, emul(pw[:, k], eval_ext(c, full)))
     return acc
 
 

@@ -17,7 +17,13 @@ Public names
   ``bytecode_table_den``/``_at`` (over ``layout.BytecodeTable``);
 - multiplicities (stage 0): ``MULT_SOURCES``, ``range_multiplicities``,
   ``bytecode_multiplicities`` (and ``lookup_table.multiplicities``);
-- init/final states: ``state_fraction_sum`` (verifier).
+- init/final states: ``state_fraction_sum`` (verifier);
+- committed logUp helpers (protocol v3, stages 2-6): ``STAGE_SLOTS``, ``HELPER_PAIRS``,
+  ``HELPER_NAMES``, ``HELPER_POLYS``, ``HELPER_COLUMNS``, ``stage_helpers``; per slot
+  ``slot_den`` / ``slot_num`` (prover tables over a row range) and ``slot_at`` (verifier);
+  ``batch_einv`` (one tree inversion for a whole vector); ``helpers_chunk`` (all nine helpers
+  of a row range with one ``batch_einv``); ``helper_terms_at`` (the stage sumcheck's summand at
+  a point, verifier).
 
 Sits in ``relations``: imports ``field``, ``mle``, ``lookup_table``, ``columns`` and ``layout``.
 """
@@ -31,21 +37,22 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from prover.field import (
-    P,
     U64,
+    P,
     add,
     eadd,
     edot,
     einv,
-    eneg,
     emul,
     emul_base,
+    eneg,
     esub,
     esum,
     ext_scalar,
     ext_zero,
     lincomb_base,
     mul,
+    small_lincomb,
 )
 from prover.mle import Point, eq_table, identity_eval
 from prover.relations import lookup_table
@@ -365,3 +372,219 @@ def state_fraction_sum(
     if a denominator vanishes (negligible for honest challenges; the caller rejects).
     """
     return esum(einv(_den_of([addr, v_lo, v_hi, t], alpha, g)))
+
+
+# ----------------------------------------------------------------------------- committed helpers (v3)
+#
+# Protocol v3 replaces the leaf-side GKR of stages 3-6 by committed helper columns: the slots of
+# each stage are paired, and h = 1 / (D_a D_b) (h = 1 / D for a slot alone) is committed in
+# stage 2, right after alpha and g. A pair's fractions n_a / D_a + n_b / D_b are then
+# (n_a D_b + n_b D_a) h, a degree-3 product of committed columns, and the helper is pinned by the
+# zero-check h D_a D_b - 1 = 0, which an honest prover fails only if some D vanishes (the
+# event logUp already charges). Both live in one sumcheck per stage (``backends.dense.logup``).
+
+STAGE_SLOTS: Mapping[int, tuple[Slot, ...]] = MappingProxyType(
+    {3: LOOKUP_SLOTS, 4: REGISTER_SLOTS, 5: RAM_SLOTS, 6: BYTECODE_SLOTS}
+)
+HELPER_STAGES: tuple[int, ...] = (3, 4, 5, 6)
+
+# Per stage, the slot indices (into ``STAGE_SLOTS[stage]``) each helper covers.
+HELPER_PAIRS: Mapping[int, tuple[tuple[int, ...], ...]] = MappingProxyType({
+    3: ((0, 1), (2, 3)),  # LK0 LK1, LK2 LK3
+    4: ((0, 1), (2, 3), (4, 5), (6, 7)),  # RS_B WS_B, RS_A WS_A, RG_Blo RG_Bhi, RG_Alo RG_Ahi
+    5: ((0, 1), (2, 3)),  # RS_M WS_M, RG_Mlo RG_Mhi
+    6: ((0,),),  # BC alone: h = 1 / D
+})
+
+
+def stage_helpers(stage: int) -> tuple[str, ...]:
+    """The helper names of one stage, in pair order: h{stage}_0, h{stage}_1, ..."""
+    return tuple(f"h{stage}_{i}" for i in range(len(HELPER_PAIRS[stage])))
+
+
+# The 9 ext helper columns, in commitment order, and their 36 base component polys (poly 4 i + c
+# is component c of helper i: the coefficient of X^c).
+HELPER_NAMES: tuple[str, ...] = tuple(n for s in HELPER_STAGES for n in stage_helpers(s))
+HELPER_POLYS: tuple[str, ...] = tuple(f"{h}.{c}" for h in HELPER_NAMES for c in range(4))
+if HELPER_NAMES != ("h3_0", "h3_1", "h4_0", "h4_1", "h4_2", "h4_3", "h5_0", "h5_1", "h6_0"):
+    raise ImportError(f"helper names drifted from the protocol: {HELPER_NAMES}")
+# Every committed column some helper reads (what stage 2 materializes), in ``COLUMNS`` order.
+HELPER_COLUMNS: tuple[str, ...] = slot_columns(tuple(s for st in HELPER_STAGES for s in STAGE_SLOTS[st]))
+
+NumForm = tuple[int, "tuple[tuple[str, int], ...] | None"]
+
+
+def num_form(slot: Slot) -> NumForm:
+    """The numerator as c * L: L canonical (constant term positive, else the first coefficient by
+    name positive) as sorted (name, coeff) pairs, or None for a constant n = c.
+
+    Pairs whose slots share L (RS/WS: -sel and +sel) need one numerator table, not two.
+    """
+    items = sorted((k, int(v)) for k, v in slot.num.items() if v)
+    if all(k == ONE for k, _ in items):
+        return (items[0][1] if items else 0), None
+    lead = dict(items).get(ONE) or next(v for k, v in items if k != ONE)
+    sign = 1 if lead > 0 else -1
+    return sign, tuple((k, v * sign) for k, v in items)
+
+
+def num_table(form: tuple[tuple[str, int], ...], cols: Mapping[str, U64], cycle: U64) -> U64:
+    """The base table of a canonical numerator form L over the rows of ``cols`` (``cycle`` = c)."""
+    const = sum(v for k, v in form if k == ONE)
+    terms = [(k, v) for k, v in form if k != ONE]
+    return small_lincomb([_column(cols, k, cycle) for k, _ in terms], [v for _, v in terms], const)
+
+
+@dataclasses.dataclass(frozen=True)
+class DenForm:
+    """alpha - fp of one slot as sum_j coeffs[:, j] names[j] + coeffs[:, -1] (the constant):
+    ext coefficients (4, len(names) + 1)."""
+
+    names: tuple[str, ...]
+    coeffs: U64
+
+
+def den_form(slot: Slot, alpha: U64, g: U64) -> DenForm:
+    const, coeffs = _den_form(slot, alpha, g)
+    names = tuple(coeffs)
+    return DenForm(names, np.stack([coeffs[n] for n in names] + [const], axis=1))
+
+
+def slot_den(form: DenForm, cols: Mapping[str, U64], cycle: U64) -> U64:
+    """D = alpha - fp over the rows of ``cols`` (``cycle`` = the rows' cycle indices): (4, rows).
+
+    One compiled linear-combination pass, the constant riding along as a column of ones."""
+    stacked = np.empty((len(form.names) + 1, cycle.shape[0]), dtype=np.uint64)
+    for j, n in enumerate(form.names):
+        stacked[j] = _column(cols, n, cycle)
+    stacked[-1] = 1
+    return lincomb_base(stacked, form.coeffs)
+
+
+def batch_einv(a: U64) -> U64:
+    """1/a for an ext vector (4, n) with ONE field inversion (a product tree; Montgomery's trick).
+
+    Up: level l+1 = level l's first half times its second half (an odd last entry rides up
+    alone), until one entry is left; that one is inverted (``einv``); down: the inverse of a
+    left child is its parent's inverse times its right sibling, and vice versa. About 3n ext
+    products, all vectorized, against one base Fermat exponentiation per entry for ``einv``
+    (measured ~3 ms for 9 x 2^14 entries; a prefix-product layout of contiguous rows was no
+    faster). Raises ZeroDivisionError naming the first zero entry.
+    """
+    a = np.ascontiguousarray(a, dtype=np.uint64)
+    n = a.shape[1]
+    if n == 0:
+        return a.copy()
+    zeros = np.flatnonzero(~a.any(axis=0))
+    if zeros.size:
+        raise ZeroDivisionError(f"inverse of zero at index {int(zeros[0])}")
+    levels: list[U64] = []
+    cur = a
+    while cur.shape[1] > 1:
+        m = cur.shape[1]
+        half = m // 2
+        levels.append(cur)
+        nxt = emul(cur[:, :half], cur[:, half : 2 * half])
+        if m & 1:
+            nxt = np.concatenate([nxt, cur[:, m - 1 :]], axis=1)
+        cur = nxt
+    inv_cur = einv(cur)
+    for lev in reversed(levels):
+        m = lev.shape[1]
+        half = m // 2
+        out = np.empty_like(lev)
+        ip = np.ascontiguousarray(inv_cur[:, :half])
+        out[:, :half] = emul(ip, lev[:, half : 2 * half])
+        out[:, half : 2 * half] = emul(ip, lev[:, :half])
+        if m & 1:
+            out[:, m - 1] = inv_cur[:, half]
+        inv_cur = out
+    return inv_cur
+
+
+def helper_den_forms(alpha: U64, g: U64) -> dict[int, list[DenForm]]:
+    """Per helper stage, the den forms of its slots (computed once per alpha, g)."""
+    return {st: [den_form(s, alpha, g) for s in STAGE_SLOTS[st]] for st in HELPER_STAGES}
+
+
+def helpers_chunk(
+    cols: Mapping[str, U64],
+    start: int,
+    alpha: U64,
+    g: U64,
+    out: U64 | None = None,
+    forms: Mapping[int, Sequence[DenForm]] | None = None,
+) -> dict[str, U64]:
+    """All nine helpers over the rows start .. start + rows - 1 of ``cols`` (``HELPER_COLUMNS``).
+
+    One ``batch_einv`` for the whole chunk: the nine products D_a D_b (or D) side by side.
+    Returns name -> (4, rows) ext; with ``out`` (36, rows) given, the helpers are written there
+    (helper i in rows 4 i .. 4 i + 3: the committed polys' order) and the views returned.
+    Raises ZeroDivisionError if some D vanishes (an honest prover then cannot prove).
+    """
+    rows = int(np.asarray(cols[HELPER_COLUMNS[0]]).shape[0])
+    cycle = np.arange(start, start + rows, dtype=np.uint64)
+    forms = forms if forms is not None else helper_den_forms(alpha, g)
+    prods = np.empty((4, len(HELPER_NAMES) * rows), dtype=np.uint64)
+    i = 0
+    for st in HELPER_STAGES:
+        dens = [slot_den(f, cols, cycle) for f in forms[st]]
+        for pair in HELPER_PAIRS[st]:
+            d = dens[pair[0]]
+            for s in pair[1:]:
+                d = emul(d, dens[s])
+            prods[:, i * rows : (i + 1) * rows] = d
+            i += 1
+        del dens
+    inv_all = batch_einv(prods)
+    del prods
+    if out is None:
+        out = np.empty((4 * len(HELPER_NAMES), rows), dtype=np.uint64)
+    for i in range(len(HELPER_NAMES)):
+        out[4 * i : 4 * i + 4] = inv_all[:, i * rows : (i + 1) * rows]
+    return {name: out[4 * i : 4 * i + 4] for i, name in enumerate(HELPER_NAMES)}
+
+
+def slot_at(slot: Slot, values: Mapping[str, U64], cycle_point: Point, alpha: U64, g: U64) -> tuple[U64, U64]:
+    """(n, D) of one slot at a cycle point from the claimed column values (verifier)."""
+    vals = dict(values)
+    vals[CYCLE] = identity_eval(cycle_point)
+    n = _lin_at(slot.num, vals)
+    d = esub(alpha, fingerprint_at([_lin_at(f, vals) for f in slot.fields], g))
+    return n, d
+
+
+def helper_terms_at(
+    stage: int,
+    values: Mapping[str, U64],
+    helper_values: Sequence[U64],
+    cycle_point: Point,
+    alpha: U64,
+    g: U64,
+    rho: U64,
+) -> tuple[U64, U64]:
+    """The two parts of a helper stage's summand at a point, from the claimed values:
+    zero = sum_i rho^i (h_i prod_{s in pair i} D_s - 1) and frac = sum_i h_i N_i with
+    N_i = n_a D_b + n_b D_a (n_a for a slot alone). The sumcheck's final claim must equal
+    eq(tau, r) zero + rho^P frac (P = number of pairs)."""
+    slots, pairs = STAGE_SLOTS[stage], HELPER_PAIRS[stage]
+    if len(helper_values) != len(pairs):
+        raise ValueError(f"stage {stage} has {len(pairs)} helpers, got {len(helper_values)} values")
+    nd = [slot_at(s, values, cycle_point, alpha, g) for s in slots]
+    one = ext_scalar(1)
+    zero, frac, rpow = ext_scalar(0), ext_scalar(0), ext_scalar(1)
+    for h, pair in zip(helper_values, pairs):
+        prod = one
+        for s in pair:
+            prod = emul(prod, nd[s][1])
+        if len(pair) == 1:
+            num = nd[pair[0]][0]
+        elif len(pair) == 2:
+            (na, da), (nb, db) = nd[pair[0]], nd[pair[1]]
+            num = eadd(emul(na, db), emul(nb, da))
+        else:
+            raise ValueError(f"helpers cover one or two slots, not {len(pair)}")
+        zero = eadd(zero, emul(rpow, esub(emul(h, prod), one)))
+        frac = eadd(frac, emul(h, num))
+        rpow = emul(rpow, rho)
+    return zero, frac

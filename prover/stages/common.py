@@ -73,7 +73,9 @@ class ProverContext:
     - ``mult_claims``: name -> (point, value) claims on multiplicity polys (opened by stage 8);
     - ``final_regs``/``final_ram``: final states (set by the pipeline from the tracer; stages 4/5
       send them in the clear);
-    - ``reduced``: stage 7's output point and the 64 column values, opened by stage 8.
+    - ``shift_claim``: stage 1's claim pc_shift(r1) (as Claim(r1, {"pc": value})), reduced by
+      stage 7 with weight next(r1, y) instead of eq(r1, y);
+    - ``reduced``: stage 7's output point and the 64 + 36 base-poly values, opened by stage 8.
     """
 
     transcript: Transcript
@@ -95,3 +97,19 @@ class ProverContext:
     final_regs: FinalState | None = None
     final_ram: FinalState | None = None
     reduced: Claim | None = None
+    # protocol v3: stage 1's pc(c + 1) claim at r1, reduced by stage 7 through next(r1, y) pc(y)
+    shift_claim: Claim | None = None
+    # --- v3 logup helpers (stages 2-6; the logup work stream's block) ---------------------------
+    # Stage 2 draws ONE alpha, gamma for stages 3-6 and commits the nine ext helper columns
+    # (``relations.fingerprints.HELPER_NAMES``) as one batch of 36 base polys (poly 4 i + c =
+    # component c of helper i): ``helpers`` maps name -> (4, T) ext (views into the committed
+    # polys; stages 3-6 read them, never modify them; stage 7 reduces them).
+    # ``helper_claims``: Claim(r, {helper name: ext value}) appended by stages 3-6 (reduced by
+    # stage 7: a claim on helper h is a claim on its 4 component polys).
+    alpha: U64 | None = None
+    gamma: U64 | None = None
+    helpers: dict[str, U64] = dataclasses.field(default_factory=dict)
+    helper_commitment: Any = None
+    helper_prover_data: Any = None
+    helper_claims: list[Claim] = dataclasses.field(default_factory=list)
+    # --- end v3 logup helpers --------------------------------------------------------------------

@@ -1,66 +1,80 @@
-"""Stage 2: consecutive rows follow the program's control flow (docs/protocol.md, stage 2).
+"""Stage 2: final states, the lookup challenges and the committed logUp helpers (protocol v3).
 
-Transcript: rho <- "s2/rho"; tau <- "s2/tau"; zero-check ("s2/zc", degree 3) of
-  pc_shift(x) + last(x) pc(x) - N(x) + rho last(x) (1 - f_halt(x)) = 0
-(``relations.constraints.cross_cycle_constraints``) -> r2; send pc_shift(r2) and
-``STAGE2_COLUMNS`` at r2 ("s2/values"); shift sumcheck ("s2/shift", degree 2) of
-sum_y next(r2, y) pc(y) = pc_shift(r2) -> r'; send pc(r') ("s2/pc_shift_point").
-Claims: (r2, STAGE2_COLUMNS), (r', {pc}) and the boundary pc(0) = 0 (nothing sent).
+Transcript: absorb the final register state ("s2/final_regs": v_lo[16], v_hi[16], t[16]) and
+the final RAM ("s2/final_ram": v_lo[M], v_hi[M], t[M]) *before* alpha <- "s2/alpha",
+g <- "s2/gamma", so neither can depend on them; alpha and g serve stages 3-6 (one pair for all
+four logUp instances). Then the nine helper columns (``fingerprints.HELPER_NAMES``; helper i
+of a stage's pair (a, b) is h = 1 / (D_a D_b), of a slot alone 1 / D, with D = alpha - fp) are
+committed as ONE Ligero batch of 36 base polys (poly 4 i + c = component c of helper i;
+``pcs.commit`` with ``LigeroParams.for_shape(log T, 36)``: the trace batch's C and R) and the
+commitment is absorbed (``pcs.absorb_commitment``).
+Section: 48 base (final registers), 3 M base (final RAM), the helper batch's Merkle root (32
+bytes; its shape (log T, 36) is public, as stage 0's roots).
+Sets ``ctx.alpha``, ``ctx.gamma``, ``ctx.helpers`` (name -> (4, T) ext), ``ctx.helper_commitment``,
+``ctx.helper_prover_data`` (stage 8 opens the batch jointly with the trace batch).
+
+v2's stage 2 (the cross-cycle zero-check and the shift sumcheck) moved to stages 1 and 7.
+
+Cost (dense): the 56 columns the slots read, 17 denominators, 8 pair products and one batch
+inversion (``fingerprints.batch_einv``, a product tree: ~3 ext products per entry and one field
+inversion) per chunk of 2^14 rows; then the commitment of 36 polys (encoding and hashing: the
+bulk of the stage).
+
+Soundness: everything the four logUp identities depend on (trace columns and multiplicities
+from stage 0, the final states here) is absorbed before alpha, g; sharing one alpha, g among
+stages 3-6 adds their four Schwartz-Zippel terms (each stage's docstring) exactly as four
+separate draws did in v2. The helpers are bound before the challenges of stages 3-6 (rho, tau)
+by the commitment (the helper batch's Ligero error, same parameters as the trace batch, is
+charged in stage 8). Nothing is checked here; the helpers are pinned by the zero-checks of
+stages 3-6.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from prover.backends.dense.quadratic import QuadraticZeroCheck
-from prover.backends.dense.reduction import evaluate_columns
-from prover.backends.dense.sumcheck import ProductSumcheckProver
-from prover.field import ext_scalar
-from prover.mle import eq_table
-from prover.proof import Claim
-from prover.relations.constraints import STAGE2_COLUMNS, cross_cycle_constraints, rho_powers
+from prover import pcs
+from prover.backends.dense.logup import compute_helpers
+from prover.relations.fingerprints import HELPER_COLUMNS, HELPER_NAMES
 from prover.stages.common import ProverContext
-from prover.sumcheck.protocol import prove as sumcheck_prove
 
 # The backends this stage offers (prover.probe.capabilities() collects them): converting the
 # stage to streaming adds "streaming" here, inside the stage's own paths.
 BACKENDS = ("materialized",)
 
+_M16 = np.uint64(0xFFFF)
+
+
+def _state_words(values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """v_lo[n], v_hi[n], t[n] (base) of a final state."""
+    v = np.asarray(values, dtype=np.uint64)
+    return np.concatenate([v & _M16, v >> np.uint64(16), np.asarray(times, dtype=np.uint64)])
+
 
 def prove(ctx: ProverContext) -> None:
     if ctx.backend != "materialized":
         raise NotImplementedError(f"stage 2 has no {ctx.backend!r} backend")
-    t, T = ctx.transcript, ctx.T
-    rho = t.challenge_ext("s2/rho")
-    tau = t.challenge_exts("s2/tau", ctx.log_t)
-    cols = dict(ctx.witness.materialized(STAGE2_COLUMNS))
-    pc = cols["pc"]
-    cols["pc_shift"] = np.concatenate([pc[1:], np.zeros(1, dtype=np.uint64)])
-    last = np.zeros(T, dtype=np.uint64)
-    last[-1] = 1
-    cols["last"] = last
-    cons = cross_cycle_constraints()
-    zc = QuadraticZeroCheck(tau, cols, cons, rho_powers(rho, len(cons)), ext_scalar(0))
-    proof, r2 = sumcheck_prove(zc, t, "s2/zc")
-    del zc
-    finals = evaluate_columns({n: cols[n] for n in ("pc_shift",) + STAGE2_COLUMNS}, r2)
-    del cols
-    vals = np.stack([finals["pc_shift"]] + [finals[n] for n in STAGE2_COLUMNS], axis=1)
-    ctx.section.put_sumcheck(proof)
-    ctx.section.put_exts(vals)
-    t.absorb_ext("s2/values", vals)
+    if ctx.final_regs is None or ctx.final_ram is None:
+        raise ValueError("stage 2 needs the final register and RAM states (ctx.final_regs, ctx.final_ram)")
+    t = ctx.transcript
+    regs = _state_words(ctx.final_regs.values, ctx.final_regs.times)
+    ctx.section.put_bases(regs)
+    t.absorb_base("s2/final_regs", regs)
+    ram = _state_words(ctx.final_ram.values, ctx.final_ram.times)
+    ctx.section.put_bases(ram)
+    t.absorb_base("s2/final_ram", ram)
+    alpha = t.challenge_ext("s2/alpha")
+    g = t.challenge_ext("s2/gamma")
 
-    # next(r2, y) = eq(r2, y - 1) for y >= 1 and 0 at y = 0: the eq table shifted by one row.
-    eq = eq_table(r2)
-    nxt = np.concatenate([np.zeros((4, 1), dtype=np.uint64), eq[:, :-1]], axis=1)
-    del eq
-    sh = ProductSumcheckProver(nxt, pc)
-    proof2, r_sh = sumcheck_prove(sh, t, "s2/shift")
-    pc_at = sh.final_values()[1]
-    del sh, nxt, pc
-    ctx.section.put_sumcheck(proof2)
-    ctx.section.put_ext(pc_at)
-    t.absorb_ext("s2/pc_shift_point", pc_at)
-    ctx.claims.append(Claim(r2, {n: finals[n] for n in STAGE2_COLUMNS}, "stage 2 cross-cycle"))
-    ctx.claims.append(Claim(r_sh, {"pc": pc_at}, "stage 2 shift"))
-    ctx.claims.append(Claim([ext_scalar(0) for _ in range(ctx.log_t)], {"pc": ext_scalar(0)}, "stage 2 pc(0) = 0"))
+    cols = ctx.witness.materialized(HELPER_COLUMNS)
+    polys = compute_helpers(cols, ctx.T, alpha, g)
+    del cols
+    params = pcs.LigeroParams.for_shape(ctx.log_t, polys.shape[0])
+    commitment, data = pcs.commit(polys, params)
+    ctx.section.put_digest(commitment.root)
+    pcs.absorb_commitment(t, commitment)
+
+    ctx.alpha, ctx.gamma = alpha, g
+    # views into the committed polys: rows 4 i .. 4 i + 3 are helper i's components
+    ctx.helpers = {name: polys[4 * i : 4 * i + 4] for i, name in enumerate(HELPER_NAMES)}
+    ctx.helper_commitment, ctx.helper_prover_data = commitment, data

@@ -3,16 +3,25 @@
 Offline memory checking with logUp, as stage 4, on the M = 2^12 RAM words: a LOAD/STORE at
 cycle c (mem = f_load + f_store) reads (addr, mold, c - dM) and writes (addr, z, c + 1) with
 addr = y_lo + imm_lo; non-memory cycles have numerator 0. The initial RAM (program image +
-input, public) adds, the final RAM (sent here) subtracts; dM's two 11-bit limbs are range
-checked in the same sum against the 2^11 table with numerators -m_rangeM. The verifier also
-checks the statement's output against the final RAM's output region.
+input, public) adds, the final RAM (sent in stage 2, where the verifier also checks the
+statement's output against it) subtracts; dM's two 11-bit limbs are range checked in the same
+sum against the 2^11 table with numerators -m_rangeM. alpha and g are stage 2's; the trace side
+(slots ``fingerprints.RAM_SLOTS``) uses stage 2's helpers h5_0 = 1/(D_RS_M D_WS_M) and
+h5_1 = 1/(D_RG_Mlo D_RG_Mhi) (``HELPER_PAIRS[5]``), numerators N_0 = mem (D_RS_M - D_WS_M),
+N_1 = D_lo + D_hi.
 
-Transcript: absorb the final RAM ("s5/final": v_lo[M], v_hi[M], t[M]) before alpha <-
-"s5/alpha", g <- "s5/gamma"; GKR "s5/leaves" over the 4T slot-major leaves
-(``fingerprints.RAM_SLOTS``) -> (r_cycle, r_slot); GKR "s5/range" over the range table -> r_t;
-send the RAM columns at r_cycle ("s5/values").
-Section: 3M base elements, GKR(leaves, 2 + log T vars), GKR(range, 11 vars), ``COLUMNS``.
-Claims: (r_cycle, ``COLUMNS``); m_rangeM at r_t.
+Transcript: send S = sum_c sum_i (N_i h_i)(c) ("s5/S"); rho <- "s5/rho"; tau <- "s5/tau"
+(log T); sumcheck "s5/sc" (degree 4, log T rounds) of
+    sum_x eq(tau, x) sum_i rho^i (h_i D_a,i D_b,i - 1)(x) + rho^2 sum_x sum_i (N_i h_i)(x) = rho^2 S
+-> point r; GKR "s5/range" over the range table (n = -m_rangeM) -> r_t; send h5_0, h5_1 and the
+RAM columns at r ("s5/values").
+Section: S (ext), sumcheck (log T rounds x 5 ext), GKR(range, 11 vars), 2 + len(``COLUMNS``) ext
+(helpers, then ``COLUMNS``). No final state (stage 2 sends it).
+Claims: (r, ``COLUMNS``) in ``ctx.claims``; (r, h5_0, h5_1) in ``ctx.helper_claims``; m_rangeM at r_t.
+
+Soundness (|E| ~ 2^124): the logUp identity as in v2 ((4T + 2^11 + 2 M) * 4 / |E|); the helper
+zero-check batched with S: (2 + log T) / |E|; the sumcheck 4 log T / |E|; the range GKR
+sum_j 3 j / |E| over 11 layers. An honest prover fails only if some D = 0.
 """
 
 from __future__ import annotations
@@ -20,49 +29,60 @@ from __future__ import annotations
 import numpy as np
 
 from prover.backends.dense.gkr import prove_fraction_sum
+from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.backends.dense.reduction import evaluate_columns
-from prover.field import eneg, neg
+from prover.field import emul, eneg, epow, neg
 from prover.proof import Claim
-from prover.relations.fingerprints import RAM_SLOTS, leaves, range_table_den, slot_columns
+from prover.relations.fingerprints import (
+    RAM_SLOTS,
+    range_table_den,
+    slot_columns,
+    stage_helpers,
+)
 from prover.stages.common import ProverContext
+from prover.sumcheck.protocol import prove as sumcheck_prove
 
 # The backends this stage offers (prover.probe.capabilities() collects them): converting the
 # stage to streaming adds "streaming" here, inside the stage's own paths.
 BACKENDS = ("materialized",)
 
+STAGE = 5
 COLUMNS: tuple[str, ...] = slot_columns(RAM_SLOTS)
-_M16 = np.uint64(0xFFFF)
+HELPERS: tuple[str, ...] = stage_helpers(STAGE)
 
 
 def prove(ctx: ProverContext) -> None:
     if ctx.backend != "materialized":
         raise NotImplementedError(f"stage 5 has no {ctx.backend!r} backend")
-    if ctx.final_ram is None:
-        raise ValueError("stage 5 needs the final RAM state (ctx.final_ram)")
+    if ctx.alpha is None or ctx.gamma is None or not ctx.helpers:
+        raise ValueError("stage 5 needs stage 2's alpha, gamma and helpers")
     t, T = ctx.transcript, ctx.T
-    ram = np.asarray(ctx.final_ram.values, dtype=np.uint64)
-    final = np.concatenate([ram & _M16, ram >> np.uint64(16), np.asarray(ctx.final_ram.times, dtype=np.uint64)])
-    ctx.section.put_bases(final)
-    t.absorb_base("s5/final", final)
-    alpha = t.challenge_ext("s5/alpha")
-    g = t.challenge_ext("s5/gamma")
+    alpha, g = ctx.alpha, ctx.gamma
 
     cols = ctx.witness.materialized(COLUMNS)
-    num, den = leaves(RAM_SLOTS, cols, T, alpha, g)
-    leaf_proof, leaf = prove_fraction_sum(num, den, t, "s5/leaves")
-    del num, den
+    tables = HelperTables.build(STAGE, cols, T, alpha, g, [ctx.helpers[n] for n in HELPERS])
+    S = tables.fraction_sum()
+    ctx.section.put_ext(S)
+    t.absorb_ext("s5/S", S)
+    rho = t.challenge_ext("s5/rho")
+    tau = t.challenge_exts("s5/tau", ctx.log_t)
+    prover = HelperSumcheck(tables, tau, rho, emul(epow(rho, len(HELPERS)), S))
+    del tables
+    proof, r = sumcheck_prove(prover, t, "s5/sc")
+    hvals = prover.final_helpers()
+    del prover
 
     range_num = neg(ctx.mult["m_rangeM"].values)
     range_proof, rng = prove_fraction_sum(range_num, range_table_den(alpha, g), t, "s5/range")
     del range_num
 
-    r_cycle = leaf.point[: ctx.log_t]  # slot-major leaves: the low bits are the cycle
-    finals = evaluate_columns(cols, r_cycle)
+    finals = evaluate_columns(cols, r)
     del cols
-    vals = np.stack([finals[n] for n in COLUMNS], axis=1)
-    ctx.section.put_gkr(leaf_proof)
+    vals = np.stack(hvals + [finals[n] for n in COLUMNS], axis=1)
+    ctx.section.put_sumcheck(proof)
     ctx.section.put_gkr(range_proof)
     ctx.section.put_exts(vals)
     t.absorb_ext("s5/values", vals)
-    ctx.claims.append(Claim(r_cycle, {n: finals[n] for n in COLUMNS}, "stage 5 RAM"))
+    ctx.claims.append(Claim(r, {n: finals[n] for n in COLUMNS}, "stage 5 RAM"))
+    ctx.helper_claims.append(Claim(r, dict(zip(HELPERS, hvals)), "stage 5 helpers"))
     ctx.mult_claims["m_rangeM"] = (rng.point, eneg(rng.leaf_num))

@@ -2,13 +2,19 @@
 
 logUp: sum over the T cycles of 1 / (alpha - sum_k g^k field_k(c)) over the 18 bytecode
 columns, plus sum over the padded program table of -m_bc(i) / (alpha - fp(row i)), is 0 (w.h.p.)
-iff every cycle's decoded instruction tuple (pc included) is a program row.
+iff every cycle's decoded instruction tuple (pc included) is a program row. alpha and g are
+stage 2's; the one slot (``fingerprints.BYTECODE_SLOTS``) has its own helper h6_0 = 1 / D.
 
-Transcript: alpha <- "s6/alpha"; g <- "s6/gamma"; GKR "s6/leaves" over the T leaves
-(``fingerprints.BYTECODE_SLOTS``) -> r_cycle; GKR "s6/table" over the 2^log_n program rows
-(n = -m_bc) -> r_t; send the 18 bytecode columns at r_cycle ("s6/values").
-Section: GKR(leaves, log T vars), GKR(table, log_n vars), 18 ext values (protocol order).
-Claims: (r_cycle, bytecode columns); m_bc at r_t.
+Transcript: send S = sum_c h6_0(c) ("s6/S"); rho <- "s6/rho"; tau <- "s6/tau" (log T);
+sumcheck "s6/sc" (degree 4 as the other stages' format, log T rounds; this summand has degree 3) of
+    sum_x eq(tau, x) (h D - 1)(x) + rho sum_x h(x) = rho S
+-> point r; GKR "s6/table" over the 2^log_n program rows (n = -m_bc) -> r_t; send h6_0(r) and the
+18 bytecode columns at r ("s6/values").
+Section: S (ext), sumcheck (log T rounds x 5 ext), GKR(table, log_n vars), 1 + 18 ext values.
+Claims: (r, bytecode columns) in ``ctx.claims``; (r, h6_0) in ``ctx.helper_claims``; m_bc at r_t.
+
+Soundness (|E| ~ 2^124): the logUp identity as in v2 ((T + 2^log_n) * 17 / |E|); the helper
+zero-check batched with S: (1 + log T) / |E|; the sumcheck 4 log T / |E|; the table GKR.
 """
 
 from __future__ import annotations
@@ -16,42 +22,60 @@ from __future__ import annotations
 import numpy as np
 
 from prover.backends.dense.gkr import prove_fraction_sum
+from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.backends.dense.reduction import evaluate_columns
-from prover.field import eneg, neg
+from prover.field import emul, eneg, epow, neg
 from prover.proof import Claim
-from prover.relations.fingerprints import BYTECODE_SLOTS, bytecode_table_den, leaves, slot_columns
+from prover.relations.fingerprints import (
+    BYTECODE_SLOTS,
+    bytecode_table_den,
+    slot_columns,
+    stage_helpers,
+)
 from prover.stages.common import ProverContext
+from prover.sumcheck.protocol import prove as sumcheck_prove
 
 # The backends this stage offers (prover.probe.capabilities() collects them): converting the
 # stage to streaming adds "streaming" here, inside the stage's own paths.
 BACKENDS = ("materialized",)
 
+STAGE = 6
 COLUMNS: tuple[str, ...] = slot_columns(BYTECODE_SLOTS)
+HELPERS: tuple[str, ...] = stage_helpers(STAGE)
 
 
 def prove(ctx: ProverContext) -> None:
     if ctx.backend != "materialized":
         raise NotImplementedError(f"stage 6 has no {ctx.backend!r} backend")
+    if ctx.alpha is None or ctx.gamma is None or not ctx.helpers:
+        raise ValueError("stage 6 needs stage 2's alpha, gamma and helpers")
     t, T = ctx.transcript, ctx.T
-    alpha = t.challenge_ext("s6/alpha")
-    g = t.challenge_ext("s6/gamma")
+    alpha, g = ctx.alpha, ctx.gamma
 
     cols = ctx.witness.materialized(COLUMNS)
-    num, den = leaves(BYTECODE_SLOTS, cols, T, alpha, g)
-    leaf_proof, leaf = prove_fraction_sum(num, den, t, "s6/leaves")
-    del num, den
+    tables = HelperTables.build(STAGE, cols, T, alpha, g, [ctx.helpers[n] for n in HELPERS])
+    S = tables.fraction_sum()
+    ctx.section.put_ext(S)
+    t.absorb_ext("s6/S", S)
+    rho = t.challenge_ext("s6/rho")
+    tau = t.challenge_exts("s6/tau", ctx.log_t)
+    prover = HelperSumcheck(tables, tau, rho, emul(epow(rho, len(HELPERS)), S))
+    del tables
+    proof, r = sumcheck_prove(prover, t, "s6/sc")
+    hvals = prover.final_helpers()
+    del prover
 
     table_num = neg(ctx.mult["m_bc"].values)
     table_proof, table = prove_fraction_sum(table_num, bytecode_table_den(ctx.bytecode, alpha, g), t, "s6/table")
     del table_num
 
-    r_cycle = leaf.point  # one slot: the leaf point is the cycle point
-    finals = evaluate_columns(cols, r_cycle)
+    finals = evaluate_columns(cols, r)
     del cols
-    vals = np.stack([finals[n] for n in COLUMNS], axis=1)
-    ctx.section.put_gkr(leaf_proof)
+    vals = np.stack(hvals + [finals[n] for n in COLUMNS], axis=1)
+    ctx.section.put_sumcheck(proof)
     ctx.section.put_gkr(table_proof)
     ctx.section.put_exts(vals)
     t.absorb_ext("s6/values", vals)
-    ctx.claims.append(Claim(r_cycle, {n: finals[n] for n in COLUMNS}, "stage 6 bytecode"))
+    ctx.claims.append(Claim(r, {n: finals[n] for n in COLUMNS}, "stage 6 bytecode"))
+    ctx.helper_claims.append(Claim(r, dict(zip(HELPERS, hvals)), "stage 6 helpers"))
     ctx.mult_claims["m_bc"] = (table.point, eneg(table.leaf_num))

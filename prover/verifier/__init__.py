@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 # The transcript's domain separator; the prover's pipeline uses the same bytes.
-DOMAIN = b"stagegate/sha2-chain-prover/v2"
+DOMAIN = b"stagegate/sha2-chain-prover/v3"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,9 @@ class Commitments:
     trace: Any = None
     mult: dict[str, Any] = dataclasses.field(default_factory=dict)
     mult_log_sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+    # --- v3 logup helpers: the helper batch (36 base polys) read from section 2 ---------------
+    helpers: Any = None
+    # --- end v3 logup helpers ------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -43,7 +46,8 @@ class VerifierContext:
     - ``reader``: the current stage's section reader (set by the driver before each stage; the
       stage must call ``reader.expect_end()`` when done);
     - ``final_regs`` / ``final_ram``: final states read from sections 4 and 5;
-    - ``reduced``: stage 7's output (point s, column values) for stage 8.
+    - ``shift_claim``: stage 1's pc_shift(r1) claim (stage 7 reduces it with next(r1, y));
+    - ``reduced``: stage 7's output (point s, the 64 + 36 base-poly values) for stage 8.
     """
 
     transcript: Transcript
@@ -60,3 +64,11 @@ class VerifierContext:
     final_regs: FinalState | None = None
     final_ram: FinalState | None = None
     reduced: Claim | None = None
+    shift_claim: Claim | None = None
+    # --- v3 logup helpers (stages 2-6; the logup work stream's block) ---------------------------
+    # ``alpha``/``gamma``: stage 2's challenges, shared by stages 3-6; ``helper_claims``:
+    # Claim(r, {helper name: ext value}) from stages 3-6, in stage order (stage 7 reduces them).
+    alpha: U64 | None = None
+    gamma: U64 | None = None
+    helper_claims: list[Claim] = dataclasses.field(default_factory=list)
+    # --- end v3 logup helpers --------------------------------------------------------------------

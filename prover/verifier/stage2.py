@@ -1,60 +1,73 @@
-"""Stage 2 verifier: the cross-cycle relation (docs/protocol.md, stage 2).
+"""Stage 2 verifier: final states, the lookup challenges, the helper commitment (protocol v3).
 
-Replays: rho, tau <- transcript; zero-check (degree 3, log T rounds) of
-  pc_shift(x) + last(x) pc(x) - N(x) + rho last(x) (1 - f_halt(x)) = 0,  N = next pc,
--> r2; reads pc_shift(r2) and ``STAGE2_COLUMNS`` at r2 (last(r2) = prod_j r2_j is public);
-then the shift sumcheck sum_y next(r2, y) pc(y) = pc_shift(r2) (degree 2) -> r', reads pc(r')
-and checks it against next(r2, r') (``mle.next_eval``). Appends Claim(r2, STAGE2_COLUMNS),
-Claim(r', {pc}) and the boundary claim pc(0) = 0 as Claim(0, {pc: 0}).
+Replays: read and absorb the final register state ("s2/final_regs": v_lo[16], v_hi[16], t[16])
+and the final RAM ("s2/final_ram": v_lo[M], v_hi[M], t[M]); check every limb is < 2^16
+("final register limbs", "final RAM limbs") and the statement's output
+against the final RAM's output region ("output"); alpha <- "s2/alpha", g <- "s2/gamma"; read
+the helper batch's root, rebuild its commitment (public shape: log T, 36 polys) and absorb it.
+Sets ``vctx.final_regs``, ``vctx.final_ram`` (stages 4 and 5 close their memory sums with them),
+``vctx.alpha``, ``vctx.gamma`` and ``vctx.commitments.helpers``.
 """
 
 from __future__ import annotations
 
-from prover.field import emul, eq_scalar, ext_scalar, ext_to_ints
-from prover.mle import eq_eval, next_eval
-from prover.proof import Claim
-from prover.relations.constraints import STAGE2_COLUMNS, cross_cycle_at, last_row_eval
-from prover.sumcheck.protocol import SumcheckError
-from prover.sumcheck.protocol import verify as sumcheck_verify
+import numpy as np
+
+from prover import pcs
+from prover.relations.fingerprints import HELPER_POLYS
+from prover.relations.layout import NUM_REGS, RAM_WORDS, FinalState
 from prover.verifier.context import VerifierContext
 from prover.verifier.errors import VerificationError
 
 STAGE = 2
+_M16 = np.uint64(0xFFFF)
+
+
+def _check_output(vctx: VerifierContext, v_lo: np.ndarray, v_hi: np.ndarray) -> None:
+    """The claimed output must be exactly the final RAM's output region (limb by limb)."""
+    region = vctx.program.region("output")
+    claimed = vctx.statement.output
+    if len(claimed) != 4 * region.length:
+        raise VerificationError(
+            STAGE, "output", f"statement output has {len(claimed)} bytes, the region {4 * region.length}"
+        )
+    words = np.frombuffer(claimed, dtype=">u4").astype(np.uint64)
+    lo, hi = v_lo[region.base : region.end], v_hi[region.base : region.end]
+    bad = np.flatnonzero((lo != (words & _M16)) | (hi != (words >> np.uint64(16))))
+    if bad.size:
+        i = int(bad[0])
+        raise VerificationError(
+            STAGE, "output",
+            f"word {i} (RAM {region.base + i}): statement {int(words[i]):#010x}, final RAM limbs "
+            f"({int(lo[i]):#x}, {int(hi[i]):#x})",
+        )
+
+
+def _state(words: np.ndarray, n: int, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(v_lo, v_hi, t) of a final state; every limb must be < 2^16 (a word's 16-bit halves), so
+    ``FinalState``'s 32-bit values give back exactly the limbs that were absorbed."""
+    lo, hi = words[:n], words[n : 2 * n]
+    bad = np.flatnonzero((lo > _M16) | (hi > _M16))
+    if bad.size:
+        i = int(bad[0])
+        raise VerificationError(STAGE, f"{what} limbs", f"entry {i}: limbs ({int(lo[i])}, {int(hi[i])}) not both < 2^16")
+    return lo, hi, words[2 * n :]
 
 
 def verify(vctx: VerifierContext) -> None:
-    t, rd, k = vctx.transcript, vctx.reader, vctx.log_t
-    rho = t.challenge_ext("s2/rho")
-    tau = t.challenge_exts("s2/tau", k)
-    zc = rd.get_sumcheck(k, 3, "cross-cycle zero-check")
-    try:
-        final, r2 = sumcheck_verify(zc, ext_scalar(0), k, 3, t, "s2/zc")
-    except SumcheckError as exc:
-        raise VerificationError(STAGE, "cross-cycle zero-check round", str(exc)) from None
-    vals = rd.get_exts(1 + len(STAGE2_COLUMNS), "values at r2")
-    t.absorb_ext("s2/values", vals)
-    pc_shift = vals[:, 0].copy()
-    values = {name: vals[:, 1 + j].copy() for j, name in enumerate(STAGE2_COLUMNS)}
-    expected = emul(eq_eval(tau, r2), cross_cycle_at(values, pc_shift, last_row_eval(r2), rho))
-    if not eq_scalar(expected, final):
-        raise VerificationError(
-            STAGE, "cross-cycle zero-check final",
-            f"eq(tau, r2) * relation(values) = {ext_to_ints(expected)}, sumcheck claims {ext_to_ints(final)}",
-        )
-    sh = rd.get_sumcheck(k, 2, "shift sumcheck")
-    try:
-        final2, r_sh = sumcheck_verify(sh, pc_shift, k, 2, t, "s2/shift")
-    except SumcheckError as exc:
-        raise VerificationError(STAGE, "shift sumcheck round", str(exc)) from None
-    pc_at = rd.get_ext("pc at the shift point")
-    t.absorb_ext("s2/pc_shift_point", pc_at)
-    expected2 = emul(next_eval(r2, r_sh), pc_at)
-    if not eq_scalar(expected2, final2):
-        raise VerificationError(
-            STAGE, "shift sumcheck final",
-            f"next(r2, r') * pc(r') = {ext_to_ints(expected2)}, sumcheck claims {ext_to_ints(final2)}",
-        )
-    vctx.claims.append(Claim(r2, values, "stage 2 cross-cycle"))
-    vctx.claims.append(Claim(r_sh, {"pc": pc_at}, "stage 2 shift"))
-    vctx.claims.append(Claim([ext_scalar(0) for _ in range(k)], {"pc": ext_scalar(0)}, "stage 2 pc(0) = 0"))
+    t, rd = vctx.transcript, vctx.reader
+    regs = rd.get_bases(3 * NUM_REGS, "final register state")
+    t.absorb_base("s2/final_regs", regs)
+    ram = rd.get_bases(3 * RAM_WORDS, "final RAM")
+    t.absorb_base("s2/final_ram", ram)
+    r_lo, r_hi, r_t = _state(regs, NUM_REGS, "final register")
+    m_lo, m_hi, m_t = _state(ram, RAM_WORDS, "final RAM")
+    _check_output(vctx, m_lo, m_hi)
+    vctx.alpha = t.challenge_ext("s2/alpha")
+    vctx.gamma = t.challenge_ext("s2/gamma")
+    helpers = pcs.Commitment(rd.get_digest("helper root"), vctx.log_t, len(HELPER_POLYS))
+    vctx.commitments.helpers = helpers
+    pcs.absorb_commitment(t, helpers)
+    vctx.final_regs = FinalState(r_lo + (r_hi << np.uint64(16)), r_t)
+    vctx.final_ram = FinalState(m_lo + (m_hi << np.uint64(16)), m_t)
     rd.expect_end()

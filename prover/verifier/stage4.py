@@ -1,12 +1,13 @@
 """Stage 4 verifier: registers (docs/protocol.md, stage 4).
 
-Replays: read and absorb the final register state ("s4/final": v_lo[16], v_hi[16], t[16]);
-alpha, g <- transcript; GKR "s4/leaves" (3 + log T vars) -> root, leaf point (r_cycle, r_slot),
-leaf claims; GKR "s4/range" (11 vars) -> root, r_t, claims; read the register columns at r_cycle.
-Checks: "roots cancel": leaves + range + init - final = 0 with init = sum_r 1/(alpha - fp(r, 0,
-0, 0)) and final = sum_r 1/(alpha - fp(r, v_lo, v_hi, t)); the leaf claim against the slot
-formulas folded by eq(r_slot); the range claim against alpha - g^4 - id(r_t).
-Appends Claim(r_cycle, register columns) and m_rangeB(r_t) = -n_range.
+Replays (alpha, g and the final register state are stage 2's): read S ("s4/S"); rho <- "s4/rho",
+tau <- "s4/tau"; the helper sumcheck "s4/sc" (degree 4, log T rounds) from rho^4 S -> final
+claim, point r; GKR "s4/range" (11 vars) -> root, r_t, claims; read h4_0..h4_3 at r and the
+register columns at r ("s4/values").
+Checks: "roots cancel": S + range root + init - final = 0 with init = sum_r 1/(alpha - fp(r, 0,
+0, 0)) and final = sum_r 1/(alpha - fp(r, v_lo, v_hi, t)); "helper sumcheck final" against every
+D and n recomputed at r; the range claim against alpha - g^4 - id(r_t).
+Appends Claim(r, register columns), the helper claim (r, h4_0..h4_3), m_rangeB(r_t) = -n_range.
 """
 
 from __future__ import annotations
@@ -18,50 +19,60 @@ from prover.proof import Claim
 from prover.relations.fingerprints import (
     RANGE_BITS,
     REGISTER_SLOTS,
-    leaves_at,
     range_table_den_at,
     slot_columns,
+    stage_helpers,
     state_fraction_sum,
 )
-from prover.relations.layout import NUM_REGS, FinalState
+from prover.relations.layout import NUM_REGS
 from prover.verifier.context import VerifierContext
 from prover.verifier.errors import VerificationError
-from prover.verifier.logup import check_roots, check_value, run_gkr
+from prover.verifier.logup import (
+    check_helper_final,
+    check_sum,
+    check_value,
+    run_gkr,
+    run_helper_sumcheck,
+    stage_challenges,
+)
 
 STAGE = 4
 COLUMNS: tuple[str, ...] = slot_columns(REGISTER_SLOTS)
-SLOT_BITS = 3
+HELPERS: tuple[str, ...] = stage_helpers(STAGE)
+_M16 = np.uint64(0xFFFF)
 
 
 def verify(vctx: VerifierContext) -> None:
     t, rd, k = vctx.transcript, vctx.reader, vctx.log_t
-    final = rd.get_bases(3 * NUM_REGS, "final register state")
-    t.absorb_base("s4/final", final)
-    v_lo, v_hi, times = final[:NUM_REGS], final[NUM_REGS : 2 * NUM_REGS], final[2 * NUM_REGS :]
-    alpha = t.challenge_ext("s4/alpha")
-    g = t.challenge_ext("s4/gamma")
-    leaf = run_gkr(STAGE, rd, t, k + SLOT_BITS, "s4/leaves", "leaf GKR")
+    alpha, g = stage_challenges(STAGE, vctx)
+    if vctx.final_regs is None:
+        raise VerificationError(STAGE, "final state", "stage 2's final register state is missing")
+    S = rd.get_ext("trace fraction sum S")
+    t.absorb_ext("s4/S", S)
+    rho = t.challenge_ext("s4/rho")
+    tau = t.challenge_exts("s4/tau", k)
+    final, r = run_helper_sumcheck(STAGE, rd, t, k, S, rho, "s4/sc")
     rng = run_gkr(STAGE, rd, t, RANGE_BITS, "s4/range", "range GKR")
 
     regs = np.arange(NUM_REGS, dtype=np.uint64)
     zero = np.zeros(NUM_REGS, dtype=np.uint64)
+    v = np.asarray(vctx.final_regs.values, dtype=np.uint64)
+    times = np.asarray(vctx.final_regs.times, dtype=np.uint64)
     try:
         init_sum = state_fraction_sum(regs, zero, zero, zero, alpha, g)
-        final_sum = state_fraction_sum(regs, v_lo, v_hi, times, alpha, g)
+        final_sum = state_fraction_sum(regs, v & _M16, v >> np.uint64(16), times, alpha, g)
     except ZeroDivisionError as exc:
         raise VerificationError(STAGE, "init/final denominator is zero", str(exc)) from None
-    check_roots(STAGE, [leaf, rng], esub(init_sum, final_sum))
+    check_sum(STAGE, S, [rng], esub(init_sum, final_sum))
 
-    vals = rd.get_exts(len(COLUMNS), "register columns at r_cycle")
+    vals = rd.get_exts(len(HELPERS) + len(COLUMNS), "helpers and register columns at r")
     t.absorb_ext("s4/values", vals)
-    values = {name: vals[:, j].copy() for j, name in enumerate(COLUMNS)}
-    r_cycle, r_slot = leaf.point[:k], leaf.point[k:]
-    n_exp, d_exp = leaves_at(REGISTER_SLOTS, values, r_cycle, r_slot, alpha, g)
-    check_value(STAGE, "leaf claim numerator", n_exp, leaf.leaf_num)
-    check_value(STAGE, "leaf claim denominator", d_exp, leaf.leaf_den)
+    hvals = [vals[:, i].copy() for i in range(len(HELPERS))]
+    values = {name: vals[:, len(HELPERS) + j].copy() for j, name in enumerate(COLUMNS)}
+    check_helper_final(STAGE, final, values, hvals, tau, r, alpha, g, rho)
     check_value(STAGE, "range table claim", range_table_den_at(rng.point, alpha, g), rng.leaf_den)
 
-    vctx.final_regs = FinalState(v_lo + (v_hi << np.uint64(16)), times)
-    vctx.claims.append(Claim(r_cycle, values, "stage 4 registers"))
+    vctx.claims.append(Claim(r, values, "stage 4 registers"))
+    vctx.helper_claims.append(Claim(r, dict(zip(HELPERS, hvals)), "stage 4 helpers"))
     vctx.mult_claims["m_rangeB"] = (rng.point, eneg(rng.leaf_num))
     rd.expect_end()

@@ -5,6 +5,8 @@
   prefix factor prod_{l<j} eq(r_il, s_l) and the suffix table eq(r_i,>j, .) (halved by adding its
   even and odd entries each round), so a round costs two eq-weighted sums and one bind of L_i
   (one BLAS pass); round 0 reads the base columns directly.
+- ``SumOfProvers``: several instances over the same variables and degree as one sumcheck
+  (stage 7 adds stage 1's shift term); ``next_table(r)``: the table of next(r, y) over y.
 - ``evaluate_columns(cols, point)``: the MLEs of many base columns at one point (one BLAS pass).
 - ``lincomb_cols(cols, coeffs)``: ``field.lincomb_base`` over separate column arrays, stacked
   blockwise so no (m, n) copy is ever made; ``halves_lincomb(cols, coeffs)`` the same over the
@@ -15,7 +17,7 @@ Sits in ``backends.dense``: imports field and mle.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -173,3 +175,47 @@ def evaluate_columns(cols: Mapping[str, U64], point: Point) -> dict[str, U64]:
             block[j, : i1 - i0] = cols[name][i0:i1]
         acc = eadd(acc, edot_base_many(np.ascontiguousarray(eq[:, i0:i1]), block[:, : i1 - i0]))
     return {name: acc[:, j].copy() for j, name in enumerate(names)}
+
+
+class SumOfProvers:
+    """RoundProver for the sum of several sumcheck instances over the same variables and degree.
+
+    Stage 7 of protocol v3 reduces the eq-weighted claims (``EqBatchProver``) and stage 1's
+    pc(c + 1) claim (``ProductSumcheckProver`` of next(r1, .) and pc) in one sumcheck: the round
+    polynomial is the sum of the parts' round polynomials, and each part binds the same challenge.
+    """
+
+    def __init__(self, parts: Sequence[Any]) -> None:
+        if not parts:
+            raise ValueError("no sumcheck instances to add")
+        rounds = {p.num_rounds for p in parts}
+        degrees = {p.degree for p in parts}
+        if len(rounds) != 1 or len(degrees) != 1:
+            raise ValueError(f"parts disagree: rounds {sorted(rounds)}, degrees {sorted(degrees)}")
+        self._parts = list(parts)
+
+    @property
+    def num_rounds(self) -> int:
+        return int(self._parts[0].num_rounds)
+
+    @property
+    def degree(self) -> int:
+        return int(self._parts[0].degree)
+
+    def round_evals(self) -> list[U64]:
+        total = [e.copy() for e in self._parts[0].round_evals()]
+        for p in self._parts[1:]:
+            total = [eadd(a, b) for a, b in zip(total, p.round_evals())]
+        return total
+
+    def bind(self, r: U64) -> None:
+        for p in self._parts:
+            p.bind(r)
+
+
+def next_table(point: Point) -> U64:
+    """next(r, y) = [y = x + 1] at x = r for every y: eq(r, y - 1) for y >= 1, 0 at y = 0 (4, 2^k)."""
+    eq = eq_table(list(point))
+    out = np.zeros_like(eq)
+    out[:, 1:] = eq[:, :-1]
+    return out
