@@ -236,3 +236,39 @@ def convert_stage(
 @pytest.fixture
 def tiny_subject(tmp_path: Path) -> TinyRepo:
     return build_tiny_subject(tmp_path)
+
+
+# --- the self-test corpus of this checkout's engine, run once per session -------------------------
+
+# The xdist group of every test that reads ``checkout_corpus``: under ``-n 2 --dist loadgroup``
+# (the README's test command) a group runs on one worker, so the corpus runs once per session and
+# not once per worker. A test using the fixture without this mark is still right, only slower.
+CHECKOUT_CORPUS_GROUP = 'checkout-corpus'
+
+
+@dataclasses.dataclass(frozen=True)
+class SelftestRun:
+    """``python -m gates selftest --json``: the process and, when it printed one, its document."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def doc(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.stdout)
+        return parsed
+
+    def case(self, name: str) -> dict[str, Any]:
+        (found,) = [c for c in self.doc()['cases'] if c['case'] == name]
+        return found
+
+
+@pytest.fixture(scope='session')
+def checkout_corpus() -> SelftestRun:
+    """This checkout's engine over the whole self-test corpus, as CI runs it: ``python -m gates
+    selftest --json`` from the pytest process's folder, with its environment (3-6 min on the
+    project's 2-core machine). Every test that needs this same engine's verdicts on corpus cases
+    reads them here instead of running the corpus again; a test that needs another engine (a copy
+    with an edit, the head tree of a change judged by the integrity gate) runs its own."""
+    proc = subprocess.run((sys.executable, '-m', 'gates', 'selftest', '--json'), capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, check=False)
+    return SelftestRun(proc.returncode, proc.stdout, proc.stderr)
