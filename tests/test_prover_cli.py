@@ -30,11 +30,6 @@ def one_line_error(r: subprocess.CompletedProcess[str]) -> None:
     assert lines[0].startswith("prover: error:"), lines
 
 
-# Under `--dist loadgroup` (the README's test command) every test of this group runs on one worker:
-# the module fixture below (a real prove) runs once, not once per worker.
-PROOF_FILE_GROUP = "prover-cli-proof-file"
-
-
 @pytest.fixture(scope="module")
 def proof_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "fib8.bin"
@@ -44,7 +39,6 @@ def proof_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.xdist_group(PROOF_FILE_GROUP)
 def test_prove_then_verify_accepts(proof_file: Path) -> None:
     r = run("verify", str(proof_file))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -56,7 +50,6 @@ def test_prove_quiet_prints_nothing(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.stderr == "" and r.stdout == ""
 
 
-@pytest.mark.xdist_group(PROOF_FILE_GROUP)
 def test_inspect_lists_nine_sections(proof_file: Path) -> None:
     r = run("inspect", str(proof_file))
     assert r.returncode == 0, r.stderr
@@ -71,7 +64,6 @@ def test_trace_describes_the_run() -> None:
     assert info["T"] == 256 and info["real_cycles"] <= 256 and len(info["trace_sha256"]) == 64
 
 
-@pytest.mark.xdist_group(PROOF_FILE_GROUP)
 def test_tampered_proof_rejected_naming_stage_and_check(proof_file: Path, tmp_path: Path) -> None:
     data = bytearray(proof_file.read_bytes())
     data[decode_proof(bytes(data)).offsets[1]] ^= 1  # low byte of the first round message
@@ -82,7 +74,6 @@ def test_tampered_proof_rejected_naming_stage_and_check(proof_file: Path, tmp_pa
     assert r.stdout.startswith("REJECT") and "stage 1" in r.stdout and "check" in r.stdout
 
 
-@pytest.mark.xdist_group(PROOF_FILE_GROUP)
 @pytest.mark.parametrize(
     "make",
     [
@@ -139,7 +130,6 @@ def _run_with_closed_stdout(*args: str) -> subprocess.CompletedProcess[str]:
         os.close(w_fd)
 
 
-@pytest.mark.xdist_group(PROOF_FILE_GROUP)
 @pytest.mark.parametrize(
     "args, code",
     [
@@ -155,7 +145,6 @@ def test_closed_stdout_ends_quietly(args: list[str], code: int, proof_file: Path
     assert r.stderr == "", r.stderr          # no "internal error", no traceback
 
 
-@pytest.mark.xdist_group(PROOF_FILE_GROUP)
 def test_closed_stdout_keeps_a_rejects_exit_status(proof_file: Path, tmp_path: Path) -> None:
     data = bytearray(proof_file.read_bytes())
     data[decode_proof(bytes(data)).offsets[1]] ^= 1
@@ -230,7 +219,6 @@ def _run_bytes(args: list[bytes], env: dict[str, str]) -> subprocess.CompletedPr
                           timeout=600, env={**os.environ, **env}, check=False)
 
 
-@pytest.mark.xdist_group(PROOF_FILE_GROUP)
 @pytest.mark.parametrize("cmd", ["verify", "inspect"])
 @pytest.mark.parametrize(
     "name",

@@ -97,11 +97,6 @@ def test_shards_merged_give_the_unsharded_verdicts(tmp_path: Path, change: str, 
 # --- the merge's refusals ---------------------------------------------------------------------
 
 
-# Under `--dist loadgroup` (the README's test command) every test of this group runs on one worker:
-# the module fixture below runs once, not once per worker.
-CI_SHARDS_GROUP = 'shard-ci-shards'
-
-
 @pytest.fixture(scope='module')
 def ci_shards(tmp_path_factory: pytest.TempPathFactory) -> tuple[TinyRepo, list[Path]]:
     """One converted toy, its ci tier as 3 shards (shard 1: static gates; 2 and 3 the units)."""
@@ -131,7 +126,6 @@ def _rewrite(src: Path, dest: Path, edit: Any, resign: bool = True) -> Path:
     return dest
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 def test_the_ci_shards_merge_and_pass(ci_shards: tuple[TinyRepo, list[Path]]) -> None:
     tiny, paths = ci_shards
     proc = gates_cli(tiny.path, 'merge', '--json', *map(str, reversed(paths)))
@@ -141,14 +135,12 @@ def test_the_ci_shards_merge_and_pass(ci_shards: tuple[TinyRepo, list[Path]]) ->
     assert units == [[], [['toy-12', 'proof'], ['toy-12', 'memory']], [['toy-12', 'time']]]
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 def test_a_missing_shard_is_refused(ci_shards: tuple[TinyRepo, list[Path]]) -> None:
     tiny, paths = ci_shards
     line = _merge_error(tiny.path, paths[0], paths[2])
     assert 'shard 2/3 missing: 2 of 3 result files given' in line
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 def test_a_duplicate_shard_is_refused(ci_shards: tuple[TinyRepo, list[Path]], tmp_path: Path) -> None:
     tiny, paths = ci_shards
     copy = tmp_path / 'copy.json'
@@ -157,7 +149,6 @@ def test_a_duplicate_shard_is_refused(ci_shards: tuple[TinyRepo, list[Path]], tm
     assert f'{copy}: shard 2/3 is a duplicate of {paths[1]}' in line
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 def test_a_tampered_result_is_refused(ci_shards: tuple[TinyRepo, list[Path]], tmp_path: Path) -> None:
     tiny, paths = ci_shards
 
@@ -171,7 +162,6 @@ def test_a_tampered_result_is_refused(ci_shards: tuple[TinyRepo, list[Path]], tm
     assert 'not a JSON shard result' in line
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 @pytest.mark.parametrize(('key', 'edit', 'what'), [
     ('engine', lambda c: c.update(engine='0' * 64), 'engines'),
     ('oracle', lambda c: c.update(oracle='0' * 40), 'oracles'),
@@ -187,7 +177,6 @@ def test_shards_of_other_runs_are_refused(
     assert f'{other}: {key} differs from {paths[0]}: shards of different {what} cannot be merged' in line
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 def test_a_shard_of_another_head_is_refused(ci_shards: tuple[TinyRepo, list[Path]], tmp_path: Path) -> None:
     """A real shard of another commit: the same run, one comment later."""
     tiny, paths = ci_shards
@@ -205,7 +194,6 @@ def test_a_shard_of_another_head_is_refused(ci_shards: tuple[TinyRepo, list[Path
     assert f'{path}: head differs from {paths[0]}: shards of different heads cannot be merged' in line
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 def test_different_counts_and_bad_options_are_refused(ci_shards: tuple[TinyRepo, list[Path]], tmp_path: Path) -> None:
     tiny, paths = ci_shards
     other = _rewrite(paths[2], tmp_path / 'n4.json', lambda c: c['shard'].update(count=4))
@@ -223,7 +211,6 @@ def test_different_counts_and_bad_options_are_refused(ci_shards: tuple[TinyRepo,
     assert 'nothing.json: cannot be read' in line
 
 
-@pytest.mark.xdist_group(CI_SHARDS_GROUP)
 def test_units_other_than_the_plan_are_refused(ci_shards: tuple[TinyRepo, list[Path]], tmp_path: Path) -> None:
     """A shard that says it owns less than the plan gives it (a unit silently dropped)."""
     tiny, paths = ci_shards
