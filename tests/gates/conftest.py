@@ -240,11 +240,6 @@ def tiny_subject(tmp_path: Path) -> TinyRepo:
 
 # --- the self-test corpus of this checkout's engine, run once per session -------------------------
 
-# The xdist group of every test that reads ``checkout_corpus``: under ``-n 2 --dist loadgroup``
-# (the README's test command) a group runs on one worker, so the corpus runs once per session and
-# not once per worker. A test using the fixture without this mark is still right, only slower.
-CHECKOUT_CORPUS_GROUP = 'checkout-corpus'
-
 
 @dataclasses.dataclass(frozen=True)
 class SelftestRun:
@@ -262,13 +257,34 @@ class SelftestRun:
         return found
 
 
+def _run_checkout_corpus() -> SelftestRun:
+    proc = subprocess.run((sys.executable, '-m', 'gates', 'selftest', '--json'), capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, check=False)
+    return SelftestRun(proc.returncode, proc.stdout, proc.stderr)
+
+
 @pytest.fixture(scope='session')
-def checkout_corpus() -> SelftestRun:
+def checkout_corpus(tmp_path_factory: pytest.TempPathFactory) -> SelftestRun:
     """This checkout's engine over the whole self-test corpus, as CI runs it: ``python -m gates
     selftest --json`` from the pytest process's folder, with its environment (3-6 min on the
     project's 2-core machine). Every test that needs this same engine's verdicts on corpus cases
     reads them here instead of running the corpus again; a test that needs another engine (a copy
-    with an edit, the head tree of a change judged by the integrity gate) runs its own."""
-    proc = subprocess.run((sys.executable, '-m', 'gates', 'selftest', '--json'), capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, check=False)
-    return SelftestRun(proc.returncode, proc.stdout, proc.stderr)
+    with an edit, the head tree of a change judged by the integrity gate) runs its own.
+
+    Once per session, not once per xdist worker: the first worker to need it runs it under an
+    exclusive lock in the folder all workers share (the session's basetemp) and leaves the result
+    there; another worker that needs it meanwhile waits for that result and reads it. (xdist's
+    own ``--dist loadgroup`` cannot keep the tests on one worker: with pytest 9.2 it no longer
+    groups at all, pytest-dev/pytest-xdist#1386.)"""
+    if not os.environ.get('PYTEST_XDIST_WORKER'):
+        return _run_checkout_corpus()
+    import fcntl
+    shared = tmp_path_factory.getbasetemp().parent   # every worker's basetemp is a folder of it
+    result = shared / 'checkout-corpus.json'
+    with open(shared / 'checkout-corpus.lock', 'w', encoding='utf-8') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if result.is_file():
+            return SelftestRun(**json.loads(result.read_text(encoding='utf-8')))
+        run = _run_checkout_corpus()
+        result.write_text(json.dumps(dataclasses.asdict(run)), encoding='utf-8')
+        return run

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHECKOUT_CORPUS_GROUP
 from conftest import ENGINE_ROOT
 from conftest import SelftestRun
 from gates.vcs import repo as repo_mod
@@ -65,7 +64,6 @@ def test_the_corpus_covers_the_attacks_of_issue_8() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group(CHECKOUT_CORPUS_GROUP)
 def test_the_installed_engine_gives_every_expected_verdict(checkout_corpus: SelftestRun) -> None:
     """The whole corpus, as CI runs it (``checkout_corpus``: once per session, 3-6 minutes on the
     project's 2-core machine)."""
@@ -83,7 +81,6 @@ def test_the_installed_engine_gives_every_expected_verdict(checkout_corpus: Self
     assert 'keeps more alive at its exit' in ' '.join(by_case['leak-kept-alive']['findings']['memory'])
 
 
-@pytest.mark.xdist_group(CHECKOUT_CORPUS_GROUP)
 def test_a_row_of_real_figures_for_an_unconverted_stage_fails_integrity(checkout_corpus: SelftestRun) -> None:
     """Issue 13.3, as the corpus holds it: stage 0 accepted by a real `gates accept`, then a row for
     stage 1 copied from row 0 (an unconverted run's real figures) committed alone as an accept
