@@ -41,7 +41,12 @@ def test_every_stage_declares_its_backends_in_its_own_module() -> None:
 
 
 def test_capabilities_follow_the_stage_constant(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "prover", tmp_path / "prover", ignore=shutil.ignore_patterns("__pycache__"))
+    # The copy keeps numba's on-disk caches (``__pycache__/*.nbi``, ``*.nbc``; the kernels are
+    # ``cache=True``): without them the first fresh interpreter compiles every kernel again (about
+    # 35 s on the project's 2-core machine) for a test about a constant. numba loads a cached kernel
+    # only when its source file's timestamp and size and its bytecode match, and recompiles
+    # otherwise, so what this test asks the copy is unchanged. Python's own .pyc files stay behind.
+    shutil.copytree(ROOT / "prover", tmp_path / "prover", ignore=shutil.ignore_patterns("*.pyc"))
     before = _capabilities(tmp_path)
     assert before == {
         str(k): list(_backends_of(ROOT / "prover" / "stages" / f"stage{k}.py") or ()) for k in range(9)

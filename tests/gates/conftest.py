@@ -56,7 +56,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
+from typing import TypeVar
 
 import pytest
 
@@ -236,3 +238,94 @@ def convert_stage(
 @pytest.fixture
 def tiny_subject(tmp_path: Path) -> TinyRepo:
     return build_tiny_subject(tmp_path)
+
+
+# --- heavy results several tests read: produced once per session, not once per xdist worker ------
+
+T = TypeVar('T')
+
+
+def once_per_session(tmp_path_factory: pytest.TempPathFactory, name: str, produce: Callable[[], T]) -> T:
+    """``produce()``, run once per test session even under xdist: the first worker to need it runs
+    it under an exclusive lock in the folder every worker's basetemp lives in, and leaves the
+    pickled result there; a worker that needs it meanwhile waits for that result and reads it.
+    (xdist's ``--dist loadgroup`` cannot keep such tests on one worker instead: with pytest 9.2 it
+    no longer groups at all, pytest-dev/pytest-xdist#1386.) Without xdist: just ``produce()``."""
+    if not os.environ.get('PYTEST_XDIST_WORKER'):
+        return produce()
+    import fcntl
+    import pickle
+    shared = tmp_path_factory.getbasetemp().parent
+    result = shared / f'{name}.pickle'
+    with open(shared / f'{name}.lock', 'w', encoding='utf-8') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if result.is_file():
+            produced: T = pickle.loads(result.read_bytes())
+            return produced
+        value = produce()
+        result.write_bytes(pickle.dumps(value))
+        return value
+
+
+# --- the self-test corpus of this checkout's engine ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SelftestRun:
+    """``python -m gates selftest --json``: the process and, when it printed one, its document."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def doc(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.stdout)
+        return parsed
+
+    def case(self, name: str) -> dict[str, Any]:
+        (found,) = [c for c in self.doc()['cases'] if c['case'] == name]
+        return found
+
+
+def _run_checkout_corpus() -> SelftestRun:
+    proc = subprocess.run((sys.executable, '-m', 'gates', 'selftest', '--json'), capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, check=False)
+    return SelftestRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope='session')
+def checkout_corpus(tmp_path_factory: pytest.TempPathFactory) -> SelftestRun:
+    """This checkout's engine over the whole self-test corpus, as CI runs it: ``python -m gates
+    selftest --json`` from the pytest process's folder, with its environment (3-6 min on the
+    project's 2-core machine), once per session. Every test that needs this same engine's
+    verdicts on corpus cases reads them here instead of running the corpus again; a test that
+    needs another engine (a copy with an edit, the head tree of a change judged by the integrity
+    gate) runs its own."""
+    return once_per_session(tmp_path_factory, 'checkout-corpus', _run_checkout_corpus)
+
+
+# --- a row of the engine's own measurements, re-judged by the integrity gate ----------------------
+
+
+def _measured_row_verdict(tmp: Path) -> Any:
+    from _change_helpers import engine_figures
+    from gates.selftest.toy import SLEEP_MS
+    from structural_helpers import accept_like_gates
+    from structural_helpers import run_gate
+    # The row is re-judged by the accept rule, time included, as the time gate times: the toy's
+    # stages sleep well above the 5 ms noise floor (a few-ms stage could measure 2x by a preemption).
+    repo = build_tiny_subject(tmp, sleep_ms=SLEEP_MS).path
+    convert_stage(repo, 0)
+    commit_all(repo, 'stage 0: streaming')
+    # The row's figures are the engine's own measurements: the ci-tier re-measure agrees.
+    accept_like_gates(repo, 0, engine_figures(repo, 0))
+    return run_gate(repo, 'integrity')
+
+
+@pytest.fixture(scope='session')
+def measured_row_verdict(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The integrity verdict on a change that converts stage 0 and adds its ledger row the way
+    ``gates accept`` does, with figures measured by the engine's own probe (about 15-25 s: real
+    memray, real time pairs). test_integrity's accept commit and test_trust's measured row built
+    exactly this and asked exactly this; they read it here, once per session."""
+    return once_per_session(tmp_path_factory, 'measured-row-verdict',
+                            lambda: _measured_row_verdict(tmp_path_factory.mktemp('measured-row')))

@@ -145,10 +145,12 @@ def test_benign_edits_of_this_repositorys_stage_under_conversion_pass_every_stat
     subprocess.run([ruff, 'format', '--no-cache', str(stage)], check=True, capture_output=True)
     assert stage.read_text() != text            # the formatter did change the layout
     commit_all(repo, 'stage under conversion: comment, rename, ruff format')
-    for gate in ('api', 'scope'):
-        verdict = run_gate(repo, gate, base=base)
+    # Each gate once (the ci tier recomputes everything: a second api run on the same tree would
+    # only repeat the first, semgrep over the whole clone included).
+    verdicts = {gate: run_gate(repo, gate, base=base) for gate in ('api', 'scope')}
+    for gate, verdict in verdicts.items():
         assert verdict.passed, f'{gate}: {rendered(verdict)}'
-    api = run_gate(repo, 'api', base=base)
+    api = verdicts['api']
     assert api.details['carried_over']['files'] == [rel]
 
 

@@ -8,14 +8,12 @@ from pathlib import Path
 import pytest
 
 from conftest import TinyRepo
-from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from conftest import write_files
 from gates.contract.ledger import digest_of
-from gates.selftest.toy import SLEEP_MS
-from _change_helpers import engine_figures
+from gates.model import Verdict
 from structural_helpers import accept_like_gates
 from structural_helpers import append_raw_row
 from structural_helpers import gates_cli
@@ -121,14 +119,11 @@ def test_changed_golden_digest_fails(tiny_subject: TinyRepo) -> None:
     assert finding.message.startswith('golden.workloads.toy-12 loosened: ')
 
 
-def test_accept_commit_passes(tmp_path: Path) -> None:
-    # The row is re-judged by the accept rule, time included: stages well above the noise floor.
-    repo = build_tiny_subject(tmp_path, sleep_ms=SLEEP_MS).path
-    convert_stage(repo, 0)
-    commit_all(repo, 'stage 0: streaming')
-    # The row's figures are the engine's own measurements: the ci-tier re-measure agrees.
-    accept_like_gates(repo, 0, engine_figures(repo, 0))
-    verdict = run_gate(repo, 'integrity')
+def test_accept_commit_passes(measured_row_verdict: Verdict) -> None:
+    # Stage 0 converted, then an accept-like commit of its row with the engine's own figures
+    # (conftest.measured_row_verdict, shared with test_trust's measured row): the row is re-judged
+    # by the accept rule, time included, and the ci-tier re-measure agrees.
+    verdict = measured_row_verdict
     assert verdict.passed, rendered(verdict)
 
 

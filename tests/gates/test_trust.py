@@ -9,13 +9,12 @@ from pathlib import Path
 
 from _change_helpers import engine_figures
 from conftest import TinyRepo
-from conftest import build_tiny_subject
 from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from gates.contract.ledger import WorkloadFigures
 from gates.measuring.trust import NOISE_BYTES
-from gates.selftest.toy import SLEEP_MS
+from gates.model import Verdict
 from structural_helpers import accept_like_gates
 from structural_helpers import gates_cli
 from structural_helpers import rendered
@@ -50,14 +49,12 @@ def test_a_forged_row_with_an_invented_digest_fails(tiny_subject: TinyRepo) -> N
     assert all(f.file == 'specs/ledger.json' and f.line is not None for f in verdict.findings)
 
 
-def test_a_measured_row_passes(tmp_path: Path) -> None:
-    # The re-judging times the row against the oracle as the time gate does, so the toy's stages
-    # sleep well above the 5 ms noise floor (a few-ms stage could measure 2x by a preemption).
-    repo = build_tiny_subject(tmp_path, sleep_ms=SLEEP_MS).path
-    convert_stage(repo, 0)
-    commit_all(repo, 'stage 0: streaming')
-    accept_like_gates(repo, 0, engine_figures(repo, 0))
-    verdict = run_gate(repo, 'integrity')
+def test_a_measured_row_passes(measured_row_verdict: Verdict) -> None:
+    # Stage 0 converted and its row added with the engine's own figures
+    # (conftest.measured_row_verdict, shared with test_integrity's accept commit). The re-judging
+    # times the row against the oracle as the time gate does, so the toy's stages sleep well above
+    # the 5 ms noise floor (a few-ms stage could measure 2x by a preemption).
+    verdict = measured_row_verdict
     assert verdict.passed, rendered(verdict)
     assert NOISE_BYTES == 1 << 20
 
