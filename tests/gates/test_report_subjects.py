@@ -45,9 +45,10 @@ def test_the_bundled_prover_report_shows_baseline_units_and_sizes(tmp_path: Path
     # the baseline's own series on the time panels, beside the accepted row
     assert '<td class="l">8 openings</td><td class="l">baseline (ratio 1 by definition)</td>' in page
     assert '<td class="l">8 openings</td><td class="l">accepted: row 0, stage 0' in page
-    # the 0 + 8 unit's panel: the row predates unit figures, so the band its stages' ratios bound
-    assert '<td class="l">stages 0 + 8</td><td class="l">row 0: unit not recorded' in page
-    assert '<td class="l">stages 0 + 8</td><td class="l">baseline (ratio 1 by definition)' in page
+    # each unit's panel (v3: stages 0 + 8 and stages 2-6), with row 0's recorded unit figures
+    for unit in ('stages 0 + 8', 'stages 2 + 3 + 4 + 5 + 6'):
+        assert f'<td class="l">{unit}</td><td class="l">accepted: row 0, stage 0' in page
+        assert f'<td class="l">{unit}</td><td class="l">baseline (ratio 1 by definition)' in page
     # what the ledger cannot show is said, and nothing false about --check
     assert 'No baseline peaks: ledger rows keep' in page and 'no --check' not in proc.stdout
     loaded = load(out / 'report.html', tmp_path / 'browser', size='1400,3400')
