@@ -158,14 +158,7 @@ class JointParams:
     def expected_proof_bytes(self) -> int:
         """Expected ``JointOpeningProof`` size: like ``LigeroParams.expected_proof_bytes``."""
         o = self.outer
-        n, t = o.codeword_len, o.num_queries
-        distinct = n * (1.0 - (1.0 - 1.0 / n) ** t)
-        nodes, width, known = 0.0, n, distinct
-        while width > 1:
-            width //= 2
-            parents = width * (1.0 - (1.0 - 1.0 / width) ** t)
-            nodes += 2 * parents - known
-            known = parents
+        distinct, nodes = o.expected_openings()
         batches = sum(12 + 4 * m * o.num_rows * distinct + DIGEST_LEN * nodes for m in self.batch_sizes)
         head = DIGEST_LEN + 8 + 4
         tail = 4 + 16 * (_SC_DEGREE + 1) * self.log_cols + 16 * _U_POLYS + 4

@@ -249,8 +249,9 @@ class LigeroParams:
         return math.log2(prox + batch + 2.0 ** self.query_error_log2())
 
     # size
-    def expected_proof_bytes(self) -> int:
-        """Expected encoded opening size (distinct queries and Merkle nodes in expectation)."""
+    def expected_openings(self) -> tuple[float, float]:
+        """(distinct query columns, Merkle sibling nodes sent), each in expectation over t
+        uniform queries into the 2^(log C + log blowup) leaves. Shared by the joint opening."""
         n, t = self.codeword_len, self.num_queries
         distinct = n * (1.0 - (1.0 - 1.0 / n) ** t)
         nodes, width, known = 0.0, n, distinct
@@ -259,6 +260,11 @@ class LigeroParams:
             parents = width * (1.0 - (1.0 - 1.0 / width) ** t)
             nodes += 2 * parents - known
             known = parents
+        return distinct, nodes
+
+    def expected_proof_bytes(self) -> int:
+        """Expected encoded opening size (distinct queries and Merkle nodes in expectation)."""
+        distinct, nodes = self.expected_openings()
         body = 16 * self.num_cols + 4 * self.total_rows * distinct + DIGEST_LEN * nodes
         return int(round(12 + _NONCE_LEN + body))
 
