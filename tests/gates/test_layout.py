@@ -13,8 +13,8 @@ GATES_DIR = Path(__file__).resolve().parents[2] / 'gates'
 ALLOWED = {
     'model': set(),
     'contract': {'model'},
-    'context': {'contract', 'model'},
-    'vcs': {'model', 'context', 'contract'},
+    'vcs': {'model', 'contract'},
+    'context': {'contract', 'model', 'vcs'},
     'measuring': {'model', 'context', 'contract', 'vcs'},
     'analysis': {'model', 'context', 'contract', 'vcs'},
     'reports': {'model', 'contract', 'vcs'},
@@ -71,3 +71,17 @@ def test_one_module_per_gate_and_a_docstring_per_package() -> None:
     # No flat modules beyond the core: the CLI, the vocabulary and what a gate receives.
     assert sorted(p.name for p in GATES_DIR.glob('*.py')) == ['__init__.py', '__main__.py', 'cli.py',
                                                             'context.py', 'model.py']
+
+
+def _defined(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding='utf-8'))
+    return {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def test_changed_path_lives_in_vcs() -> None:
+    """Git's view of a change is ``vcs``'s: the context only carries it (issue 17.6)."""
+    homes = [p.relative_to(GATES_DIR).as_posix() for p in sorted(GATES_DIR.rglob('*.py'))
+             if 'ChangedPath' in _defined(p)]
+    assert homes == ['vcs/changes.py']
+    from gates.vcs.changes import ChangedPath
+    assert ChangedPath.__module__ == 'gates.vcs.changes'

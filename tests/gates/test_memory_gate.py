@@ -169,7 +169,7 @@ def test_a_leak_in_an_accepted_stage_fails_its_own_line_under_a_stale_row(
     base_rev = commit_all(repo, 'stage 0 accepted')
     convert_stage(repo, 1)
     convert_stage(repo, 0, extra_bytes=3_000_000)
-    from gates.context import ChangedPath
+    from gates.vcs.changes import ChangedPath
     from gates.context import CheckContext
     from gates.contract.ledger import read_ledger
     from gates.contract.ledger import stage_under_conversion
