@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from gates.commands.check import GATES
+from gates.model import GATE_NAMES
 from gates.model import GateError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
@@ -37,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     check = with_spec(sub.add_parser('check', help='run the gates on the working tree'))
     check.add_argument('--tier', default='ci', help='workload tier from the spec (default: ci)')
     check.add_argument(
-        '--gate', action='append', choices=GATES, default=[], metavar='NAME',
-        help=f'run only this gate (repeatable; one of {", ".join(GATES)}; default: all)',
+        '--gate', action='append', choices=GATE_NAMES, default=[], metavar='NAME',
+        help=f'run only this gate (repeatable; one of {", ".join(GATE_NAMES)}; default: all)',
     )
     check.add_argument(
         '--base', metavar='REF',
@@ -174,7 +174,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return status(cwd, args.spec, sys.stdout)
     if args.command == 'next':
         if args.format == 'agent':
-            from gates.commands.brief import next_agent
+            from gates.commands.status import next_agent
             return next_agent(cwd, args.spec, sys.stdout)
         from gates.commands.status import next_stage
         return next_stage(cwd, args.spec, sys.stdout)

@@ -31,7 +31,7 @@ class Measurements:
 
     def __init__(self) -> None:
         self._values: dict[Hashable, object] = {}
-        # Gates may run in threads (gates/commands/check.py): a key is measured once, by the
+        # Gates may run in threads (gates/session.py run_gates): a key is measured once, by the
         # first thread that asks; the others wait for its value.
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.RLock] = {}

@@ -39,11 +39,11 @@ from typing import Any
 from typing import TextIO
 
 from gates.vcs import repo as repo_mod
-from gates.commands.brief import agent_brief
-from gates.commands.brief import commit_rules
-from gates.commands.check import spec_relpath
-from gates.commands.focus import Focus
-from gates.commands.focus import focus
+from gates.contract.focus import Focus
+from gates.contract.focus import focus
+from gates.reports.brief import agent_brief
+from gates.reports.brief import commit_rules
+from gates.session import spec_relpath
 from gates.contract.ledger import read_ledger
 from gates.vcs.loopgit import IDENTITY
 from gates.vcs.loopgit import child_env

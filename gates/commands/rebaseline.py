@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TextIO
 
 from gates.vcs import repo as repo_mod
-from gates.commands.check import spec_relpath
-from gates.commands.freeze import golden_of
+from gates.measuring.golden import golden_of
+from gates.session import spec_relpath
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import read_ledger
 from gates.contract.ledger import render

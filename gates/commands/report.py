@@ -34,8 +34,8 @@ from typing import TextIO
 from typing import TypeVar
 
 from gates.reports import htmlreport
-from gates.commands.status import human_bytes
-from gates.commands.status import load
+from gates.reports.report import human_bytes
+from gates.session import load
 from gates.reports.htmlreport import Figures
 from gates.reports.htmlreport import Line
 from gates.contract.ledger import Ledger

@@ -9,6 +9,7 @@
 - ``jitcache``: warm numba slots for the pre-commit tier, filled only by a warm-up of the key's
   own files;
 - ``measure``: what the proof, memory and time gates share within one check (cached runs);
+- ``golden``: the golden digests, made from the baseline (``gates freeze``, ``gates rebaseline``);
 - ``stats``: the small statistics of the time gate (sign-test intervals);
 - ``trust``: a ledger row counts only if an engine not from the change, re-judging it, finds the
   accept rule holding again (the integrity gate re-judges the rows a change adds; ``gates audit``);

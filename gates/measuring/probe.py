@@ -205,7 +205,7 @@ def subject_root(subject: Subject, tree: Path) -> Path:
 
 
 # One subject run at a time: the guard's before/after digests assume it (gates may run in
-# threads, gates/commands/check.py; their subject runs still take turns).
+# threads, gates/session.py run_gates; their subject runs still take turns).
 _RUN_LOCK = threading.RLock()
 
 

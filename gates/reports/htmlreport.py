@@ -23,6 +23,7 @@ from pathlib import Path
 
 from gates.contract.ledger import Ledger
 from gates.contract.spec import Spec
+from gates.reports.report import human_bytes
 
 STYLE = {
     'baseline': {'color': '#222222', 'marker': 's'},
@@ -81,14 +82,6 @@ def size_axis(spec: Spec) -> SizeAxis:
     src = 'report.size_param' if spec.report.size_param else 'the workloads\' parameter'
     return SizeAxis(label, xs, {x: _t_label(x) if log2 else f'{x:g}' for x in xs.values()}, True,
                     f'x: {label}, from {src} {name}' + (' (x = 2^value).' if log2 else '.'))
-
-
-def human_bytes(n: float) -> str:
-    for unit in ('B', 'KiB', 'MiB', 'GiB'):
-        if abs(n) < 1024 or unit == 'GiB':
-            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
-        n /= 1024
-    return f'{n:.1f} TiB'
 
 
 def has_points(figures: Figures) -> bool:

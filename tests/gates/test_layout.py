@@ -20,8 +20,10 @@ ALLOWED = {
     'reports': {'model', 'contract', 'vcs'},
     'selftest': {'model', 'context', 'contract'},
     'checks': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest'},
+    'session': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest',
+                'checks'},
     'commands': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest',
-                 'checks'},
+                 'checks', 'session'},
     'cli': {'model', 'commands'},
     '__main__': {'cli'},
     '__init__': set(),
@@ -56,6 +58,15 @@ def test_every_import_goes_the_allowed_way() -> None:
     assert wrong == []
 
 
+def test_no_command_imports_another() -> None:
+    """What commands share lives in ``gates.session`` (or the package it belongs to), never in a
+    sibling command (issue 17.6): each command module imports no ``gates.commands`` module."""
+    wrong = [f'{path.relative_to(GATES_DIR.parent)} imports {module}'
+             for path in sorted((GATES_DIR / 'commands').glob('*.py'))
+             for module in _imports(path) if module == 'gates.commands' or module.startswith('gates.commands.')]
+    assert wrong == []
+
+
 def test_the_probe_child_imports_nothing_of_the_engine() -> None:
     assert _imports(GATES_DIR / 'measuring' / '_probe_child.py') == []
 
@@ -68,9 +79,10 @@ def test_one_module_per_gate_and_a_docstring_per_package() -> None:
     for package in packages:
         doc = ast.get_docstring(ast.parse((package / '__init__.py').read_text(encoding='utf-8')))
         assert doc, f'{package.relative_to(GATES_DIR.parent)}/__init__.py has no docstring'
-    # No flat modules beyond the core: the CLI, the vocabulary and what a gate receives.
+    # No flat modules beyond the core: the CLI, the vocabulary, what a gate receives and what the
+    # commands share.
     assert sorted(p.name for p in GATES_DIR.glob('*.py')) == ['__init__.py', '__main__.py', 'cli.py',
-                                                            'context.py', 'model.py']
+                                                            'context.py', 'model.py', 'session.py']
 
 
 def _defined(path: Path) -> set[str]:
@@ -85,3 +97,4 @@ def test_changed_path_lives_in_vcs() -> None:
     assert homes == ['vcs/changes.py']
     from gates.vcs.changes import ChangedPath
     assert ChangedPath.__module__ == 'gates.vcs.changes'
+
