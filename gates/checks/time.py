@@ -30,6 +30,7 @@ Never compare with an absolute time from another run: machines and their load di
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,16 +114,14 @@ def check_workload(
         cand_variant: Mapping[str, str], warmup: bool,
 ) -> tuple[list[Pair], list[Decision], list[str], str]:
     stages = measure.stage_ids(ctx.spec)
-    subject = ctx.spec.subject
-    guard = measure.guard(ctx)
+    baseline = measure.request(ctx.spec, base, workload, base_variant, measure.guard(ctx))
+    candidate = dataclasses.replace(baseline, tree=ctx.head_tree, variant=cand_variant)
 
     def run_baseline() -> probe.TimeRun:
-        return probe.time_run(subject, base, workload.id, workload.params, base_variant, stages, guard=guard)
+        return probe.time(baseline)
 
     def run_candidate() -> probe.TimeRun:
-        return probe.time_run(
-            subject, ctx.head_tree, workload.id, workload.params, cand_variant, stages, guard=guard,
-        )
+        return probe.time(candidate)
 
     notes = []
     if warmup:

@@ -24,6 +24,7 @@ from typing import TextIO
 from gates.contract import noise as noise_mod
 from gates.contract.spec import Spec
 from gates.contract.spec import load_spec
+from gates.measuring import measure
 from gates.measuring import probe
 from gates.measuring.golden import digests
 from gates.model import GateError
@@ -38,20 +39,17 @@ def measure_noise(
     ``tree`` at the ci workloads (the tier the memory gate runs on every change)."""
     workloads = spec.tier_workloads('ci') if 'ci' in spec.tiers else spec.workloads
     variant = spec.variant(())
-    stages = [s.id for s in spec.stages]
-    measure = spec.budgets.memory.measure
+    instrument = spec.budgets.memory.measure
     figures: dict[str, list[dict[str, int]]] = {}
     for w in workloads:
         for i in range(runs):
             say(f'freeze {w.id}: memory noise, run {i + 1}/{runs} ...')
             with tempfile.TemporaryDirectory(prefix='stagegate-noise-') as cap:
-                run = probe.memory_run(
-                    spec.subject, tree, w.id, w.params, variant, stages, Path(cap), measure=measure,
-                )
+                run = probe.memory(measure.request(spec, tree, w, variant), Path(cap), measure=instrument)
             figures.setdefault(w.id, []).append(
                 noise_mod.figures(run.stage_peaks, run.whole_run_peak, run.retained),
             )
-    return noise_mod.measured(measure, figures)
+    return noise_mod.measured(instrument, figures)
 
 
 def freeze(

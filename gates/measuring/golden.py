@@ -11,6 +11,7 @@ import git
 
 from gates.contract.spec import Spec
 from gates.contract.spec import Workload
+from gates.measuring import measure
 from gates.measuring import probe
 from gates.model import GateError
 from gates.vcs import repo as repo_mod
@@ -25,11 +26,10 @@ def digests(
     """``{workload id: {"sha256", "size"}}`` of the baseline variant proved in ``tree``; a proof
     its own verifier rejects is an error (never an oracle)."""
     variant = spec.variant(())
-    stages = [s.id for s in spec.stages]
     out: dict[str, dict[str, object]] = {}
     for w in workloads:
         say(f'freeze {w.id}: proving ...')
-        run = probe.proof_run(spec.subject, tree, w.id, w.params, variant, stages)
+        run = probe.proof(measure.request(spec, tree, w, variant))
         if run.verify_ok is False:
             raise GateError(f'{w.id}: the baseline\'s own verifier rejects its proof ({run.verify_message}).')
         out[w.id] = {'sha256': run.sha256, 'size': run.size}

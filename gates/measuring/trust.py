@@ -147,9 +147,9 @@ def _memory(
         capture_dir: Path, label: str,
 ) -> probe.MemoryRun:
     def run() -> probe.MemoryRun:
-        return probe.memory_run(
-            spec.subject, tree, workload.id, workload.params, variant, measure.stage_ids(spec),
-            capture_dir, label=label, progress=ctx.progress, guard=measure.guard(ctx),
+        return probe.memory(
+            measure.request(spec, tree, workload, variant, measure.guard(ctx)), capture_dir,
+            label=label, progress=ctx.progress,
             # The spec's measure: a command subject's rows hold RSS peaks (issue 8.5).
             measure=spec.budgets.memory.measure,
         )
@@ -172,10 +172,7 @@ def _reproduce(
         if recorded is None:
             continue
         ctx.progress(f'integrity: re-measuring ledger {name} at {workload.id}')
-        proof = probe.proof_run(
-            spec.subject, tree, workload.id, workload.params, variant, measure.stage_ids(spec),
-            guard=measure.guard(ctx),
-        )
+        proof = probe.proof(measure.request(spec, tree, workload, variant, measure.guard(ctx)))
         if proof.sha256 != recorded.proof_sha256:
             out.append(Finding(
                 GATE, f'{name}: proof sha256 re-measured {proof.sha256[:12]}, the row records '
@@ -278,10 +275,10 @@ def _time_rule(
                 continue
 
             def baseline(w: Workload = workload) -> probe.TimeRun:
-                return probe.time_run(spec.subject, oracle, w.id, w.params, oracle_variant, stages, guard=watch)
+                return probe.time(measure.request(spec, oracle, w, oracle_variant, watch))
 
             def candidate(w: Workload = workload) -> probe.TimeRun:
-                return probe.time_run(spec.subject, tree, w.id, w.params, variant, stages, guard=watch)
+                return probe.time(measure.request(spec, tree, w, variant, watch))
 
             ctx.progress(f'integrity: timing ledger {name} at {workload.id} against the oracle (warm-up, then pairs)')
             baseline(), candidate()   # the time gate's warm-up: one untimed run of each tree

@@ -99,7 +99,7 @@ def guard_for(tree: Path, store: Path) -> treedigest.Guard:
 def prove(tree: Path, store: Path | None, x: int = 5, poke: str | None = None) -> bytes:
     params = {'x': x, **({'poke': poke} if poke else {})}
     guard = guard_for(tree, store) if store is not None else None
-    run = probe.proof_run(subject(), tree, 'w', params, {'0': 'materialized'}, [0], guard=guard)
+    run = probe.proof(probe.RunRequest(subject(), tree, 'w', params, {'0': 'materialized'}, [0], guard=guard))
     return run.proof
 
 

@@ -98,3 +98,18 @@ def test_changed_path_lives_in_vcs() -> None:
     from gates.vcs.changes import ChangedPath
     assert ChangedPath.__module__ == 'gates.vcs.changes'
 
+
+PROBE_POSITIONAL = {'time_run', 'proof_run', 'memory_run', 'memory_capture'}
+
+
+def test_the_engine_calls_the_probe_with_a_run_request() -> None:
+    """One ``RunRequest`` carries a subject run's parameters (issue 17.6); the positional form
+    is kept for the scripts in benchmarks/ only, never used inside the engine."""
+    wrong = []
+    for path in sorted(GATES_DIR.rglob('*.py')):
+        if path == GATES_DIR / 'measuring' / 'probe.py':
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Attribute) and node.attr in PROBE_POSITIONAL:
+                wrong.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno} calls probe.{node.attr}')
+    assert wrong == []

@@ -32,7 +32,8 @@ def test_noise_same_tree_twice_is_far_below_the_tolerance(
     spec = load_spec(tiny_subject.spec_path)
     params = {'workload': 'toy', 'log_t': 12, 'alloc': alloc}
     runs = [
-        probe.memory_run(spec.subject, tiny_subject.path, 'toy-12', params, MAT, [0, 1, 2], tmp_path / str(i))
+        probe.memory(probe.RunRequest(spec.subject, tiny_subject.path, 'toy-12', params, MAT, [0, 1, 2]),
+                     tmp_path / str(i))
         for i in range(2)
     ]
     first, second = runs
@@ -125,8 +126,9 @@ def _accept_stage0(repo: Path, tmp_path: Path) -> None:
     """Write a ledger row for stage 0 from a real measurement of the converted tree."""
     spec = load_spec(repo / 'specs/streaming-prover.yaml')
     variant = {'0': 'streaming', '1': 'materialized', '2': 'materialized'}
-    run = probe.memory_run(
-        spec.subject, repo, 'toy-12', spec.workload('toy-12').params, variant, [0, 1, 2], tmp_path / 'acc',
+    run = probe.memory(
+        probe.RunRequest(spec.subject, repo, 'toy-12', spec.workload('toy-12').params, variant, [0, 1, 2]),
+        tmp_path / 'acc',
     )
     figures = ledgerlib.WorkloadFigures(
         {str(k): v for k, v in run.stage_peaks.items()}, run.whole_run_peak, 1.0, {}, '0' * 64,

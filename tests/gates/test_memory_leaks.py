@@ -49,7 +49,7 @@ def _spec(tolerance_bytes: int, max_exponent: float | None = None):  # type: ign
 
 
 def _run(tree: Path, tmp: Path, label: str, **params: object) -> probe.MemoryRun:
-    return probe.memory_run(python_subject(), tree, 'w', params, MAT, STAGES, tmp / label, timeout=300)
+    return probe.memory(probe.RunRequest(python_subject(), tree, 'w', params, MAT, STAGES, timeout=300), tmp / label)
 
 
 @pytest.fixture(scope='module')
