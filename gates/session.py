@@ -32,6 +32,7 @@ from typing import TextIO
 import git
 
 from gates.contract import discover
+from gates.contract import metrics
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import WorkloadFigures
 from gates.contract.ledger import read_ledger
@@ -359,7 +360,7 @@ def figures(verdicts: Sequence[Verdict], workload_ids: Sequence[str]) -> dict[st
             time_ratio_stages={str(k): float(v) for k, v in timing['ratio_stages'].items()},
             proof_sha256=str(proof['sha256']),
             # the time gate names a unit 'unit:0+8'; the row keeps '0+8'
-            time_ratio_units={str(k).split(':', 1)[-1]: float(v)
+            time_ratio_units={metrics.key_of(str(k)): float(v)
                               for k, v in (timing.get('ratio_units') or {}).items()},
         )
     return out

@@ -42,6 +42,8 @@ from gates.measuring import probe
 from gates.measuring import stats
 from gates.measuring import time_rule
 from gates.context import CheckContext
+from gates.contract import metrics
+from gates.contract.metrics import TOTAL
 from gates.model import Finding
 from gates.model import Verdict
 from gates.contract.spec import Workload
@@ -51,14 +53,10 @@ GATE = 'time'
 # integrity gate runs them too when it re-judges a ledger row (issue 13.3): the same objects.
 NOISE_FLOOR = time_rule.NOISE_FLOOR
 CONFIDENCE = time_rule.CONFIDENCE
-TOTAL = time_rule.TOTAL
-UNIT = time_rule.UNIT
 DECIDED = time_rule.DECIDED
 FAILED_EARLY = time_rule.FAILED_EARLY
 CAPPED = time_rule.CAPPED
 RERUN = time_rule.RERUN
-unit_metric = time_rule.unit_metric
-unit_stages = time_rule.unit_stages
 metrics_for = time_rule.metrics_for
 describe = time_rule.describe
 Decision = time_rule.Decision
@@ -81,7 +79,7 @@ def findings_for(
     findings, notes = [], []
     for d in decisions:
         what = describe(d.metric)
-        stage = None if d.metric == TOTAL or d.metric.startswith(UNIT) else int(d.metric)
+        stage = metrics.stage_of(d.metric)
         ci = f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}]'
         figures = f'median ratio {d.median:.3f} over {len(d.ratios)} pairs, {ci}'
         if d.in_unit:
@@ -231,8 +229,8 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
                 'pairs': len(pairs),
                 'stopped': reason,
                 'ratio_total': decisions[0].median,
-                'ratio_stages': {d.metric: d.median for d in decisions[1:] if not d.metric.startswith(UNIT)},
-                'ratio_units': {d.metric: d.median for d in decisions if d.metric.startswith(UNIT)},
+                'ratio_stages': {d.metric: d.median for d in decisions[1:] if not metrics.is_unit(d.metric)},
+                'ratio_units': {d.metric: d.median for d in decisions if metrics.is_unit(d.metric)},
                 'metrics': [d.to_dict() for d in decisions],
                 'variant': {'baseline': dict(base_variant), 'candidate': dict(cand_variant)},
             }

@@ -11,26 +11,20 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
+from gates.contract.metrics import TOTAL
+from gates.contract.metrics import is_unit
+from gates.contract.metrics import unit_metric
+from gates.contract.metrics import unit_stages
 from gates.contract.spec import TimeBudget
 from gates.measuring import probe
 from gates.measuring import stats
 
 NOISE_FLOOR = 0.005      # seconds; see the module docstring and benchmarks/README.md
 CONFIDENCE = 0.95        # two-sided; the sign test needs >= 6 pairs to reach it
-TOTAL = 'total'
-UNIT = 'unit:'           # metric name prefix of a unit: 'unit:0+8'
 DECIDED = 'decided: every judged metric\'s interval lies below the limit'
 FAILED_EARLY = 'decided: a judged metric\'s interval lies at or above the limit'
 CAPPED = 'max_pairs reached with a metric undecided'
 RERUN = 'inconclusive after max_pairs: measured once more on fresh pairs'
-
-
-def unit_metric(unit: Sequence[int]) -> str:
-    return UNIT + '+'.join(str(s) for s in unit)
-
-
-def unit_stages(metric: str) -> list[int]:
-    return [int(s) for s in metric[len(UNIT):].split('+')]
 
 
 def metrics_for(stages: Sequence[int], units: Sequence[Sequence[int]]) -> tuple[list[str], set[str]]:
@@ -43,14 +37,14 @@ def metrics_for(stages: Sequence[int], units: Sequence[Sequence[int]]) -> tuple[
 def describe(metric: str) -> str:
     if metric == TOTAL:
         return 'end to end'
-    if metric.startswith(UNIT):
+    if is_unit(metric):
         return f'stages {" + ".join(str(s) for s in unit_stages(metric))} (one unit)'
     return f'stage {metric}'
 
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
-    metric: str                  # 'total' or the stage id as a string
+    metric: str                  # a metric key (gates/contract/metrics.py): 'total', '3', 'unit:0+8'
     ratios: tuple[float, ...]    # candidate / baseline, one per pair
     median: float
     interval: stats.Interval
@@ -79,7 +73,7 @@ class Pair:
 def seconds(run: probe.TimeRun, metric: str) -> float:
     if metric == TOTAL:
         return run.total_seconds
-    if metric.startswith(UNIT):
+    if is_unit(metric):
         return sum(run.stage_seconds[s] for s in unit_stages(metric))
     return run.stage_seconds[int(metric)]
 

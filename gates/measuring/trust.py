@@ -59,6 +59,7 @@ from gates.measuring import time_rule
 from gates.vcs import repo as repo_mod
 from gates.vcs import trees
 from gates.context import CheckContext
+from gates.contract import metrics
 from gates.contract import noise as noise_mod
 from gates.contract.ledger import MEMORY_METHOD
 from gates.contract.ledger import Ledger
@@ -265,7 +266,7 @@ def _time_rule(
     name, ledger, line = where
     budget = spec.budgets.time
     stages = measure.stage_ids(spec)
-    metrics, in_unit = time_rule.metrics_for(stages, budget.units)
+    keys, in_unit = time_rule.metrics_for(stages, budget.units)
     watch = measure.guard(ctx)
     out: list[Finding] = []
     with measure.baseline_tree(ctx) as oracle:
@@ -285,12 +286,13 @@ def _time_rule(
             def say(message: str, w: str = workload.id) -> None:
                 ctx.progress(f'integrity: time {w} of {name}: {message}')
 
-            pairs, decisions, why = time_rule.compare(baseline, candidate, metrics, budget, say, in_unit=in_unit)
+            pairs, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
             if why == time_rule.CAPPED and time_rule.undecided(decisions):
                 # As the time gate does (issue 13.2): never settled by a median; once more, fresh pairs.
                 say(time_rule.RERUN)
-                pairs, decisions, why = time_rule.compare(baseline, candidate, metrics, budget, say, in_unit=in_unit)
+                pairs, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
             for d in decisions:
+                stage = metrics.stage_of(d.metric)
                 if d.judged and not d.passed:
                     verdict = (f'is not below {budget.ratio_lt:g}' if d.side == 'above' else
                                f'straddles {budget.ratio_lt:g} after max_pairs and once more on fresh '
@@ -302,7 +304,7 @@ def _time_rule(
                               f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}], '
                               f'{verdict}',
                         ledger, line, workload=workload.id,
-                        stage=int(d.metric) if d.metric.isdigit() else row.stage, figure=d.median,
+                        stage=row.stage if stage is None else stage, figure=d.median,
                     ))
     return out
 

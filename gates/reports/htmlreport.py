@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
 
+from gates.contract import metrics
 from gates.contract.ledger import Ledger
 from gates.contract.spec import Spec
 from gates.reports.report import human_bytes
@@ -93,11 +94,6 @@ def _t_label(t: float) -> str:
     return f'2^{k:.0f}' if abs(k - round(k)) < 1e-9 else f'{t:g}'
 
 
-def unit_key(unit: Sequence[int]) -> str:
-    """A unit's key in unit figures and ledger rows: '0+8'."""
-    return '+'.join(str(s) for s in unit)
-
-
 def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, bytes_axis: bool,
          refs: Sequence[float] = (), budget: float | None = None, title: str = '',
          unit_figures: Mapping[str, list[Line]] | None = None,
@@ -136,7 +132,7 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
                        None if unit or unjudged else budget, note, 'no figures'))
     for unit in units:
         panels.append((f'stages {" + ".join(map(str, unit))} (one unit)',
-                       list((unit_figures or {}).get(unit_key(unit), [])), budget, '',
+                       list((unit_figures or {}).get(metrics.unit_key(unit), [])), budget, '',
                        'no unit figures: rows accepted before\nunits were recorded; '
                        '`gates check --json` has them'))
     n = len(panels)
@@ -288,7 +284,7 @@ def unit_table(spec: Spec, figures: Mapping[str, list[Line]], *, axis: SizeAxis 
     axis = axis or size_axis(spec)
     rows = []
     for unit in spec.budgets.time.units:
-        for ln in figures.get(unit_key(unit), []):
+        for ln in figures.get(metrics.unit_key(unit), []):
             uppers = dict(ln.upper)
             for t, y in ln.points:
                 value = f'{y:.3f} to {uppers[t]:.3f}' if t in uppers else f'{y:.3f}'

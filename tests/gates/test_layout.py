@@ -113,3 +113,16 @@ def test_the_engine_calls_the_probe_with_a_run_request() -> None:
             if isinstance(node, ast.Attribute) and node.attr in PROBE_POSITIONAL:
                 wrong.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno} calls probe.{node.attr}')
     assert wrong == []
+
+
+def test_metric_keys_are_spelled_in_one_module() -> None:
+    """A unit's metric ('unit:0+8') and key ('0+8') are made and read by gates/contract/metrics.py
+    only (issue 17.6): no other module of the engine holds the prefix."""
+    home = GATES_DIR / 'contract' / 'metrics.py'
+    wrong = []
+    for path in sorted(GATES_DIR.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if (path != home and isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and node.value.startswith('unit:')):
+                wrong.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno}')
+    assert wrong == []
