@@ -45,6 +45,7 @@ from gates.context import CheckContext
 from gates.contract import metrics
 from gates.contract.metrics import TOTAL
 from gates.model import Finding
+from gates.model import RatioBelow
 from gates.model import Verdict
 from gates.contract.spec import Workload
 
@@ -74,14 +75,14 @@ OPT_WHY = 'not the optimisation target (spec target)'   # issue 8.5: reported, n
 
 
 def findings_for(
-        workload: str, decisions: Sequence[Decision], limit: float, reported_why: str = UNIT_WHY,
+        workload: str, decisions: Sequence[Decision], threshold: RatioBelow, reported_why: str = UNIT_WHY,
 ) -> tuple[list[Finding], list[str]]:
     findings, notes = [], []
+    limit = threshold.limit
     for d in decisions:
         what = describe(d.metric)
         stage = metrics.stage_of(d.metric)
-        ci = f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}]'
-        figures = f'median ratio {d.median:.3f} over {len(d.ratios)} pairs, {ci}'
+        figures = d.figures()
         if d.in_unit:
             notes.append(f'{workload} {what}: {reported_why}, reported only ({figures})')
         elif not d.judged:
@@ -194,12 +195,12 @@ def benchmarks(
 def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) -> Verdict:
     """Judge every workload of the tier; write pytest-benchmark JSON to ``out_dir``
     (default ``<repo>/.stagegate/time``) and name it in the verdict's details."""
-    limit = ctx.spec.budgets.time.ratio_lt
+    budget = ctx.spec.budgets.time
+    threshold = budget.threshold()
     findings: list[Finding] = []
     notes: list[str] = []
     details: dict[str, Any] = {}
     measured: dict[str, tuple[list[Pair], list[Decision]]] = {}
-    budget = ctx.spec.budgets.time
     if budget.max_pairs < stats.samples_needed(CONFIDENCE):
         notes.append(
             f'budgets.time.max_pairs is {budget.max_pairs}: a {CONFIDENCE:.0%} interval needs '
@@ -221,7 +222,7 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
                 continue
             measured[workload.id] = (pairs, decisions)
             found, more = findings_for(
-                workload.id, decisions, limit, OPT_WHY if ctx.spec.mode == 'optimisation' else UNIT_WHY,
+                workload.id, decisions, threshold, OPT_WHY if ctx.spec.mode == 'optimisation' else UNIT_WHY,
             )
             findings += found
             notes += noted + more
@@ -237,7 +238,7 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
     path = benchjson.write(
         out_dir or measure.output_dir(ctx.repo_root, 'time'), ctx.repo_root,
         benchmarks(measured, base_variant, cand_variant),
-        {'gate': GATE, 'passed': not findings, 'ratio_lt': limit, 'noise_floor_s': NOISE_FLOOR,
+        {'gate': GATE, 'passed': not findings, 'ratio_lt': threshold.limit, 'noise_floor_s': NOISE_FLOOR,
          'units': [list(u) for u in budget.units],
          'confidence': CONFIDENCE, 'workloads': details, 'notes': notes},
     )

@@ -263,10 +263,9 @@ def _time_rule(
         variant: Mapping[str, str], where: tuple[str, str, int | None],
 ) -> list[Finding]:
     """Step 4: the time gate's interleaved comparison, oracle against the row's commit."""
-    name, ledger, line = where
+    name = where[0]
     budget = spec.budgets.time
-    stages = measure.stage_ids(spec)
-    keys, in_unit = time_rule.metrics_for(stages, budget.units)
+    keys, in_unit = time_rule.metrics_for(measure.stage_ids(spec), budget.units)
     watch = measure.guard(ctx)
     out: list[Finding] = []
     with measure.baseline_tree(ctx) as oracle:
@@ -286,26 +285,35 @@ def _time_rule(
             def say(message: str, w: str = workload.id) -> None:
                 ctx.progress(f'integrity: time {w} of {name}: {message}')
 
-            pairs, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
+            _, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
             if why == time_rule.CAPPED and time_rule.undecided(decisions):
                 # As the time gate does (issue 13.2): never settled by a median; once more, fresh pairs.
                 say(time_rule.RERUN)
-                pairs, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
-            for d in decisions:
-                stage = metrics.stage_of(d.metric)
-                if d.judged and not d.passed:
-                    verdict = (f'is not below {budget.ratio_lt:g}' if d.side == 'above' else
-                               f'straddles {budget.ratio_lt:g} after max_pairs and once more on fresh '
-                               f'pairs (INCONCLUSIVE: the rule is not seen to hold; rerun on a quieter machine)')
-                    out.append(Finding(
-                        GATE, f'{name}: {RULE} at {workload.id} (time, against the oracle '
-                              f'{ctx.oracle_rev[:12] or spec.baseline_ref}): {time_rule.describe(d.metric)}: '
-                              f'median ratio {d.median:.3f} over {len(pairs)} pairs, '
-                              f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}], '
-                              f'{verdict}',
-                        ledger, line, workload=workload.id,
-                        stage=row.stage if stage is None else stage, figure=d.median,
-                    ))
+                _, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
+            out += _time_findings(ctx, spec, row, workload.id, decisions, where)
+    return out
+
+
+def _time_findings(
+        ctx: CheckContext, spec: Spec, row: Row, workload: str, decisions: Sequence[time_rule.Decision],
+        where: tuple[str, str, int | None],
+) -> list[Finding]:
+    """Step 4's findings: each judged metric the threshold does not pass at ``workload``."""
+    name, ledger, line = where
+    limit = spec.budgets.time.threshold().limit
+    out = []
+    for d in decisions:
+        if d.judged and not d.passed:
+            verdict = (f'is not below {limit:g}' if d.side == 'above' else
+                       f'straddles {limit:g} after max_pairs and once more on fresh '
+                       f'pairs (INCONCLUSIVE: the rule is not seen to hold; rerun on a quieter machine)')
+            stage = metrics.stage_of(d.metric)
+            out.append(Finding(
+                GATE, f'{name}: {RULE} at {workload} (time, against the oracle '
+                      f'{ctx.oracle_rev[:12] or spec.baseline_ref}): {time_rule.describe(d.metric)}: '
+                      f'{d.figures()}, {verdict}',
+                ledger, line, workload=workload, stage=row.stage if stage is None else stage, figure=d.median,
+            ))
     return out
 
 
