@@ -126,3 +126,19 @@ def test_metric_keys_are_spelled_in_one_module() -> None:
                     and node.value.startswith('unit:')):
                 wrong.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno}')
     assert wrong == []
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_over_80_lines() -> None:
+    """A function fits on a screen or two (issue 17.6; STYLE.md): from its ``def`` line to its
+    last line, docstring and nested functions included, at most 80 lines."""
+    long = []
+    for path in sorted(GATES_DIR.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno} {node.name}: {lines} lines')
+    assert long == []
