@@ -1,6 +1,7 @@
 """Running the subject and measuring it, in isolated fresh processes.
 
 - ``probe``: one subject prove from a given tree, in mode proof, time or memory;
+- ``request``: ``RunRequest``, what one subject run is asked (subject, tree, workload, variant ...);
 - ``_probe_child``: the child side of a probe, copied alone into a private folder and run by
   path (``python -B -s -S -P``), so it imports nothing of the engine;
 - ``probe_command``: subjects of kind ``command`` (any language; RSS of the process tree);

@@ -14,6 +14,7 @@ from gates.measuring import probe
 from gates.vcs import cachestore
 from gates.vcs import repo as gitrepo
 from gates.measuring import treedigest
+from gates.measuring.request import RunRequest
 from gates.context import CheckContext
 from gates.contract.spec import Spec
 from gates.contract.spec import Workload
@@ -57,10 +58,10 @@ def stage_ids(spec: Spec) -> list[int]:
 def request(
         spec: Spec, tree: Path, workload: Workload, variant: Mapping[str, str],
         watch: treedigest.Guard | None = None,
-) -> probe.RunRequest:
+) -> RunRequest:
     """The probe's request for ``workload`` of ``spec``'s subject run from ``tree`` with
     ``variant``, every stage of the spec reported, under the tree guard ``watch`` (if any)."""
-    return probe.RunRequest(
+    return RunRequest(
         spec.subject, tree, workload.id, workload.params, variant, stage_ids(spec), guard=watch,
     )
 

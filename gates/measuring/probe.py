@@ -12,8 +12,8 @@ gates/measuring/_probe_child.py, isolated (see its docstring for the JSON protoc
 With a ``guard`` (gates/measuring/treedigest.py), every tree it watches is digested before and after each
 subject run; a change raises ``TreeTampered``, a ProbeFailed the gates report as a finding.
 
-Every mode takes one ``RunRequest`` (subject, tree, workload, params, variant, stages, timeout,
-guard). Modes: ``time`` (perf_counter at the boundaries), ``memory`` (heap: one process per
+Every mode takes one ``RunRequest`` (gates/measuring/request.py: subject, tree, workload, params,
+variant, stages, timeout, guard). Modes: ``time`` (perf_counter at the boundaries), ``memory`` (heap: one process per
 stage k with a memray Tracker from enter(k) to exit(k), then the run stops, plus the peak RSS
 of child processes started in that window; plus one process tracking the whole run; ``capture``
 is one of those processes. rss: one run of a command subject, its process tree's RSS sampled per
@@ -45,12 +45,13 @@ from gates.measuring import probe_command
 from gates.measuring import proc
 from gates.measuring import treedigest
 from gates.measuring._probe_child import PROTOCOL
+from gates.measuring.request import DEFAULT_TIMEOUT
+from gates.measuring.request import RunRequest
 from gates.model import GateError
 from gates.measuring.proc import ProbeFailed as ProbeFailed   # re-exported: the gates catch probe.ProbeFailed
 from gates.contract.spec import Subject
 
 Progress = Callable[[str], None]
-DEFAULT_TIMEOUT = 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,27 +89,6 @@ class ProofRun:
     verify_message: str
     sections: tuple[tuple[int, int, int], ...] | None  # (stage, offset, length); None: unknown
     subject_file: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class RunRequest:
-    """One subject run, as every mode of the probe takes it: the subject, the tree it runs from,
-    the workload (its id and params), the variant and the stages whose boundaries it must
-    report, and the run's limits (timeout, and the guard of the measured trees, if any). The
-    other side of a pair is ``dataclasses.replace(request, tree=..., variant=...)``."""
-
-    subject: Subject
-    tree: Path
-    workload: str
-    params: Mapping[str, Any]
-    variant: Mapping[str, str]
-    stages: Sequence[int]
-    timeout: float = DEFAULT_TIMEOUT
-    guard: treedigest.Guard | None = None
-
-    def child_fields(self) -> dict[str, Any]:
-        """What the python child's request (gates/measuring/_probe_child.py) takes of it."""
-        return {'params': dict(self.params), 'variant': dict(self.variant), 'stages': list(self.stages)}
 
 
 def quiet(message: str) -> None:

@@ -23,7 +23,6 @@ import time
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 from typing import Any
 
 from gates.measuring import proc
@@ -31,9 +30,7 @@ from gates.measuring._probe_child import BoundaryCheck
 from gates.measuring._probe_child import BoundaryViolation
 from gates.model import GateError
 from gates.measuring.proc import ProbeFailed
-if TYPE_CHECKING:   # probe imports this module: the request's class is only named here
-    from gates.measuring.probe import RunRequest
-
+from gates.measuring.request import RunRequest
 BOUNDARY_LINE = re.compile(r'^STAGEGATE (enter|exit) (\d+)\s*$')
 
 

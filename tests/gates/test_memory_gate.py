@@ -15,6 +15,7 @@ from gate_helpers import toy_context
 from gates.contract import ledger as ledgerlib
 from gates.checks import memory
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.contract.spec import Subject
 from gates.contract.spec import load_spec
 from gates.contract.spec import parse_spec
@@ -32,7 +33,7 @@ def test_noise_same_tree_twice_is_far_below_the_tolerance(
     spec = load_spec(tiny_subject.spec_path)
     params = {'workload': 'toy', 'log_t': 12, 'alloc': alloc}
     runs = [
-        probe.memory(probe.RunRequest(spec.subject, tiny_subject.path, 'toy-12', params, MAT, [0, 1, 2]),
+        probe.memory(RunRequest(spec.subject, tiny_subject.path, 'toy-12', params, MAT, [0, 1, 2]),
                      tmp_path / str(i))
         for i in range(2)
     ]
@@ -127,7 +128,7 @@ def _accept_stage0(repo: Path, tmp_path: Path) -> None:
     spec = load_spec(repo / 'specs/streaming-prover.yaml')
     variant = {'0': 'streaming', '1': 'materialized', '2': 'materialized'}
     run = probe.memory(
-        probe.RunRequest(spec.subject, repo, 'toy-12', spec.workload('toy-12').params, variant, [0, 1, 2]),
+        RunRequest(spec.subject, repo, 'toy-12', spec.workload('toy-12').params, variant, [0, 1, 2]),
         tmp_path / 'acc',
     )
     figures = ledgerlib.WorkloadFigures(
