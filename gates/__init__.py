@@ -20,6 +20,7 @@ Layout (each package's ``__init__`` says what it holds):
 - ``contract/``   the spec (and what loosens it) and the ledger; imports only ``model``;
 - ``reports/``    tables, JSON, SARIF, the HTML page, benchmark JSON, loop transcripts;
 - ``commands/``   one module per ``gates`` command; ``selftest/`` the self-test corpus;
-- ``model`` (Finding, Verdict, GateError, thresholds), ``context`` (what a gate receives) and
-  ``cli`` (the only module that knows argparse) stay at the top.
+- ``model`` (Finding, Verdict, GateError, thresholds), ``context`` (what a gate receives),
+  ``session`` (what the commands share: one run of the gates, from the checkout to the report)
+  and ``cli`` (the only module that knows argparse) stay at the top.
 """

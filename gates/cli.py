@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from gates.commands.check import GATES
+from gates.model import GATE_NAMES
 from gates.model import GateError
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_CRASH, EXIT_INTERRUPT = 0, 1, 2, 3, 130
@@ -29,16 +29,25 @@ def _parser() -> argparse.ArgumentParser:
         prog='gates', description='Judge each step of a materialized -> streaming conversion.',
     )
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    # In this order in `gates --help`.
+    _add_judging(sub)
+    _add_bookkeeping(sub)
+    _add_tools(sub)
+    return parser
 
-    def with_spec(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument('--spec', help='the machine spec (default: [tool.stagegate] spec in pyproject.toml, else the single specs/*.yaml)')
-        return p
 
-    check = with_spec(sub.add_parser('check', help='run the gates on the working tree'))
+def _with_spec(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument('--spec', help='the machine spec (default: [tool.stagegate] spec in pyproject.toml, else the single specs/*.yaml)')
+    return p
+
+
+def _add_judging(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """check, merge, accept: the commands that judge a change."""
+    check = _with_spec(sub.add_parser('check', help='run the gates on the working tree'))
     check.add_argument('--tier', default='ci', help='workload tier from the spec (default: ci)')
     check.add_argument(
-        '--gate', action='append', choices=GATES, default=[], metavar='NAME',
-        help=f'run only this gate (repeatable; one of {", ".join(GATES)}; default: all)',
+        '--gate', action='append', choices=GATE_NAMES, default=[], metavar='NAME',
+        help=f'run only this gate (repeatable; one of {", ".join(GATE_NAMES)}; default: all)',
     )
     check.add_argument(
         '--base', metavar='REF',
@@ -59,10 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument('--out', metavar='FILE', help='with --shard: where the partial result goes '
                                                      '(outside the checkout: it would be judged)')
-    merge = with_spec(sub.add_parser('merge', help='combine the partial results of `gates check --shard`'))
+    merge = _with_spec(sub.add_parser('merge', help='combine the partial results of `gates check --shard`'))
     merge.add_argument('results', nargs='+', metavar='RESULT', help='every shard\'s --out file')
     merge.add_argument('--json', action='store_true', help='print a JSON document on stdout')
-    accept = with_spec(sub.add_parser('accept', help='run the full tier and record the stage'))
+    accept = _with_spec(sub.add_parser('accept', help='run the full tier and record the stage'))
     accept.add_argument(
         '--base', metavar='REF',
         help='judge the change since the merge-base of REF and HEAD (default: as gates check)',
@@ -72,29 +81,34 @@ def _parser() -> argparse.ArgumentParser:
         help='record the row from the results of `gates check --tier full --shard K/N` of HEAD '
              '(every shard) instead of running the tier here',
     )
-    with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
-    prot = with_spec(sub.add_parser('protected', help="protected paths and symbols, with the verifier's reach"))
+
+
+def _add_bookkeeping(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """status, protected, next, audit, install-hook, freeze, rebaseline: the ledger, the oracle
+    and what the gates protect."""
+    _with_spec(sub.add_parser('status', help='stages, accepted or not, with ledger figures'))
+    prot = _with_spec(sub.add_parser('protected', help="protected paths and symbols, with the verifier's reach"))
     prot.add_argument('--json', action='store_true', help='print a JSON document on stdout')
-    nxt = with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
+    nxt = _with_spec(sub.add_parser('next', help='the stage under conversion and its brief'))
     nxt.add_argument(
         '--format', choices=('text', 'agent'), default='text',
         help='text: the brief for people (default); agent: the full instructions for a coding agent',
     )
-    audit = with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
+    audit = _with_spec(sub.add_parser('audit', help='re-measure a ledger row at its commit'))
     audit.add_argument('row', nargs='?', type=int, help='row index (default: the last row)')
     audit.add_argument(
         '--workload', action='append', default=[], metavar='ID',
         help="re-measure only this workload of the row (repeatable; default: all the row's)",
     )
-    hook = with_spec(sub.add_parser('install-hook', help='install the git pre-commit hook'))
+    hook = _with_spec(sub.add_parser('install-hook', help='install the git pre-commit hook'))
     hook.add_argument('--force', action='store_true', help='overwrite a foreign pre-commit hook')
-    fr = with_spec(sub.add_parser('freeze', help='write the golden digests from the baseline ref'))
+    fr = _with_spec(sub.add_parser('freeze', help='write the golden digests from the baseline ref'))
     fr.add_argument('--ref', default=None, help='the baseline revision (default: the spec\'s baseline.ref)')
     fr.add_argument('--force', action='store_true', help='overwrite digests that differ (a new baseline)')
     fr.add_argument('--noise-runs', type=int, default=None, metavar='N',
                     help='also measure the baseline\'s memory N times (N >= 2) at the ci workloads and '
                          'record each figure\'s spread as memory_noise')
-    reb = with_spec(sub.add_parser(
+    reb = _with_spec(sub.add_parser(
         'rebaseline', help='a new oracle: tag, golden digests, spec version, ledger reset, one commit',
     ))
     reb.add_argument('ref', metavar='REF', help='the commit whose prover becomes the new baseline')
@@ -104,7 +118,11 @@ def _parser() -> argparse.ArgumentParser:
         help='discard the accepted rows (refused without it while the ledger has rows)',
     )
     reb.add_argument('--tag', default=None, help="tag to create or move (default: the spec's baseline.ref)")
-    rep = with_spec(sub.add_parser('report', help='markdown + HTML report with plots'))
+
+
+def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """report, init, selftest, loop."""
+    rep = _with_spec(sub.add_parser('report', help='markdown + HTML report with plots'))
     rep.add_argument('--out', default='out/report', help='output folder (default: out/report)')
     rep.add_argument(
         '--bench', action='append', default=[], metavar='JSON',
@@ -127,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
                     help='the folder holding the engine to judge (default: the running one)')
     st.add_argument('--case', action='append', default=[], metavar='NAME', help='only this case (repeatable)')
     st.add_argument('--json', action='store_true', help='print a JSON document on stdout')
-    lp = with_spec(sub.add_parser('loop', help='drive a coding agent: implement, check, fix, accept'))
+    lp = _with_spec(sub.add_parser('loop', help='drive a coding agent: implement, check, fix, accept'))
     lp.add_argument('--agent', required=True, metavar='CMD',
                     help='shell command run once per iteration in a worktree of the loop branch; '
                          'it reads the feedback file named by $GATES_FEEDBACK (also on stdin)')
@@ -147,7 +165,6 @@ def _parser() -> argparse.ArgumentParser:
                          '(default: <git dir>/gates-loop/<stamp>)')
     lp.add_argument('--base', help="base revision each check judges against (default: the check's)")
     lp.add_argument('--json', action='store_true', help='print a JSON summary on stdout; no progress')
-    return parser
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -174,7 +191,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return status(cwd, args.spec, sys.stdout)
     if args.command == 'next':
         if args.format == 'agent':
-            from gates.commands.brief import next_agent
+            from gates.commands.status import next_agent
             return next_agent(cwd, args.spec, sys.stdout)
         from gates.commands.status import next_stage
         return next_stage(cwd, args.spec, sys.stdout)

@@ -1,4 +1,7 @@
-"""What a gate receives: ``CheckContext`` (built once per run by the CLI) and its parts."""
+"""What a gate receives: ``CheckContext`` (built once per run by the CLI) and its parts.
+
+Builds on ``contract`` (the spec, the ledger) and ``vcs.changes`` (the paths a change touches).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -7,7 +10,6 @@ import threading
 from collections.abc import Callable
 from collections.abc import Hashable
 from pathlib import Path
-from typing import Literal
 from typing import TypeVar
 from typing import cast
 
@@ -15,27 +17,9 @@ from gates.contract.ledger import Ledger
 from gates.contract.spec import Spec
 from gates.contract.spec import Stage
 from gates.contract.spec import Workload
+from gates.vcs.changes import ChangedPath
 
 T = TypeVar('T')
-Status = Literal['A', 'M', 'D', 'R']
-
-
-@dataclasses.dataclass(frozen=True)
-class ChangedPath:
-    """One path changed between the base and the head (repo-relative, posix).
-
-    ``R`` (rename) carries the old path in ``old_path``; a rename touches both paths.
-    """
-
-    path: str
-    status: Status
-    old_path: str | None = None
-
-    def paths(self) -> tuple[str, ...]:
-        """Every path this change touches (both sides of a rename)."""
-        if self.old_path is not None and self.old_path != self.path:
-            return (self.old_path, self.path)
-        return (self.path,)
 
 
 class Measurements:
@@ -47,7 +31,7 @@ class Measurements:
 
     def __init__(self) -> None:
         self._values: dict[Hashable, object] = {}
-        # Gates may run in threads (gates/commands/check.py): a key is measured once, by the
+        # Gates may run in threads (gates/session.py run_gates): a key is measured once, by the
         # first thread that asks; the others wait for its value.
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.RLock] = {}

@@ -5,6 +5,7 @@ import dataclasses
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
+from typing import Literal
 from typing import Protocol
 
 
@@ -106,17 +107,38 @@ class Threshold(Protocol):
     def fails(self, current: float, reference: float) -> str | None: ...
 
 
+# Where an interval of ratios lies against a RatioBelow's limit.
+Side = Literal['below', 'above', 'inconclusive']
+
+
 @dataclasses.dataclass(frozen=True)
 class RatioBelow:
-    """current / reference < limit (time: candidate / baseline < 2.0)."""
+    """current / reference < limit (time: candidate / baseline < 2.0).
+
+    The time budget's one rule (``TimeBudget.threshold``): the time gate (and the integrity
+    gate's re-judging of a ledger row) decides each metric's interval of per-pair ratios with
+    ``side``; ``gates audit`` judges a row's re-measured ratio with ``fails``."""
 
     limit: float
+
+    def holds(self, ratio: float) -> bool:
+        """Pass means strictly below the limit."""
+        return ratio < self.limit
+
+    def side(self, low: float, high: float) -> Side:
+        """Where the interval [low, high] of ratios lies: wholly below the limit (pass), at or
+        above it (fail), or across it (not decided)."""
+        if self.holds(high):
+            return 'below'
+        if low >= self.limit:
+            return 'above'
+        return 'inconclusive'
 
     def fails(self, current: float, reference: float) -> str | None:
         if reference <= 0:
             return f'reference is {reference:g}, cannot form a ratio'
         ratio = current / reference
-        if ratio < self.limit:
+        if self.holds(ratio):
             return None
         return (
             f'ratio {ratio:.3f} ({current:.4g} / {reference:.4g}) '

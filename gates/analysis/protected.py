@@ -24,7 +24,7 @@ from pathlib import Path
 from gates.analysis import astdiff
 from gates.analysis import reach
 from gates.vcs import cachestore
-from gates.context import ChangedPath
+from gates.vcs.changes import ChangedPath
 from gates.context import CheckContext
 from gates.model import Finding
 from gates.model import GateError

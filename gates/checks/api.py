@@ -162,24 +162,7 @@ def semgrep_findings(
     params = rule_params_of(ctx, base)
     packages = tuple(params.lists()['{{subject_globs}}'])
     files = python_files(ctx.head_tree)
-    descriptions: dict[str, str] = {}
-    template: dict[str, Any] | None = None
-    rendered: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    for path in sorted(rules.glob('*.yaml')):
-        for rule in load_rules(path):
-            descriptions[str(rule.get('id'))] = ' '.join(str(rule.get('message', '')).split())
-            if rule.get('id') == TEMPLATE_ID:
-                template = rule
-                continue
-            done = render_rule(rule, params)
-            if done is None:
-                skipped.append(str(rule.get('id')))
-                continue
-            empty = unmatched(rule, done, files, matches)
-            if empty is not None:
-                raise GateError(empty)
-            rendered.append(done)
+    descriptions, template, rendered, skipped = _rendered_rules(rules, params, files)
     details: dict[str, Any] = {
         'rules_dir': rules_source(ctx, rules), 'targets': len(targets),
         'rule_params': {k: list(v) for k, v in dataclasses.asdict(params).items()},
@@ -214,12 +197,55 @@ def semgrep_findings(
         if matches(t, converted) and (ctx.base_tree / t).is_file()
     }
     rule = generated_rule(template, tuple(forbid) + tuple(wrappers))
+    result = _scan(ctx, rendered + [rule], targets, callers, base_targets, details)
+    details.update(semgrep_seconds=round(result.seconds, 2), rules=sorted(descriptions))
+    head_matches = [m for m in result.matches if m.path not in base_targets]
+    carried = _carried_over(ctx, base, converted, head_matches, result, base_targets, details)
+    out = _match_findings(ctx, head_matches, carried, converted, baseline, forbid, wrappers)
+    out += _not_checked(ctx, result, base_targets, all_targets, targets)
+    return out, descriptions, details
+
+
+def _rendered_rules(
+        rules: Path, params: RuleParams, files: list[str],
+) -> tuple[dict[str, str], dict[str, Any] | None, list[dict[str, Any]], list[str]]:
+    """Every rule of ``rules`` with the spec's placeholders filled: (descriptions by id, the
+    template of the generated rule, the rendered rules, the ids of rules the spec leaves out).
+    A rendered rule that can match no file of the tree is an error (its globs went stale)."""
+    descriptions: dict[str, str] = {}
+    template: dict[str, Any] | None = None
+    rendered: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for path in sorted(rules.glob('*.yaml')):
+        for rule in load_rules(path):
+            descriptions[str(rule.get('id'))] = ' '.join(str(rule.get('message', '')).split())
+            if rule.get('id') == TEMPLATE_ID:
+                template = rule
+                continue
+            done = render_rule(rule, params)
+            if done is None:
+                skipped.append(str(rule.get('id')))
+                continue
+            empty = unmatched(rule, done, files, matches)
+            if empty is not None:
+                raise GateError(empty)
+            rendered.append(done)
+    return descriptions, template, rendered, skipped
+
+
+def _scan(
+        ctx: CheckContext, rule_docs: list[dict[str, Any]], targets: list[str], callers: list[str],
+        base_targets: dict[str, str], details: dict[str, Any],
+) -> semgrep_scan.ScanResult:
+    """One semgrep run of ``rule_docs`` (the last one the generated rule) over the targets, the
+    callers of new wrappers (for the generated rule only) and the base versions not in the store."""
+    rule = rule_docs[-1]
     # The base versions are committed content: their matches of the generated rule are kept in
     # the persistent store by (rule, semgrep version, git blob id) and not scanned again.
     cached, base_keys = _cached_base_matches(ctx, rule, base_targets)
     with tempfile.TemporaryDirectory(prefix='stagegate-rules-') as tmp:
         generated = Path(tmp) / 'rules.yaml'
-        generated.write_text(yaml.safe_dump({'rules': rendered + [rule]}), encoding='utf-8')
+        generated.write_text(yaml.safe_dump({'rules': rule_docs}), encoding='utf-8')
         configs = [generated]
         result = semgrep_scan.scan(
             ctx.head_tree, configs, targets + callers + sorted(p for p in base_targets if p not in cached),
@@ -237,8 +263,16 @@ def semgrep_findings(
             result, matches=result.matches + tuple(m for ms in cached.values() for m in ms),
         )
         details['base_matches_from_cache'] = sorted(base_targets[p] for p in cached)
-    details.update(semgrep_seconds=round(result.seconds, 2), rules=sorted(descriptions))
-    head_matches = [m for m in result.matches if m.path not in base_targets]
+    return result
+
+
+def _carried_over(
+        ctx: CheckContext, base: Spec | None, converted: tuple[str, ...],
+        head_matches: list[semgrep_scan.Match], result: semgrep_scan.ScanResult, base_targets: dict[str, str],
+        details: dict[str, Any],
+) -> set[tuple[str, str, int]]:
+    """(rule, path, line) of the generated rule's matches the base already had in the same
+    function, in converted files of stages not yet offered with the candidate backend."""
     carried: set[tuple[str, str, int]] = set()
     lenient = sorted({
         m.path for m in head_matches
@@ -248,27 +282,37 @@ def semgrep_findings(
         full_globs, full_ids, note = judged_in_full(ctx, base)
         details['judged_every_line'] = {'stages': full_ids, **({'note': note} if note else {})}
         lenient = [p for p in lenient if not matches(p, full_globs)]
-    if lenient:
-        by_file: dict[str, list[semgrep_scan.Match]] = {}
-        base_by_file: dict[str, list[semgrep_scan.Match]] = {}
-        for m in head_matches:
-            if m.rule_id == TEMPLATE_ID and m.path in lenient:
-                by_file.setdefault(m.path, []).append(m)
-        for m in result.matches:
-            rel = base_targets.get(m.path)
-            if m.rule_id == TEMPLATE_ID and rel in lenient:
-                base_by_file.setdefault(rel, []).append(m)
-        carried = preexisting.carried_over(
-            [h for rel, ms in by_file.items() for h in _hits(ctx.head_tree, rel, ms)],
-            [h for rel, ms in base_by_file.items() for h in _hits(ctx.base_tree, rel, ms)],
-            {rel: trees.read_text(ctx.head_tree, rel) or '' for rel in lenient},
-            {rel: trees.read_text(ctx.base_tree, rel) or '' for rel in lenient},
-        )
-        details['carried_over'] = {
-            'files': lenient, 'matches': len(carried),
-            'why': 'the base already had these matches in the same function, and the stage is '
-                   'not yet offered with the candidate backend',
-        }
+    if not lenient:
+        return carried
+    by_file: dict[str, list[semgrep_scan.Match]] = {}
+    base_by_file: dict[str, list[semgrep_scan.Match]] = {}
+    for m in head_matches:
+        if m.rule_id == TEMPLATE_ID and m.path in lenient:
+            by_file.setdefault(m.path, []).append(m)
+    for m in result.matches:
+        rel = base_targets.get(m.path)
+        if m.rule_id == TEMPLATE_ID and rel in lenient:
+            base_by_file.setdefault(rel, []).append(m)
+    carried = preexisting.carried_over(
+        [h for rel, ms in by_file.items() for h in _hits(ctx.head_tree, rel, ms)],
+        [h for rel, ms in base_by_file.items() for h in _hits(ctx.base_tree, rel, ms)],
+        {rel: trees.read_text(ctx.head_tree, rel) or '' for rel in lenient},
+        {rel: trees.read_text(ctx.base_tree, rel) or '' for rel in lenient},
+    )
+    details['carried_over'] = {
+        'files': lenient, 'matches': len(carried),
+        'why': 'the base already had these matches in the same function, and the stage is '
+               'not yet offered with the candidate backend',
+    }
+    return carried
+
+
+def _match_findings(
+        ctx: CheckContext, head_matches: list[semgrep_scan.Match], carried: set[tuple[str, str, int]],
+        converted: tuple[str, ...], baseline: str, forbid: tuple[str, ...], wrappers: dict[str, str],
+) -> list[tuple[str, Finding]]:
+    """One finding per (rule, path, line) the head's matches hold, but for the generated rule's
+    matches outside converted paths, carried over, or in a branch that runs the baseline."""
     out: list[tuple[str, Finding]] = []
     seen: set[tuple[str, str, int]] = set()
     for m in head_matches:
@@ -288,6 +332,16 @@ def semgrep_findings(
             if used and not any(re.search(rf'\b{re.escape(n)}\b', code) for n in forbid):
                 via = ' (' + '; '.join(f'`{n}`, defined at {wrappers[n]}, returns the forbidden view' for n in used) + ')'
         out.append((m.rule_id, Finding(GATE, f'[{m.rule_id}] `{code}`{via}: {m.message}', m.path, m.line)))
+    return out
+
+
+def _not_checked(
+        ctx: CheckContext, result: semgrep_scan.ScanResult, base_targets: dict[str, str],
+        all_targets: list[str], targets: list[str],
+) -> list[tuple[str, Finding]]:
+    """The changed files the rules cannot vouch for: semgrep's problems, files that do not
+    parse, and targets semgrep did not scan."""
+    out: list[tuple[str, Finding]] = []
     for p in result.problems:
         if p.path in base_targets:
             continue
@@ -303,7 +357,7 @@ def semgrep_findings(
                 GATE, 'semgrep did not scan this changed file (skipped or ignored); the rules '
                 'cannot vouch for it: check for .semgrepignore tricks or an unreadable file', t,
             )))
-    return out, descriptions, details
+    return out
 
 
 def _callers_of_new_wrappers(

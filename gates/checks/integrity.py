@@ -254,7 +254,8 @@ def rebaseline_findings(ctx: CheckContext, base: Spec) -> tuple[bool, list[Findi
 def _reproduce_golden(ctx: CheckContext, doc: dict[str, Any]) -> list[Finding]:
     """The new digests must be what the new baseline commit proves: re-made here, by this engine,
     for the tier's workloads."""
-    from gates.measuring import probe   # only a re-baseline pays for proving here
+    from gates.measuring import measure   # only a re-baseline pays for proving here
+    from gates.measuring import probe
     head = ctx.spec
     commit = doc.get('baseline_commit')
     repo = repo_mod.open_repo(ctx.repo_root)
@@ -268,7 +269,7 @@ def _reproduce_golden(ctx: CheckContext, doc: dict[str, Any]) -> list[Finding]:
     with repo_mod.export(repo, sha) as tree:
         for w in ctx.workloads:
             ctx.progress(f'integrity: re-making the golden digest of {w.id} at {sha[:12]} (re-baseline)')
-            run = probe.proof_run(head.subject, tree, w.id, w.params, head.variant(()), [s.id for s in head.stages])
+            run = probe.proof(measure.request(head, tree, w, head.variant(())))
             made = {'sha256': run.sha256, 'size': run.size}
             if wanted.get(w.id) != made:
                 out.append(Finding(

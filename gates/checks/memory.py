@@ -219,10 +219,9 @@ def _flamegraphs(
             capture = run.captures.get(str(finding.stage))
             if capture is None or not capture.is_file():
                 # A cached run from earlier in this process: its captures went with its gate run.
-                capture = probe.memory_capture(
-                    ctx.spec.subject, ctx.head_tree, workload.id, workload.params, variant,
-                    measure.stage_ids(ctx.spec), finding.stage, capture_dir, label='again',
-                    guard=measure.guard(ctx),
+                capture = probe.capture(
+                    measure.request(ctx.spec, ctx.head_tree, workload, variant, measure.guard(ctx)),
+                    finding.stage, capture_dir, label='again',
                 )
             probe.flamegraph(capture, target)
             extra = f'; flamegraph: {target}'

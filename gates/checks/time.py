@@ -30,6 +30,7 @@ Never compare with an absolute time from another run: machines and their load di
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,10 @@ from gates.measuring import probe
 from gates.measuring import stats
 from gates.measuring import time_rule
 from gates.context import CheckContext
+from gates.contract import metrics
+from gates.contract.metrics import TOTAL
 from gates.model import Finding
+from gates.model import RatioBelow
 from gates.model import Verdict
 from gates.contract.spec import Workload
 
@@ -50,14 +54,10 @@ GATE = 'time'
 # integrity gate runs them too when it re-judges a ledger row (issue 13.3): the same objects.
 NOISE_FLOOR = time_rule.NOISE_FLOOR
 CONFIDENCE = time_rule.CONFIDENCE
-TOTAL = time_rule.TOTAL
-UNIT = time_rule.UNIT
 DECIDED = time_rule.DECIDED
 FAILED_EARLY = time_rule.FAILED_EARLY
 CAPPED = time_rule.CAPPED
 RERUN = time_rule.RERUN
-unit_metric = time_rule.unit_metric
-unit_stages = time_rule.unit_stages
 metrics_for = time_rule.metrics_for
 describe = time_rule.describe
 Decision = time_rule.Decision
@@ -75,14 +75,14 @@ OPT_WHY = 'not the optimisation target (spec target)'   # issue 8.5: reported, n
 
 
 def findings_for(
-        workload: str, decisions: Sequence[Decision], limit: float, reported_why: str = UNIT_WHY,
+        workload: str, decisions: Sequence[Decision], threshold: RatioBelow, reported_why: str = UNIT_WHY,
 ) -> tuple[list[Finding], list[str]]:
     findings, notes = [], []
+    limit = threshold.limit
     for d in decisions:
         what = describe(d.metric)
-        stage = None if d.metric == TOTAL or d.metric.startswith(UNIT) else int(d.metric)
-        ci = f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}]'
-        figures = f'median ratio {d.median:.3f} over {len(d.ratios)} pairs, {ci}'
+        stage = metrics.stage_of(d.metric)
+        figures = d.figures()
         if d.in_unit:
             notes.append(f'{workload} {what}: {reported_why}, reported only ({figures})')
         elif not d.judged:
@@ -113,16 +113,14 @@ def check_workload(
         cand_variant: Mapping[str, str], warmup: bool,
 ) -> tuple[list[Pair], list[Decision], list[str], str]:
     stages = measure.stage_ids(ctx.spec)
-    subject = ctx.spec.subject
-    guard = measure.guard(ctx)
+    baseline = measure.request(ctx.spec, base, workload, base_variant, measure.guard(ctx))
+    candidate = dataclasses.replace(baseline, tree=ctx.head_tree, variant=cand_variant)
 
     def run_baseline() -> probe.TimeRun:
-        return probe.time_run(subject, base, workload.id, workload.params, base_variant, stages, guard=guard)
+        return probe.time(baseline)
 
     def run_candidate() -> probe.TimeRun:
-        return probe.time_run(
-            subject, ctx.head_tree, workload.id, workload.params, cand_variant, stages, guard=guard,
-        )
+        return probe.time(candidate)
 
     notes = []
     if warmup:
@@ -197,12 +195,12 @@ def benchmarks(
 def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) -> Verdict:
     """Judge every workload of the tier; write pytest-benchmark JSON to ``out_dir``
     (default ``<repo>/.stagegate/time``) and name it in the verdict's details."""
-    limit = ctx.spec.budgets.time.ratio_lt
+    budget = ctx.spec.budgets.time
+    threshold = budget.threshold()
     findings: list[Finding] = []
     notes: list[str] = []
     details: dict[str, Any] = {}
     measured: dict[str, tuple[list[Pair], list[Decision]]] = {}
-    budget = ctx.spec.budgets.time
     if budget.max_pairs < stats.samples_needed(CONFIDENCE):
         notes.append(
             f'budgets.time.max_pairs is {budget.max_pairs}: a {CONFIDENCE:.0%} interval needs '
@@ -224,7 +222,7 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
                 continue
             measured[workload.id] = (pairs, decisions)
             found, more = findings_for(
-                workload.id, decisions, limit, OPT_WHY if ctx.spec.mode == 'optimisation' else UNIT_WHY,
+                workload.id, decisions, threshold, OPT_WHY if ctx.spec.mode == 'optimisation' else UNIT_WHY,
             )
             findings += found
             notes += noted + more
@@ -232,15 +230,15 @@ def run(ctx: CheckContext, *, out_dir: Path | None = None, warmup: bool = True) 
                 'pairs': len(pairs),
                 'stopped': reason,
                 'ratio_total': decisions[0].median,
-                'ratio_stages': {d.metric: d.median for d in decisions[1:] if not d.metric.startswith(UNIT)},
-                'ratio_units': {d.metric: d.median for d in decisions if d.metric.startswith(UNIT)},
+                'ratio_stages': {d.metric: d.median for d in decisions[1:] if not metrics.is_unit(d.metric)},
+                'ratio_units': {d.metric: d.median for d in decisions if metrics.is_unit(d.metric)},
                 'metrics': [d.to_dict() for d in decisions],
                 'variant': {'baseline': dict(base_variant), 'candidate': dict(cand_variant)},
             }
     path = benchjson.write(
         out_dir or measure.output_dir(ctx.repo_root, 'time'), ctx.repo_root,
         benchmarks(measured, base_variant, cand_variant),
-        {'gate': GATE, 'passed': not findings, 'ratio_lt': limit, 'noise_floor_s': NOISE_FLOOR,
+        {'gate': GATE, 'passed': not findings, 'ratio_lt': threshold.limit, 'noise_floor_s': NOISE_FLOOR,
          'units': [list(u) for u in budget.units],
          'confidence': CONFIDENCE, 'workloads': details, 'notes': notes},
     )

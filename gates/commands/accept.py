@@ -1,6 +1,7 @@
 """``gates accept``: run every gate on the full tier, then record the stage in the ledger.
 
-The figures of the new row come from the verdicts' details (one measurement per run):
+The figures of the new row come from the verdicts' details (``gates.session.figures``; one
+measurement per run):
 - proof:  ``details["workloads"][wid]["sha256"]``
 - memory: ``details["workloads"][wid]["candidate"]["stage_peaks"|"whole_run_peak"]``
 - time:   ``details["workloads"][wid]["ratio_total"]``, ``["ratio_stages"]`` (stage id -> ratio)
@@ -10,78 +11,41 @@ exactly what was measured.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 from typing import TextIO
 
-from gates.vcs import repo as repo_mod
-from gates.commands.check import GATES
-from gates.commands.check import emit
-from gates.commands.check import prepared
-from gates.commands.check import run_gates
-from gates.commands.focus import optimisation_row_name
-from gates.commands.status import human_bytes
 from gates.context import CheckContext
+from gates.contract.focus import optimisation_row_name
 from gates.contract.ledger import WorkloadFigures
 from gates.contract.ledger import append_row
 from gates.contract.ledger import make_row
 from gates.contract.ledger import read_ledger
+from gates.contract.spec import Stage
+from gates.model import GATE_NAMES
 from gates.model import Finding
 from gates.model import GateError
 from gates.model import Verdict
-from gates.contract.spec import Stage
 from gates.reports import report
 from gates.reports import shard as sharding
+from gates.reports.report import human_bytes
+from gates.session import RUNNERS
+from gates.session import emit
+from gates.session import figures
+from gates.session import prepared
+from gates.session import run_gates
+from gates.session import workload_details
+from gates.vcs import repo as repo_mod
 
 TIER = 'full'
-
-
-def _memory_strict(ctx: CheckContext) -> Verdict:
-    # Imported here: accept needs the gate's strict mode (the stage must really be converted).
-    from gates.checks import memory
-    return memory.run(ctx, require_conversion=True)
-
-
-RUNNERS: Mapping[str, Callable[[CheckContext], Verdict]] = {'memory': _memory_strict}
-
-
-def _workload_details(verdicts: Sequence[Verdict], gate: str, wid: str) -> Mapping[str, Any]:
-    for v in verdicts:
-        if v.gate == gate:
-            found = v.details.get('workloads', {}).get(wid)
-            if isinstance(found, Mapping):
-                return found
-    raise RuntimeError(f'the {gate} verdict has no figures for workload {wid}')
-
-
-def figures(verdicts: Sequence[Verdict], workload_ids: Sequence[str]) -> dict[str, WorkloadFigures]:
-    """The ledger figures of each workload, out of the passing verdicts' details."""
-    out = {}
-    for wid in workload_ids:
-        proof = _workload_details(verdicts, 'proof', wid)
-        memory = _workload_details(verdicts, 'memory', wid)['candidate']
-        time = _workload_details(verdicts, 'time', wid)
-        out[wid] = WorkloadFigures(
-            stage_peaks={str(k): int(v) for k, v in memory['stage_peaks'].items()},
-            whole_run_peak=int(memory['whole_run_peak']),
-            time_ratio_total=float(time['ratio_total']),
-            time_ratio_stages={str(k): float(v) for k, v in time['ratio_stages'].items()},
-            proof_sha256=str(proof['sha256']),
-            # the time gate names a unit 'unit:0+8'; the row keeps '0+8'
-            time_ratio_units={str(k).split(':', 1)[-1]: float(v)
-                              for k, v in (time.get('ratio_units') or {}).items()},
-        )
-    return out
 
 
 def message(stage: Stage, commit: str, measured: Mapping[str, WorkloadFigures], verdicts: Sequence[Verdict]) -> str:
     lines = [f'gates: accept stage {stage.id} ({stage.name})', '']
     lines.append(f'Measured at {commit} (tier {TIER}).')
     for wid, f in sorted(measured.items()):
-        ref = _workload_details(verdicts, 'memory', wid).get('reference', {})
+        ref = workload_details(verdicts, 'memory', wid).get('reference', {})
         before = ref.get('stage_peaks', {}).get(str(stage.id))
         peak = f.stage_peaks.get(str(stage.id), 0)
         change = f' (was {human_bytes(before)}, {peak / before - 1:+.1%})' if before else ''
@@ -188,7 +152,7 @@ def accept(
             # Issue 18: the full tier was run as shards (possibly on N machines) and merged.
             verdicts, seconds, info = _from_shards(ctx, info, head, from_results)
         else:
-            verdicts, seconds = run_gates(ctx, GATES, RUNNERS)
+            verdicts, seconds = run_gates(ctx, GATE_NAMES, RUNNERS)
         emit(info, verdicts, seconds, False, out)
         if not all(v.passed for v in verdicts):
             out.write(f'gates: stage {stage.id} ({stage.name}) not accepted.\n')

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 from gates.vcs import repo as repo_mod
-from gates.commands.accept import RUNNERS
-from gates.commands.accept import figures
-from gates.commands.check import progress
-from gates.commands.check import run_gates
-from gates.commands.check import spec_relpath
+from gates.session import RUNNERS
+from gates.session import figures
+from gates.session import progress
+from gates.session import run_gates
+from gates.session import spec_relpath
 from gates.context import CheckContext
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import compare_row

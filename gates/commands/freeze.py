@@ -18,40 +18,18 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-import git
-
 from gates.contract import noise as noise_mod
-from gates.measuring import probe
-from gates.vcs import repo as repo_mod
-from gates.commands.check import spec_relpath
-from gates.model import GateError
 from gates.contract.spec import Spec
-from gates.contract.spec import Workload
 from gates.contract.spec import load_spec
-
-
-def digests(
-        spec: Spec,
-        tree: Path,
-        workloads: Sequence[Workload],
-        say: Callable[[str], None],
-) -> dict[str, dict[str, object]]:
-    """``{workload id: {"sha256", "size"}}`` of the baseline variant proved in ``tree``; a proof
-    its own verifier rejects is an error (never an oracle)."""
-    variant = spec.variant(())
-    stages = [s.id for s in spec.stages]
-    out: dict[str, dict[str, object]] = {}
-    for w in workloads:
-        say(f'freeze {w.id}: proving ...')
-        run = probe.proof_run(spec.subject, tree, w.id, w.params, variant, stages)
-        if run.verify_ok is False:
-            raise GateError(f'{w.id}: the baseline\'s own verifier rejects its proof ({run.verify_message}).')
-        out[w.id] = {'sha256': run.sha256, 'size': run.size}
-    return out
+from gates.measuring import measure
+from gates.measuring import probe
+from gates.measuring.golden import digests
+from gates.model import GateError
+from gates.session import spec_relpath
+from gates.vcs import repo as repo_mod
 
 
 def measure_noise(
@@ -61,26 +39,17 @@ def measure_noise(
     ``tree`` at the ci workloads (the tier the memory gate runs on every change)."""
     workloads = spec.tier_workloads('ci') if 'ci' in spec.tiers else spec.workloads
     variant = spec.variant(())
-    stages = [s.id for s in spec.stages]
-    measure = spec.budgets.memory.measure
+    instrument = spec.budgets.memory.measure
     figures: dict[str, list[dict[str, int]]] = {}
     for w in workloads:
         for i in range(runs):
             say(f'freeze {w.id}: memory noise, run {i + 1}/{runs} ...')
             with tempfile.TemporaryDirectory(prefix='stagegate-noise-') as cap:
-                run = probe.memory_run(
-                    spec.subject, tree, w.id, w.params, variant, stages, Path(cap), measure=measure,
-                )
+                run = probe.memory(measure.request(spec, tree, w, variant), Path(cap), measure=instrument)
             figures.setdefault(w.id, []).append(
                 noise_mod.figures(run.stage_peaks, run.whole_run_peak, run.retained),
             )
-    return noise_mod.measured(measure, figures)
-
-
-def golden_of(repo: git.Repo, spec: Spec, commit: str, say: Callable[[str], None]) -> dict[str, dict[str, object]]:
-    """The digests of every workload the spec declares (every tier's), made at ``commit``."""
-    with repo_mod.export(repo, commit) as tree:
-        return digests(spec, tree, spec.workloads, say)
+    return noise_mod.measured(instrument, figures)
 
 
 def freeze(

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from gates.commands.install_hook import hook_text
 from gates.model import GateError
 from gates.vcs import repo as repo_mod
+from gates.vcs.hook import hook_text
 
 KINDS = ('python', 'command')
 DEFAULT_SPEC = 'specs/stagegate.yaml'

@@ -1,28 +1,16 @@
 """``gates install-hook``: a git pre-commit hook running the pre-commit tier on the staged tree."""
 from __future__ import annotations
 
-import shlex
 import stat
 import sys
 from pathlib import Path
 from typing import TextIO
 
-from gates.vcs import repo as repo_mod
-from gates.commands.check import spec_relpath
 from gates.model import GateError
-
-MARKER = '# installed by `gates install-hook` (stagegate)'
-
-
-def hook_text(python: str, spec: str | None) -> str:
-    spec_args = f' --spec {shlex.quote(spec)}' if spec else ''
-    return (
-        '#!/bin/sh\n'
-        f'{MARKER}\n'
-        '# Judges the staged tree (what this commit records), not the working tree.\n'
-        f'exec {shlex.quote(python)} -m gates check --tier pre-commit --staged{spec_args}\n'
-    )
-
+from gates.session import spec_relpath
+from gates.vcs import repo as repo_mod
+from gates.vcs.hook import MARKER
+from gates.vcs.hook import hook_text
 
 def install_hook(cwd: Path, spec: str | None, force: bool, out: TextIO) -> int:
     repo = repo_mod.open_repo(cwd)

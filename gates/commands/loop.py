@@ -25,6 +25,7 @@ on sys.path), so the installed engine judges, never a ``gates/`` package the age
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import re
@@ -38,12 +39,14 @@ from pathlib import Path
 from typing import Any
 from typing import TextIO
 
+from git import Repo
+
 from gates.vcs import repo as repo_mod
-from gates.commands.brief import agent_brief
-from gates.commands.brief import commit_rules
-from gates.commands.check import spec_relpath
-from gates.commands.focus import Focus
-from gates.commands.focus import focus
+from gates.contract.focus import Focus
+from gates.contract.focus import focus
+from gates.reports.brief import agent_brief
+from gates.reports.brief import commit_rules
+from gates.session import spec_relpath
 from gates.contract.ledger import read_ledger
 from gates.vcs.loopgit import IDENTITY
 from gates.vcs.loopgit import child_env
@@ -218,15 +221,7 @@ class Run:
 def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int,
          accept: bool | None, as_json: bool, transcript_dir: Path | None, out: TextIO,
          base: str | None = None, until: str = 'accepted') -> int:
-    if until not in UNTIL:
-        raise GateError(f'--until {until}: choose one of {", ".join(UNTIL)}.')
-    if until == 'accepted' and accept is False:
-        raise GateError('--no-accept contradicts --until accepted (the loop then ends with '
-                        '`gates accept`); give --until check to stop at a passing check.')
-    if max_iterations < 1:
-        raise GateError(f'--max-iterations {max_iterations}: give a number of iterations >= 1.')
-    if not agent.strip():
-        raise GateError('--agent: give the shell command that runs your coding agent.')
+    _refuse_options(agent, max_iterations, accept, until)
     repo = repo_mod.open_repo(cwd)
     root = repo_mod.root(repo)
     spec_rel = spec_relpath(root, spec)
@@ -243,6 +238,59 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
     start = repo_mod.head_commit(repo)
     user_branch = current_branch(root)
     stamp = new_stamp(root)
+    folder = _transcript_folder(root, transcript_dir, stamp)
+    run = Run(root, spec_rel, spec is not None, agent, tier, max_iterations, as_json, folder, stamp)
+    run.base = base_sha
+    run.until = until
+    # With --until accepted, accept ran in the loop's worktree already: what is fast-forwarded
+    # is its ledger commit, and nothing runs on the user's branch afterwards.
+    accept_after = bool(accept) and until == 'check'
+    began = time.monotonic()
+    ending = _Ending()
+    try:
+        _open(run, repo, start, user_branch, stage, now)
+        _attempts(run, ending, start, the_spec, now)
+    except KeyboardInterrupt:
+        ending.outcome, ending.reason, ending.code = 'interrupted', 'interrupted (Ctrl-C or SIGTERM)', EXIT_INTERRUPT
+    finally:
+        with no_interrupts():
+            ending.notes += _finish(run, ending.outcome)
+    if ending.target is not None:
+        try:
+            ending.code, more = _after_pass(run, user_branch, start, ending.target, accept_after)
+        except KeyboardInterrupt:
+            ending.outcome, ending.code = 'interrupted', EXIT_INTERRUPT
+            more = ['interrupted after the pass, during the fast-forward or gates accept.']
+        ending.notes += more
+    return _end(run, ending, time.monotonic() - began, start, user_branch, stage, now, as_json, out)
+
+
+@dataclasses.dataclass
+class _Ending:
+    """How a loop run ends, filled in as it goes (an interrupt keeps what was set)."""
+
+    outcome: str = 'stopped'
+    reason: str = ''
+    code: int = EXIT_FAIL
+    notes: list[str] = dataclasses.field(default_factory=list)
+    passing: str | None = None
+    target: str | None = None          # what the user's branch is fast-forwarded to
+
+
+def _refuse_options(agent: str, max_iterations: int, accept: bool | None, until: str) -> None:
+    if until not in UNTIL:
+        raise GateError(f'--until {until}: choose one of {", ".join(UNTIL)}.')
+    if until == 'accepted' and accept is False:
+        raise GateError('--no-accept contradicts --until accepted (the loop then ends with '
+                        '`gates accept`); give --until check to stop at a passing check.')
+    if max_iterations < 1:
+        raise GateError(f'--max-iterations {max_iterations}: give a number of iterations >= 1.')
+    if not agent.strip():
+        raise GateError('--agent: give the shell command that runs your coding agent.')
+
+
+def _transcript_folder(root: Path, transcript_dir: Path | None, stamp: str) -> Path:
+    """``--transcript``, else ``<git common dir>/gates-loop/<stamp>``; refused unless writable."""
     common = Path(git(root, 'rev-parse', '--path-format=absolute', '--git-common-dir').strip())
     folder = (transcript_dir if transcript_dir is not None else common / 'gates-loop' / stamp)
     try:
@@ -251,89 +299,83 @@ def loop(cwd: Path, spec: str | None, agent: str, tier: str, max_iterations: int
         (folder / '.probe').unlink()
     except OSError as e:
         raise GateError(f'--transcript {folder}: cannot write there ({e.strerror}); give a writable folder.') from None
-    run = Run(root, spec_rel, spec is not None, agent, tier, max_iterations, as_json, folder, stamp)
-    run.base = base_sha
-    run.until = until
-    # With --until accepted, accept ran in the loop's worktree already: what is fast-forwarded
-    # is its ledger commit, and nothing runs on the user's branch afterwards.
-    accept_after = bool(accept) and until == 'check'
-    began = time.monotonic()
-    outcome, reason, code, notes = 'stopped', '', EXIT_FAIL, []
-    passing: str | None = None
-    target: str | None = None          # what the user's branch is fast-forwarded to
-    try:
-        git(root, 'branch', run.branch, start)
-        # The loop branch tracks what the user's branch tracks, so a check whose default base is
-        # the upstream judges the attempts against the same base as the user's own check would.
-        upstream = upstream_of(root, user_branch)
-        if upstream is not None:
-            git(root, 'branch', f'--set-upstream-to={upstream}', run.branch)
-        git(root, 'worktree', 'add', '--quiet', str(run.tree), run.branch)
-        run.transcript.add({
-            'event': 'start', 'schema': 1, 'started_at': _now(), 'agent': agent, 'tier': tier,
-            'max_iterations': max_iterations, 'stage': stage, 'focus': now.headline,
-            'start_commit': start, 'user_branch': user_branch, 'loop_branch': run.branch,
-            'worktree': str(run.tree), 'folder': str(folder), 'until': until,
-        })
-        run.say(f'{now.headline}, tier {tier}, at most {max_iterations} '
-                f'iterations; attempts on branch {run.branch}; transcript in {folder}')
-        if repo_mod.is_dirty(repo):
-            run.say('note: your uncommitted changes are not part of the loop; it starts from HEAD')
-        seen = {run.tree_of(start): 0}
-        previous, last_doc = start, None
-        for k in range(1, max_iterations + 1):
-            it = Iteration(k, _now())
-            run.iterations.append(it)
-            code, outcome, reason = _iteration(run, it, k, start, previous, last_doc, seen,
-                                               the_spec, now)
-            if outcome == 'continue':
-                previous, last_doc = str(it.commit), run.last_doc
-                if k == max_iterations:
-                    outcome, reason, code = 'stopped', f'not passing after {k} iterations', EXIT_FAIL
-                    break
-                continue
-            if outcome in ('passed', 'accepted', 'checked, not converted'):
-                passing = it.commit
-            if outcome == 'passed' or outcome == 'accepted':
-                target = it.accepted_commit or it.commit
-            if outcome == 'checked, not converted':
-                notes.append(f'the passing attempt {str(it.commit)[:12]} stays on {run.branch}; '
-                             f'`git merge --ff-only {str(it.commit)[:12]}` takes it without the '
-                             f'stage being accepted; accept output in '
-                             f'{run.folder / f"accept-{k}.out"}.')
-            break
-    except KeyboardInterrupt:
-        outcome, reason, code = 'interrupted', 'interrupted (Ctrl-C or SIGTERM)', EXIT_INTERRUPT
-    finally:
-        with no_interrupts():
-            notes += _finish(run, outcome)
-    if target is not None:
-        try:
-            code, more = _after_pass(run, user_branch, start, target, accept_after)
-        except KeyboardInterrupt:
-            outcome, code = 'interrupted', EXIT_INTERRUPT
-            more = ['interrupted after the pass, during the fast-forward or gates accept.']
-        notes += more
-    end = {'event': 'end', 'outcome': outcome, 'reason': reason, 'exit_code': code,
-           'seconds': time.monotonic() - began, 'loop_branch': run.branch, 'notes': notes,
+    return folder
+
+
+def _open(run: Run, repo: Repo, start: str, user_branch: str | None, stage: dict[str, Any], now: Focus) -> None:
+    """The loop branch at ``start`` (tracking what the user's branch tracks), its worktree and
+    the transcript's start event."""
+    root = run.root
+    git(root, 'branch', run.branch, start)
+    # The loop branch tracks what the user's branch tracks, so a check whose default base is
+    # the upstream judges the attempts against the same base as the user's own check would.
+    upstream = upstream_of(root, user_branch)
+    if upstream is not None:
+        git(root, 'branch', f'--set-upstream-to={upstream}', run.branch)
+    git(root, 'worktree', 'add', '--quiet', str(run.tree), run.branch)
+    run.transcript.add({
+        'event': 'start', 'schema': 1, 'started_at': _now(), 'agent': run.agent, 'tier': run.tier,
+        'max_iterations': run.max_iterations, 'stage': stage, 'focus': now.headline,
+        'start_commit': start, 'user_branch': user_branch, 'loop_branch': run.branch,
+        'worktree': str(run.tree), 'folder': str(run.folder), 'until': run.until,
+    })
+    run.say(f'{now.headline}, tier {run.tier}, at most {run.max_iterations} '
+            f'iterations; attempts on branch {run.branch}; transcript in {run.folder}')
+    if repo_mod.is_dirty(repo):
+        run.say('note: your uncommitted changes are not part of the loop; it starts from HEAD')
+
+
+def _attempts(run: Run, ending: _Ending, start: str, spec: Spec, now: Focus) -> None:
+    """The iterations, until one ends the loop or they run out."""
+    seen = {run.tree_of(start): 0}
+    previous, last_doc = start, None
+    for k in range(1, run.max_iterations + 1):
+        it = Iteration(k, _now())
+        run.iterations.append(it)
+        ending.code, ending.outcome, ending.reason = _iteration(
+            run, it, k, start, previous, last_doc, seen, spec, now,
+        )
+        if ending.outcome == 'continue':
+            previous, last_doc = str(it.commit), run.last_doc
+            if k == run.max_iterations:
+                ending.outcome, ending.reason, ending.code = 'stopped', f'not passing after {k} iterations', EXIT_FAIL
+                return
+            continue
+        if ending.outcome in ('passed', 'accepted', 'checked, not converted'):
+            ending.passing = it.commit
+        if ending.outcome == 'passed' or ending.outcome == 'accepted':
+            ending.target = it.accepted_commit or it.commit
+        if ending.outcome == 'checked, not converted':
+            ending.notes.append(f'the passing attempt {str(it.commit)[:12]} stays on {run.branch}; '
+                                f'`git merge --ff-only {str(it.commit)[:12]}` takes it without the '
+                                f'stage being accepted; accept output in '
+                                f'{run.folder / f"accept-{k}.out"}.')
+        return
+
+
+def _end(run: Run, ending: _Ending, seconds: float, start: str, user_branch: str | None,
+         stage: dict[str, Any], now: Focus, as_json: bool, out: TextIO) -> int:
+    """The transcript's end event, the closing lines and, with --json, the summary."""
+    end = {'event': 'end', 'outcome': ending.outcome, 'reason': ending.reason, 'exit_code': ending.code,
+           'seconds': seconds, 'loop_branch': run.branch, 'notes': ending.notes,
            'final_commit': run.iterations[-1].commit if run.iterations else start,
-           'passing_commit': passing, 'until': until,
+           'passing_commit': ending.passing, 'until': run.until,
            'accepted_commit': run.iterations[-1].accepted_commit if run.iterations else None}
     run.transcript.add(end)
-    run.say(f'{outcome}: {reason} ({end["seconds"]:.1f}s in all)')
-    for note in notes:
+    run.say(f'{ending.outcome}: {ending.reason} ({end["seconds"]:.1f}s in all)')
+    for note in ending.notes:
         run.say(note)
     run.say(f'transcript: {run.transcript.md}')
     if as_json:
         out.write(json.dumps({
             'schema': 1, **{k: v for k, v in end.items() if k != 'event'},
-            'stage': stage, 'focus': now.headline, 'tier': tier,
+            'stage': stage, 'focus': now.headline, 'tier': run.tier,
             'start_commit': start, 'user_branch': user_branch,
             'iterations': [i.to_dict() for i in run.iterations],
             'transcript': {'jsonl': str(run.transcript.jsonl), 'markdown': str(run.transcript.md),
                            'html': str(run.transcript.html)},
         }, indent=2, sort_keys=True, default=str) + '\n')
-    return code
+    return ending.code
 
 
 def _now() -> str:

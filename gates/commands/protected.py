@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gates.vcs import repo as repo_mod
-from gates.commands.status import load
+from gates.session import load
 from gates.analysis.protected import WHOLE
 from gates.analysis.protected import protection
 

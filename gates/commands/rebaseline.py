@@ -22,9 +22,11 @@ import re
 from pathlib import Path
 from typing import TextIO
 
+import git
+
 from gates.vcs import repo as repo_mod
-from gates.commands.check import spec_relpath
-from gates.commands.freeze import golden_of
+from gates.measuring.golden import golden_of
+from gates.session import spec_relpath
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import read_ledger
 from gates.contract.ledger import render
@@ -70,6 +72,50 @@ def edit_baseline_block(text: str, display: str, ref: str, version: int) -> str:
     return ''.join(lines[:start + 1] + block + lines[end:])
 
 
+def _new_baseline(repo: git.Repo, ref: str, tag_name: str) -> tuple[str, str]:
+    """REF's commit, which must be in HEAD's history, and the tag that will name it."""
+    commit = repo_mod.resolve(repo, ref, 'revision')
+    if not repo_mod.is_ancestor(repo, commit, 'HEAD'):
+        raise GateError(
+            f'{ref} ({commit[:12]}) is not in the history of HEAD; the new baseline must be a '
+            f'commit of this branch, so that every clone has the oracle.',
+        )
+    if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._/-]*', tag_name) or tag_name.endswith(('.lock', '/')):
+        raise GateError(f'--tag {tag_name!r}: not a usable tag name.')
+    return commit, tag_name
+
+
+def _previous_baseline(golden: Path) -> str | None:
+    """The baseline commit the current golden file names (None: no file, or none it names)."""
+    if not golden.is_file():
+        return None
+    try:
+        found: str | None = json.loads(golden.read_text(encoding='utf-8')).get('baseline_commit')
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return found
+
+
+def _commit(repo: git.Repo, root: Path, files: dict[str, str], body: str) -> str:
+    """``files`` written and committed as one commit (hooks skipped); its sha."""
+    before = {rel: (root / rel).read_bytes() if (root / rel).is_file() else None for rel in files}
+    try:
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding='utf-8')
+        repo.index.add(list(files))
+        return str(repo.index.commit(body, skip_hooks=True).hexsha)
+    except BaseException:
+        # Leave nothing half-done: the files and the index go back to what was committed.
+        for rel, data in before.items():
+            if data is None:
+                (root / rel).unlink(missing_ok=True)
+            else:
+                (root / rel).write_bytes(data)
+        repo.git.reset('-q', 'HEAD', '--', *files)
+        raise
+
+
 def rebaseline(
         cwd: Path,
         spec: str | None,
@@ -98,23 +144,9 @@ def rebaseline(
             f'{", ".join(str(s) for s in ledger.accepted_stages())}), measured against the old '
             f'oracle; a new baseline discards them. Pass --reset-ledger to do so on purpose.',
         )
-    commit = repo_mod.resolve(repo, ref, 'revision')
-    if not repo_mod.is_ancestor(repo, commit, 'HEAD'):
-        raise GateError(
-            f'{ref} ({commit[:12]}) is not in the history of HEAD; the new baseline must be a '
-            f'commit of this branch, so that every clone has the oracle.',
-        )
-    tag_name = tag or the_spec.baseline_ref
-    if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._/-]*', tag_name) or tag_name.endswith(('.lock', '/')):
-        raise GateError(f'--tag {tag_name!r}: not a usable tag name.')
+    commit, tag_name = _new_baseline(repo, ref, tag or the_spec.baseline_ref)
     version = the_spec.baseline_version + 1
-    old_golden = root / the_spec.golden
-    previous = None
-    if old_golden.is_file():
-        try:
-            previous = json.loads(old_golden.read_text(encoding='utf-8')).get('baseline_commit')
-        except (json.JSONDecodeError, AttributeError):
-            previous = None
+    previous = _previous_baseline(root / the_spec.golden)
 
     spec_path = root / spec_rel
     spec_before = spec_path.read_text(encoding='utf-8')
@@ -144,28 +176,13 @@ def rebaseline(
         the_spec.golden: json.dumps(golden_doc, indent=2, sort_keys=True) + '\n',
         the_spec.ledger: render(Ledger(the_spec.ledger, ())),
     }
-    before = {rel: (root / rel).read_bytes() if (root / rel).is_file() else None for rel in files}
     body = (
         f'{subject(commit, version)}\n\n'
         f'Reason: {reason.strip()}\n'
         f'New oracle: {tag_name} = {commit} (was {previous or "none"}); golden digests of '
         f'{len(workloads)} workloads made by the engine; ledger reset ({len(ledger.rows)} rows).\n'
     )
-    try:
-        for rel, text in files.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(text, encoding='utf-8')
-        repo.index.add(list(files))
-        sha = str(repo.index.commit(body, skip_hooks=True).hexsha)
-    except BaseException:
-        # Leave nothing half-done: the files and the index go back to what was committed.
-        for rel, data in before.items():
-            if data is None:
-                (root / rel).unlink(missing_ok=True)
-            else:
-                (root / rel).write_bytes(data)
-        repo.git.reset('-q', 'HEAD', '--', *files)
-        raise
+    sha = _commit(repo, root, files, body)
     moved = repo_mod.try_resolve(repo, f'refs/tags/{tag_name}')
     repo.git.tag('-f', tag_name, commit)
     was = '' if moved is None or moved == commit else f' (moved from {moved[:12]}; push it with `git push -f origin tag {tag_name}`)'

@@ -34,10 +34,11 @@ from typing import TextIO
 from typing import TypeVar
 
 from gates.reports import htmlreport
-from gates.commands.status import human_bytes
-from gates.commands.status import load
+from gates.reports.report import human_bytes
+from gates.session import load
 from gates.reports.htmlreport import Figures
 from gates.reports.htmlreport import Line
+from gates.contract import metrics
 from gates.contract.ledger import Ledger
 from gates.model import GateError
 from gates.contract.spec import Spec
@@ -103,7 +104,7 @@ def ledger_unit_figures(spec: Spec, ledger: Ledger, into: UnitFigures) -> None:
             for recorded, y in fig.time_ratio_units.items():
                 _add(into, recorded, label, 'accepted', (ts[wid], float(y)))
             for unit in spec.budgets.time.units:
-                key = htmlreport.unit_key(unit)
+                key = metrics.unit_key(unit)
                 parts = [fig.time_ratio_stages.get(str(s)) for s in unit]
                 if key in fig.time_ratio_units or key not in into or any(p is None for p in parts):
                     continue
@@ -171,8 +172,8 @@ def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Fi
                 if metric.isascii() and metric.isdigit() and int(metric) in stages:
                     _add(ratios, int(metric), label, 'candidate', (ts[wid], y))
             for metric, y in _check_ratios(d, 'ratio_units', wid).items():
-                if units is not None and metric.startswith('unit:'):
-                    _add(units, metric[len('unit:'):], label, 'candidate', (ts[wid], y))
+                if units is not None and metrics.is_unit(metric):
+                    _add(units, metrics.key_of(metric), label, 'candidate', (ts[wid], y))
 
 
 def reference_series(source: str) -> tuple[str, str]:
@@ -337,7 +338,7 @@ def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
     axis = htmlreport.size_axis(the_spec)
     peaks: Figures = {}
     ratios: Figures = {}
-    units: UnitFigures = {htmlreport.unit_key(u): [] for u in the_spec.budgets.time.units}
+    units: UnitFigures = {metrics.unit_key(u): [] for u in the_spec.budgets.time.units}
     for _, doc in docs:
         check_figures(the_spec, doc, peaks, ratios, units)
     ledger_figures(the_spec, ledger, 'peak', peaks)

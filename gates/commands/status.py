@@ -1,6 +1,7 @@
-"""``gates status`` (stages, accepted or not, ledger figures) and ``gates next`` (the brief).
+"""``gates status`` (stages, accepted or not, ledger figures) and ``gates next`` (the brief; with
+``--format agent`` the agent brief of gates/reports/brief.py).
 
-Both speak the spec's mode (gates/commands/focus.py): a conversion has a stage under conversion;
+Both speak the spec's mode (gates/contract/focus.py): a conversion has a stage under conversion;
 an optimisation has a target (a stage or the whole run) and numbered ledger rows.
 """
 from __future__ import annotations
@@ -8,30 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
-from gates.vcs import repo as repo_mod
-from gates.commands.check import spec_relpath
-from gates.commands.focus import Focus
-from gates.commands.focus import focus
+from gates.contract.focus import Focus
+from gates.contract.focus import focus
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import Row
-from gates.contract.ledger import read_ledger
 from gates.contract.spec import Spec
-from gates.contract.spec import load_spec
-
-
-def human_bytes(n: float) -> str:
-    for unit in ('B', 'KiB', 'MiB', 'GiB'):
-        if abs(n) < 1024 or unit == 'GiB':
-            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
-        n /= 1024
-    return f'{n:.1f} GiB'
-
-
-def load(cwd: Path, spec: str | None) -> tuple[Spec, Ledger]:
-    root = repo_mod.root(repo_mod.open_repo(cwd))
-    spec_rel = spec_relpath(root, spec)
-    the_spec = load_spec(root / spec_rel, spec_rel)
-    return the_spec, read_ledger(root / the_spec.ledger, the_spec.ledger)
+from gates.reports.brief import agent_brief
+from gates.reports.report import human_bytes
+from gates.session import load
 
 
 def _figures(row: Row, stage_id: int | None, out: TextIO) -> None:
@@ -122,4 +107,10 @@ def next_stage(cwd: Path, spec: str | None, out: TextIO) -> int:
                   f'{now.next_row} ({now.row_name}).\n')
     else:
         out.write('\nWhen `gates check --tier full` passes, run `gates accept`.\n')
+    return 0
+
+
+def next_agent(cwd: Path, spec: str | None, out: TextIO) -> int:
+    the_spec, ledger = load(cwd, spec)
+    out.write(agent_brief(the_spec, ledger))
     return 0

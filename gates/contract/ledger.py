@@ -29,11 +29,11 @@ import json
 import math
 import os
 import platform
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gates.contract import metrics
 from gates.model import Finding
 from gates.model import GateError
 from gates.contract.spec import Spec
@@ -228,9 +228,7 @@ def _figures(raw: Any) -> WorkloadFigures:
     if not isinstance(units, dict):
         raise _Bad('time_ratio.units: expected an object of unit -> ratio')
     for k, v in units.items():
-        ids = k.split('+')
-        if (not re.fullmatch(r'[0-9]+(\+[0-9]+)+', k) or len({int(i) for i in ids}) != len(ids)
-                or any(i != str(int(i)) for i in ids) or not _ratio(v)):
+        if not metrics.valid_unit_key(k) or not _ratio(v):
             raise _Bad(f'time_ratio.units.{k}: expected a finite ratio under a unit of distinct stage ids '
                        f'such as "0+8"')
     return WorkloadFigures(

@@ -257,11 +257,61 @@ def load_spec(path: Path, display: str | None = None) -> Spec:
 
 
 def _build(c: Checker) -> Spec:
+    """The spec, validated section by section in the file's order (the first error is the one
+    shown, so the order is part of the contract)."""
     c.mapping((), TOP_KEYS)
     schema = c.required(('schema',))
     if schema != 1 or isinstance(schema, bool):
         c.fail(('schema',), f'expected 1 (the only schema this engine reads), got {show(schema)}.')
+    subject = _subject(c)
+    c.mapping(('baseline',), ('ref', 'version'))
+    mode, base_variant, cand_variant = _mode_and_variants(c)
+    stages = _stages(c)
+    target = _target(c, mode, stages)
+    symbols = _protected_symbols(c)
+    workloads = _workloads(c)
+    tiers = _tiers(c, workloads)
+    tier_gates = _tier_gates(c, tiers)
+    budgets = _budgets(c, mode, subject.kind, stages)
+    main_branch = c.string(('main_branch',), 'main')
+    assets = c.globs(('assets',))
+    ci_entry_points = _ci_entry_points(c, assets)
+    return Spec(
+        path=c.display,
+        schema=1,
+        name=c.string(('name',), 'unnamed'),
+        subject=subject,
+        baseline_ref=c.string(('baseline', 'ref')),
+        baseline_variant=base_variant,
+        candidate_variant=cand_variant,
+        stages=tuple(stages),
+        protected_paths=c.globs(('protected', 'paths')),
+        forbid_in_converted=c.strings(('protected', 'forbid_in_converted'), ()),
+        shared_paths=c.globs(('shared_paths',), ()),
+        workloads=tuple(workloads),
+        tiers=tiers,
+        tier_gates=tier_gates,
+        budgets=budgets,
+        assets=assets,
+        golden=c.string(('golden',), 'specs/golden.json'),
+        ledger=c.string(('ledger',), 'specs/ledger.json'),
+        lines={dotted(k): v for k, v in c.lines.items()},
+        main_branch=main_branch,
+        baseline_version=int(c.number(
+            ('baseline', 'version'), 'an integer >= 1', lambda v: v >= 1, integer=True,
+        )) if c.has(('baseline', 'version')) else 1,
+        protected_symbols=tuple(symbols),
+        verifier_paths=_verifier(c, subject.root),
+        mode=mode,
+        target=target,
+        ci_entry_points=ci_entry_points,
+        report=_report(c, workloads),
+        rooms=_rooms(c, mode),
+    )
 
+
+def _subject(c: Checker) -> Subject:
+    """``subject``: its kind, entry points (python) or argv (command), root and env."""
     c.mapping(('subject',), ('kind', 'root', 'argv', 'env') + PYTHON_ENTRIES)
     kind = c.string(('subject', 'kind'))
     if kind not in ('python', 'command'):
@@ -280,25 +330,34 @@ def _build(c: Checker) -> Spec:
         argv = c.strings(('subject', 'argv'))
         if not argv:
             c.fail(('subject', 'argv'), 'expected a non-empty command line.')
-    env: list[tuple[str, str]] = []
-    if c.has(('subject', 'env')):
-        raw_env = c.get(('subject', 'env'))
-        if not isinstance(raw_env, dict):
-            c.fail(('subject', 'env'), f'expected a mapping of variable names to strings, got {show(raw_env)}.')
-        for name in raw_env:
-            env_key: KeyPath = ('subject', 'env', str(name))
-            if not isinstance(name, str):
-                c.fail(('subject', 'env'), f'expected variable names as strings, got {show(name)}.')
-            value = c.string(env_key)
-            if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', name) or name.startswith(('PYTHON', 'GIT_')):
-                c.fail(env_key, f'expected an environment variable name other than PYTHON* and GIT_* '
-                            f'(the engine keeps those clean), got {show(name)}.')
-            if value.replace('{cache}', '').count('{') or value.replace('{cache}', '').count('}'):
-                c.fail(env_key, f'expected a value whose only placeholder is {{cache}}, got {show(value)}.')
-            env.append((name, value))
-    subject = Subject(kind, c.string(('subject', 'root'), '.'), argv=argv, env=tuple(env), **entries)
+    env = _subject_env(c)
+    return Subject(kind, c.string(('subject', 'root'), '.'), argv=argv, env=env, **entries)
 
-    c.mapping(('baseline',), ('ref', 'version'))
+
+def _subject_env(c: Checker) -> tuple[tuple[str, str], ...]:
+    """``subject.env``: extra variables of every subject run, none of the engine's own."""
+    env: list[tuple[str, str]] = []
+    if not c.has(('subject', 'env')):
+        return ()
+    raw_env = c.get(('subject', 'env'))
+    if not isinstance(raw_env, dict):
+        c.fail(('subject', 'env'), f'expected a mapping of variable names to strings, got {show(raw_env)}.')
+    for name in raw_env:
+        env_key: KeyPath = ('subject', 'env', str(name))
+        if not isinstance(name, str):
+            c.fail(('subject', 'env'), f'expected variable names as strings, got {show(name)}.')
+        value = c.string(env_key)
+        if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', name) or name.startswith(('PYTHON', 'GIT_')):
+            c.fail(env_key, f'expected an environment variable name other than PYTHON* and GIT_* '
+                        f'(the engine keeps those clean), got {show(name)}.')
+        if value.replace('{cache}', '').count('{') or value.replace('{cache}', '').count('}'):
+            c.fail(env_key, f'expected a value whose only placeholder is {{cache}}, got {show(value)}.')
+        env.append((name, value))
+    return tuple(env)
+
+
+def _mode_and_variants(c: Checker) -> tuple[str, str, str]:
+    """``mode`` and the baseline and candidate variants (one entry point in optimisation mode)."""
     mode = c.string(('mode',), 'conversion')
     if mode not in MODES:
         c.fail(('mode',), f'expected conversion or optimisation, got {show(mode)}.')
@@ -307,14 +366,17 @@ def _build(c: Checker) -> Spec:
         if c.has(('variants',)):
             c.fail(('variants',), 'an optimisation spec has no variants (both trees run the same '
                                   'entry point); remove the key.')
-        base_variant = cand_variant = OPT_VARIANT
-    else:
-        c.mapping(('variants',), ('baseline', 'candidate'))
-        base_variant = c.string(('variants', 'baseline'))
-        cand_variant = c.string(('variants', 'candidate'))
-        if base_variant == cand_variant:
-            c.fail(('variants', 'candidate'), 'must differ from variants.baseline.')
+        return mode, OPT_VARIANT, OPT_VARIANT
+    c.mapping(('variants',), ('baseline', 'candidate'))
+    base_variant = c.string(('variants', 'baseline'))
+    cand_variant = c.string(('variants', 'candidate'))
+    if base_variant == cand_variant:
+        c.fail(('variants', 'candidate'), 'must differ from variants.baseline.')
+    return mode, base_variant, cand_variant
 
+
+def _stages(c: Checker) -> list[Stage]:
+    """``stages``: ids 0..n-1 in order, unique names, a brief and the paths each may touch."""
     raw_stages = c.required(('stages',))
     if not isinstance(raw_stages, list) or not raw_stages:
         c.fail(('stages',), f'expected a non-empty list of stages, got {show(raw_stages)}.')
@@ -334,8 +396,11 @@ def _build(c: Checker) -> Spec:
         if not isinstance(brief, str):
             c.fail(k + ('brief',), f'expected a string, got {show(brief)}.')
         stages.append(Stage(i, name, brief, c.globs(k + ('paths',)), c.line(k)))
+    return stages
 
-    target = _target(c, mode, stages)
+
+def _protected_symbols(c: Checker) -> tuple[str, ...]:
+    """``protected`` (its keys) and ``protected.symbols``: ``path.py::qualname`` entries."""
     c.mapping(('protected',), ('paths', 'forbid_in_converted', 'symbols', 'verifier'))
     symbols = c.strings(('protected', 'symbols'), ())
     for j, entry in enumerate(symbols):
@@ -343,12 +408,17 @@ def _build(c: Checker) -> Spec:
             c.fail(('protected', 'symbols', j),
                    f'expected "path/to/file.py::qualname" (e.g. prover/pcs/merkle.py::verify_batch, '
                    f'or "file.py::" for the whole file), got {show(entry)}.')
+    return symbols
+
+
+def _workloads(c: Checker) -> list[Workload]:
+    """``workloads``: unique ids, each with a mapping of params."""
     raw_workloads = c.required(('workloads',))
     if not isinstance(raw_workloads, list) or not raw_workloads:
         c.fail(('workloads',), f'expected a non-empty list of workloads, got {show(raw_workloads)}.')
     workloads: list[Workload] = []
     for i in range(len(raw_workloads)):
-        k = ('workloads', i)
+        k: KeyPath = ('workloads', i)
         c.mapping(k, ('id', 'params'))
         wid = c.string(k + ('id',))
         if any(w.id == wid for w in workloads):
@@ -357,7 +427,11 @@ def _build(c: Checker) -> Spec:
         if not isinstance(params, dict) or not all(isinstance(p, str) for p in params):
             c.fail(k + ('params',), f'expected a mapping of names to values, got {show(params)}.')
         workloads.append(Workload(wid, params, c.line(k)))
+    return workloads
 
+
+def _tiers(c: Checker, workloads: list[Workload]) -> dict[str, tuple[str, ...]]:
+    """``tiers``: each a non-empty list of declared workload ids."""
     tiers: dict[str, tuple[str, ...]] = {}
     raw_tiers = c.required(('tiers',))
     if not isinstance(raw_tiers, dict):
@@ -372,33 +446,45 @@ def _build(c: Checker) -> Spec:
         tiers[str(tier)] = ids
     if not tiers:
         c.fail(('tiers',), 'expected at least one tier (e.g. pre-commit, ci, full).')
+    return tiers
 
+
+def _tier_gates(c: Checker, tiers: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """``tier_gates``: the gates a fast tier runs (never narrowing ci or full), in gate order."""
     tier_gates: dict[str, tuple[str, ...]] = {}
-    if c.has(('tier_gates',)):
-        raw_tg = c.get(('tier_gates',))
-        if not isinstance(raw_tg, dict):
-            c.fail(('tier_gates',), f'expected a mapping of tier names to gate names, got {show(raw_tg)}.')
-        for tier in raw_tg:
-            if tier not in tiers:
-                c.fail(('tier_gates', tier), f'unknown tier {show(tier)}; declare it under tiers.')
-            if tier in ALWAYS_ALL_GATES:
-                c.fail(('tier_gates', tier),
-                       f'the {tier} tier always runs every gate; only other tiers (e.g. pre-commit) '
-                       'may run a subset.')
-            gate_list = c.strings(('tier_gates', tier))
-            for j, gate in enumerate(gate_list):
-                if gate not in GATE_NAMES:
-                    c.fail(('tier_gates', tier, j),
-                           f'unknown gate {show(gate)}; use some of {", ".join(GATE_NAMES)}.')
-            if not gate_list:
-                c.fail(('tier_gates', tier), 'expected at least one gate name.')
-            tier_gates[str(tier)] = tuple(g for g in GATE_NAMES if g in gate_list)
+    if not c.has(('tier_gates',)):
+        return tier_gates
+    raw_tg = c.get(('tier_gates',))
+    if not isinstance(raw_tg, dict):
+        c.fail(('tier_gates',), f'expected a mapping of tier names to gate names, got {show(raw_tg)}.')
+    for tier in raw_tg:
+        if tier not in tiers:
+            c.fail(('tier_gates', tier), f'unknown tier {show(tier)}; declare it under tiers.')
+        if tier in ALWAYS_ALL_GATES:
+            c.fail(('tier_gates', tier),
+                   f'the {tier} tier always runs every gate; only other tiers (e.g. pre-commit) '
+                   'may run a subset.')
+        gate_list = c.strings(('tier_gates', tier))
+        for j, gate in enumerate(gate_list):
+            if gate not in GATE_NAMES:
+                c.fail(('tier_gates', tier, j),
+                       f'unknown gate {show(gate)}; use some of {", ".join(GATE_NAMES)}.')
+        if not gate_list:
+            c.fail(('tier_gates', tier), 'expected at least one gate name.')
+        tier_gates[str(tier)] = tuple(g for g in GATE_NAMES if g in gate_list)
+    return tier_gates
 
+
+def _budgets(c: Checker, mode: str, kind: str, stages: list[Stage]) -> Budgets:
+    """``budgets.time`` and ``budgets.memory`` (their keys first, then each value in order)."""
     c.mapping(('budgets',), ('time', 'memory'))
     c.mapping(('budgets', 'time'), ('ratio_lt', 'min_pairs', 'max_pairs', 'units'))
     c.mapping(('budgets', 'memory'), ('margin', 'tolerance', 'tolerance_bytes', 'max_exponent', 'measure'))
+    return Budgets(_time_budget(c, mode, stages), _memory_budget(c, kind))
+
+
+def _time_budget(c: Checker, mode: str, stages: list[Stage]) -> TimeBudget:
     time_key: KeyPath = ('budgets', 'time')
-    mem_key: KeyPath = ('budgets', 'memory')
     if mode == 'optimisation':
         # An optimisation asks for a speed-up: ratio_lt 0.9 means "at least 10 % faster".
         ratio = c.number(time_key + ('ratio_lt',), 'a number > 0, e.g. 0.9', lambda v: v > 0)
@@ -412,6 +498,11 @@ def _build(c: Checker) -> Spec:
         lambda v: v >= min_pairs, integer=True,
     ))
     units = _time_units(c, time_key + ('units',), [s.id for s in stages])
+    return TimeBudget(ratio, min_pairs, max_pairs, units)
+
+
+def _memory_budget(c: Checker, kind: str) -> MemoryBudget:
+    mem_key: KeyPath = ('budgets', 'memory')
     margin = c.number(mem_key + ('margin',), 'a number in (0, 1), e.g. 0.02', lambda v: 0 < v < 1)
     tolerance = 0.0
     if c.has(mem_key + ('tolerance',)):
@@ -440,50 +531,18 @@ def _build(c: Checker) -> Spec:
                'heap peaks (memray) need a python subject; use rss for a command subject.'
                if measure == 'heap' else
                'rss is measured for command subjects; a python subject uses heap (memray).')
-    main_branch = c.string(('main_branch',), 'main')
-    assets = c.globs(('assets',))
+    return MemoryBudget(margin, tolerance, tolerance_bytes, max_exponent, measure)
+
+
+def _ci_entry_points(c: Checker, assets: tuple[str, ...]) -> tuple[str, ...]:
+    """``ci_entry_points``: files CI runs the gates from; each must be a gate asset."""
     ci_entry_points = c.globs(('ci_entry_points',), ())
     for j, entry in enumerate(ci_entry_points):
         if not matches(entry, assets):
             c.fail(('ci_entry_points', j),
                    f'{show(entry)} is not a gate asset; add it (or a glob covering it) to assets, or an '
                    f'edit of it could come with subject code.')
-
-    return Spec(
-        path=c.display,
-        schema=1,
-        name=c.string(('name',), 'unnamed'),
-        subject=subject,
-        baseline_ref=c.string(('baseline', 'ref')),
-        baseline_variant=base_variant,
-        candidate_variant=cand_variant,
-        stages=tuple(stages),
-        protected_paths=c.globs(('protected', 'paths')),
-        forbid_in_converted=c.strings(('protected', 'forbid_in_converted'), ()),
-        shared_paths=c.globs(('shared_paths',), ()),
-        workloads=tuple(workloads),
-        tiers=tiers,
-        tier_gates=tier_gates,
-        budgets=Budgets(
-            TimeBudget(ratio, min_pairs, max_pairs, units),
-            MemoryBudget(margin, tolerance, tolerance_bytes, max_exponent, measure),
-        ),
-        assets=assets,
-        golden=c.string(('golden',), 'specs/golden.json'),
-        ledger=c.string(('ledger',), 'specs/ledger.json'),
-        lines={dotted(k): v for k, v in c.lines.items()},
-        main_branch=main_branch,
-        baseline_version=int(c.number(
-            ('baseline', 'version'), 'an integer >= 1', lambda v: v >= 1, integer=True,
-        )) if c.has(('baseline', 'version')) else 1,
-        protected_symbols=tuple(symbols),
-        verifier_paths=_verifier(c, subject.root),
-        mode=mode,
-        target=target,
-        ci_entry_points=ci_entry_points,
-        report=_report(c, workloads),
-        rooms=_rooms(c, mode),
-    )
+    return ci_entry_points
 
 
 def _rooms(c: Checker, mode: str) -> str:

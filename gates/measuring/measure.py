@@ -14,6 +14,7 @@ from gates.measuring import probe
 from gates.vcs import cachestore
 from gates.vcs import repo as gitrepo
 from gates.measuring import treedigest
+from gates.measuring.request import RunRequest
 from gates.context import CheckContext
 from gates.contract.spec import Spec
 from gates.contract.spec import Workload
@@ -52,6 +53,17 @@ def output_dir(repo_root: Path, name: str) -> Path:
 
 def stage_ids(spec: Spec) -> list[int]:
     return [s.id for s in spec.stages]
+
+
+def request(
+        spec: Spec, tree: Path, workload: Workload, variant: Mapping[str, str],
+        watch: treedigest.Guard | None = None,
+) -> RunRequest:
+    """The probe's request for ``workload`` of ``spec``'s subject run from ``tree`` with
+    ``variant``, every stage of the spec reported, under the tree guard ``watch`` (if any)."""
+    return RunRequest(
+        spec.subject, tree, workload.id, workload.params, variant, stage_ids(spec), guard=watch,
+    )
 
 
 def variant_key(variant: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -155,10 +167,7 @@ def proof(ctx: CheckContext, tree: Path, workload: Workload, variant: Mapping[st
 
     def measure() -> probe.ProofRun:
         ctx.progress(f'proof {workload.id}: prove in {tree}')
-        return probe.proof_run(
-            ctx.spec.subject, tree, workload.id, workload.params, variant, stage_ids(ctx.spec),
-            guard=guard(ctx),
-        )
+        return probe.proof(request(ctx.spec, tree, workload, variant, guard(ctx)))
 
     return ctx.measurements.get(key, measure)
 
@@ -180,9 +189,9 @@ def candidate_proof(ctx: CheckContext, workload: Workload) -> tuple[dict[str, st
 
     def both() -> dict[str, list[str]] | None:
         ctx.progress(f'proof {workload.id}: prove in {tree}')
-        caps, variant, run = probe.proof_run_with_capabilities(
-            subject, tree, workload.id, workload.params, ctx.candidate_variant(),
-            ctx.spec.baseline_variant, stage_ids(ctx.spec), guard=guard(ctx),
+        caps, variant, run = probe.proof_with_capabilities(
+            request(ctx.spec, tree, workload, ctx.candidate_variant(), guard(ctx)),
+            ctx.spec.baseline_variant,
         )
         found.append((variant, run))
         return caps
@@ -205,8 +214,7 @@ def memory(
         label: str,
 ) -> probe.MemoryRun:
     key = ('memory', str(tree), workload.id, variant_key(variant))
-    return ctx.measurements.get(key, lambda: probe.memory_run(
-        ctx.spec.subject, tree, workload.id, workload.params, variant, stage_ids(ctx.spec),
-        capture_dir, label=label, progress=ctx.progress, guard=guard(ctx),
-        measure=ctx.spec.budgets.memory.measure,
+    return ctx.measurements.get(key, lambda: probe.memory(
+        request(ctx.spec, tree, workload, variant, guard(ctx)), capture_dir,
+        label=label, progress=ctx.progress, measure=ctx.spec.budgets.memory.measure,
     ))

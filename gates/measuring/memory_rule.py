@@ -16,6 +16,7 @@ from gates.contract import noise as noise_mod
 from gates.contract.ledger import Row
 from gates.contract.noise import Noise
 from gates.contract.spec import Spec
+from gates.contract.spec import Stage
 from gates.model import Finding
 from gates.model import StrictlyLower
 
@@ -134,18 +135,25 @@ def judge(
             ))
         kept, kept_ref = (retained or {}).get(sid), reference.retained.get(sid)
         if kept is not None and kept_ref is not None:
-            row['retained'] = {'candidate': kept, 'reference': kept_ref}
-            kept_bound = bound_of(noise_mod.retained_key(sid))
-            row['retained']['rule'] = kept_bound.rule()
-            kept_why = kept_bound.fails(kept, kept_ref)
-            if kept_why is not None:
-                out.findings.append(Finding(
-                    GATE, f'stage {sid} ({stage.name}) keeps more alive at its exit: {kept_why}',
-                    workload=workload, stage=sid, figure=float(kept),
-                ))
+            _judge_retained(stage, workload, kept, kept_ref, bound_of(noise_mod.retained_key(sid)), row, out)
     _judge_whole(spec, workload, candidate_variant, reference, whole_run_peak, lower,
                  bound_of(noise_mod.WHOLE), out)
     return out
+
+
+def _judge_retained(
+        stage: Stage, workload: str, kept: int, kept_ref: int, bound: NotHigherThan,
+        row: dict[str, Any], out: Judgement,
+) -> None:
+    """What a stage keeps alive at its exit may not grow beyond ``bound`` either."""
+    row['retained'] = {'candidate': kept, 'reference': kept_ref}
+    row['retained']['rule'] = bound.rule()
+    kept_why = bound.fails(kept, kept_ref)
+    if kept_why is not None:
+        out.findings.append(Finding(
+            GATE, f'stage {stage.id} ({stage.name}) keeps more alive at its exit: {kept_why}',
+            workload=workload, stage=stage.id, figure=float(kept),
+        ))
 
 
 def _judge_whole(

@@ -12,13 +12,16 @@ gates/measuring/_probe_child.py, isolated (see its docstring for the JSON protoc
 With a ``guard`` (gates/measuring/treedigest.py), every tree it watches is digested before and after each
 subject run; a change raises ``TreeTampered``, a ProbeFailed the gates report as a finding.
 
-Modes: ``time_run`` (perf_counter at the boundaries), ``memory_run`` (heap: one process per
+Every mode takes one ``RunRequest`` (gates/measuring/request.py: subject, tree, workload, params,
+variant, stages, timeout, guard). Modes: ``time`` (perf_counter at the boundaries), ``memory`` (heap: one process per
 stage k with a memray Tracker from enter(k) to exit(k), then the run stops, plus the peak RSS
-of child processes started in that window; plus one process tracking the whole run. rss: one
-run of a command subject, its process tree's RSS sampled per stage), ``proof_run`` (proof
-bytes, then the subject's verify verdict and section layout from a second fresh process that
-runs no prover code, ``verify_run``) and ``capabilities``. A failing run
-raises ``ProbeFailed`` with a one-sentence reason; the gates turn it into a finding.
+of child processes started in that window; plus one process tracking the whole run; ``capture``
+is one of those processes. rss: one run of a command subject, its process tree's RSS sampled per
+stage, ``rss``), ``proof`` (proof bytes, then the subject's verify verdict and section layout
+from a second fresh process that runs no prover code, ``verify_run``; ``proof_with_capabilities``
+learns the variant in the same prove) and ``capabilities``. A failing run raises ``ProbeFailed``
+with a one-sentence reason; the gates turn it into a finding. ``time_run``, ``proof_run``,
+``memory_run`` and ``memory_capture`` are the positional form scripts outside the engine use.
 """
 from __future__ import annotations
 
@@ -42,12 +45,13 @@ from gates.measuring import probe_command
 from gates.measuring import proc
 from gates.measuring import treedigest
 from gates.measuring._probe_child import PROTOCOL
+from gates.measuring.request import DEFAULT_TIMEOUT
+from gates.measuring.request import RunRequest
 from gates.model import GateError
 from gates.measuring.proc import ProbeFailed as ProbeFailed   # re-exported: the gates catch probe.ProbeFailed
 from gates.contract.spec import Subject
 
 Progress = Callable[[str], None]
-DEFAULT_TIMEOUT = 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +209,7 @@ def subject_root(subject: Subject, tree: Path) -> Path:
 
 
 # One subject run at a time: the guard's before/after digests assume it (gates may run in
-# threads, gates/commands/check.py; their subject runs still take turns).
+# threads, gates/session.py run_gates; their subject runs still take turns).
 _RUN_LOCK = threading.RLock()
 
 
@@ -354,31 +358,19 @@ def effective_variant(
     return {sid: b if b in caps.get(sid, ()) else fallback for sid, b in wanted.items()}
 
 
-def time_run(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        guard: treedigest.Guard | None = None,
-) -> TimeRun:
+def time(request: RunRequest) -> TimeRun:
     """One timed prove. Python subjects: ``total`` is the prove call (imports excluded);
     command subjects: the process's wall time (startup included, the same for both trees)."""
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
-        if subject.kind == 'command':
-            check, total, proof = _command(
-                subject, tree, workload, params, variant, stages, Path(tmp), timeout, guard,
-            )[:3]
+        if request.subject.kind == 'command':
+            check, total, proof_bytes = _command(request, Path(tmp))[:3]
             return TimeRun(
                 {int(k): v for k, v in check.stage_seconds().items()}, total,
-                hashlib.sha256(proof).hexdigest(), len(proof), None,
+                hashlib.sha256(proof_bytes).hexdigest(), len(proof_bytes), None,
             )
-        result = _python_child(subject, tree, {
-            'mode': 'time', 'params': dict(params), 'variant': dict(variant), 'stages': list(stages),
-        }, Path(tmp), timeout, guard)
+        result = _python_child(request.subject, request.tree, {
+            'mode': 'time', **request.child_fields(),
+        }, Path(tmp), request.timeout, request.guard)
     return TimeRun(
         {int(k): float(v) for k, v in result['stage_seconds'].items()},
         float(result['total_seconds']), result['proof_sha256'], int(result['proof_size']),
@@ -386,80 +378,69 @@ def time_run(
     )
 
 
-def proof_run(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        guard: treedigest.Guard | None = None,
-) -> ProofRun:
+def proof(request: RunRequest) -> ProofRun:
     """The proof bytes, the subject's own verify verdict and its section layout."""
+    subject = request.subject
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
         if subject.kind == 'command':
-            proof = _command(
-                subject, tree, workload, params, variant, stages, Path(tmp), timeout, guard,
-            )[2]
+            proof_bytes = _command(request, Path(tmp))[2]
             if subject.verify:
                 # A command subject with a python verify entry: checked like a python
                 # subject's proof, in a fresh process that runs none of the command's code.
-                return verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
+                return _verify_request(request, proof_bytes)
             return ProofRun(
-                proof, hashlib.sha256(proof).hexdigest(), len(proof), None,
+                proof_bytes, hashlib.sha256(proof_bytes).hexdigest(), len(proof_bytes), None,
                 'command subjects declare no verifier', None, None,
             )
         if not (subject.verify and subject.sections):
             raise GateError('subject.verify and subject.sections are required for python subjects.')
-        proof_path = Path(tmp) / 'proof.bin'
-        result = _python_child(subject, tree, {
-            'mode': 'proof', 'params': dict(params), 'variant': dict(variant),
-            'stages': list(stages), 'proof': str(proof_path),
-        }, Path(tmp), timeout, guard)
-        if not proof_path.is_file():
-            raise ProbeFailed(f'the proof run in {tree} wrote no proof bytes')
-        proof = proof_path.read_bytes()
+        proof_bytes, result = _proved(request, {}, Path(tmp))
     # The prove process and everything it left behind are gone with its folder; the verdict
     # comes from a fresh process that never runs prove (see verify_run).
-    checked = verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
+    checked = _verify_request(request, proof_bytes)
     return dataclasses.replace(checked, subject_file=result.get('subject_file'))
 
 
-def proof_run_with_capabilities(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        wanted: Mapping[str, str],
-        fallback: str,
-        stages: Sequence[int],
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        guard: treedigest.Guard | None = None,
+def proof_with_capabilities(
+        request: RunRequest, fallback: str,
 ) -> tuple[dict[str, list[str]], dict[str, str], ProofRun]:
-    """``capabilities`` and ``proof_run`` of the variant they allow (``effective_variant`` of
-    ``wanted``), in one prove process instead of two (a python subject with a capabilities
-    entry; the caller falls back to the two calls otherwise). The verdict still comes from a
-    fresh verify process."""
+    """``capabilities`` and ``proof`` of the variant they allow (``effective_variant`` of the
+    request's variant, the wanted one), in one prove process instead of two (a python subject
+    with a capabilities entry; the caller falls back to the two calls otherwise). The verdict
+    still comes from a fresh verify process."""
+    subject, wanted = request.subject, request.variant
     if subject.kind != 'python' or not subject.capabilities or not (subject.verify and subject.sections):
-        raise GateError('proof_run_with_capabilities needs a python subject with capabilities, verify and sections.')
+        raise GateError('proof_with_capabilities needs a python subject with capabilities, verify and sections.')
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
-        proof_path = Path(tmp) / 'proof.bin'
-        result = _python_child(subject, tree, {
-            'mode': 'proof', 'params': dict(params), 'wanted': dict(wanted), 'fallback': fallback,
-            'stages': list(stages), 'proof': str(proof_path),
-        }, Path(tmp), timeout, guard)
-        if not proof_path.is_file():
-            raise ProbeFailed(f'the proof run in {tree} wrote no proof bytes')
-        proof = proof_path.read_bytes()
+        # The child picks the variant from its capabilities: it gets wanted and fallback instead.
+        proof_bytes, result = _proved(
+            request, {'variant': {}, 'wanted': dict(wanted), 'fallback': fallback}, Path(tmp),
+        )
     caps: dict[str, list[str]] = {str(k): [str(b) for b in v] for k, v in dict(result['capabilities']).items()}
     variant = effective_variant(wanted, caps, fallback)
     if dict(result.get('variant') or {}) != variant:
-        raise ProbeFailed(f'the proof run in {tree} proved variant {result.get("variant")}, not {variant}')
-    checked = verify_run(subject, tree, params, proof, timeout=timeout, guard=guard)
+        raise ProbeFailed(f'the proof run in {request.tree} proved variant {result.get("variant")}, not {variant}')
+    checked = _verify_request(request, proof_bytes)
     return caps, variant, dataclasses.replace(checked, subject_file=result.get('subject_file'))
+
+
+def _proved(request: RunRequest, fields: Mapping[str, Any], workdir: Path) -> tuple[bytes, dict[str, Any]]:
+    """A python subject's prove in mode ``proof`` (the request's fields, then ``fields``): the
+    proof bytes it wrote into ``workdir`` and the child's result."""
+    proof_path = workdir / 'proof.bin'
+    result = _python_child(request.subject, request.tree, {
+        'mode': 'proof', **request.child_fields(), **fields, 'proof': str(proof_path),
+    }, workdir, request.timeout, request.guard)
+    if not proof_path.is_file():
+        raise ProbeFailed(f'the proof run in {request.tree} wrote no proof bytes')
+    return proof_path.read_bytes(), result
+
+
+def _verify_request(request: RunRequest, proof_bytes: bytes) -> ProofRun:
+    return verify_run(
+        request.subject, request.tree, request.params, proof_bytes,
+        timeout=request.timeout, guard=request.guard,
+    )
 
 
 def verify_run(
@@ -526,19 +507,12 @@ def memory_unsupported(subject: Subject, measure: str = 'heap') -> str | None:
     )
 
 
-def memory_run(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
+def memory(
+        request: RunRequest,
         capture_dir: Path,
         *,
         label: str = 'run',
         progress: Progress = quiet,
-        timeout: float = DEFAULT_TIMEOUT,
-        guard: treedigest.Guard | None = None,
         measure: str = 'heap',
 ) -> MemoryRun:
     """In-stage peaks. ``heap``: one fresh process per stage (memray from enter(k) to exit(k),
@@ -548,21 +522,17 @@ def memory_run(
     The captures are written to ``capture_dir`` (the caller deletes it, after making any
     flamegraph it needs). Never combine with timing: memray slows allocation-heavy code down.
     """
-    unsupported = memory_unsupported(subject, measure)
+    unsupported = memory_unsupported(request.subject, measure)
     if unsupported is not None:
         raise GateError(unsupported)
     if measure == 'rss':
-        return rss_run(subject, tree, workload, params, variant, stages, timeout=timeout, guard=guard)
+        return rss(request)
     captures: dict[str, Path] = {}
     children: dict[str, int] = {}
-    tracks: list[int | str] = [*stages, 'whole']
+    tracks: list[int | str] = [*request.stages, 'whole']
     for track in tracks:
-        progress(f'memory {label} {workload}: {_track_name(track)} ({len(captures) + 1}/{len(tracks)})')
-        capture, children[str(track)] = _capture(
-            subject, tree, workload, params, variant, stages, track, capture_dir,
-            label=label, timeout=timeout, guard=guard,
-        )
-        captures[str(track)] = capture
+        progress(f'memory {label} {request.workload}: {_track_name(track)} ({len(captures) + 1}/{len(tracks)})')
+        captures[str(track)], children[str(track)] = _capture(request, track, capture_dir, label=label)
     peaks = {int(k): peak_bytes(path) + children[k] for k, path in captures.items() if k != 'whole'}
     retained = {int(k): retained_bytes(path) for k, path in captures.items() if k != 'whole'}
     return MemoryRun(
@@ -570,106 +540,53 @@ def memory_run(
     )
 
 
-def rss_run(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
-        *,
-        timeout: float = DEFAULT_TIMEOUT,
-        guard: treedigest.Guard | None = None,
-) -> MemoryRun:
+def rss(request: RunRequest) -> MemoryRun:
     """Peak RSS of the process tree: per stage, the largest sampled sum while the stage was
     open; whole run, the larger of that and wait4's ru_maxrss."""
-    if subject.kind != 'command':
+    if request.subject.kind != 'command':
         raise GateError('budgets.memory.measure: rss is measured for command subjects; use heap.')
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
-        check, _, _, rss = _command(
-            subject, tree, workload, params, variant, stages, Path(tmp), timeout, guard,
-            sample_rss=True,
-        )
-    del check
-    return MemoryRun(rss.stage_peaks, rss.whole_peak, {}, {}, 'rss')
+        sampled = _command(request, Path(tmp), sample_rss=True)[3]
+    return MemoryRun(sampled.stage_peaks, sampled.whole_peak, {}, {}, 'rss')
 
 
 def _command(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
-        workdir: Path,
-        timeout: float,
-        guard: treedigest.Guard | None,
-        sample_rss: bool = False,
+        request: RunRequest, workdir: Path, sample_rss: bool = False,
 ) -> tuple[Any, float, bytes, probe_command.Rss]:
     refuse_optimized()
+    subject, tree = request.subject, request.tree
     what = f'the {subject.argv[0]} run in {tree}'
-    _verify(guard, f'before {what}', tree)
+    _verify(request.guard, f'before {what}', tree)
     try:
         return probe_command.run(
-            subject, subject_root(subject, tree), workload, params, variant, stages, workdir,
-            timeout, sample_rss, subject_env(subject, tree),
+            request, subject_root(subject, tree), workdir, sample_rss, subject_env(subject, tree),
         )
     finally:
-        _verify(guard, f'during {what}', tree, after=True)
+        _verify(request.guard, f'during {what}', tree, after=True)
 
 
 def _track_name(track: int | str) -> str:
     return 'whole' if track == 'whole' else f'stage{track}'
 
 
-def memory_capture(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
-        track: int | str,
-        capture_dir: Path,
-        *,
-        label: str = 'run',
-        timeout: float = DEFAULT_TIMEOUT,
-        guard: treedigest.Guard | None = None,
-) -> Path:
+def capture(request: RunRequest, track: int | str, capture_dir: Path, *, label: str = 'run') -> Path:
     """One process with a memray Tracker on stage ``track`` (or ``'whole'``); the capture file."""
-    return _capture(
-        subject, tree, workload, params, variant, stages, track, capture_dir,
-        label=label, timeout=timeout, guard=guard,
-    )[0]
+    return _capture(request, track, capture_dir, label=label)[0]
 
 
-def _capture(
-        subject: Subject,
-        tree: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
-        track: int | str,
-        capture_dir: Path,
-        *,
-        label: str,
-        timeout: float,
-        guard: treedigest.Guard | None,
-) -> tuple[Path, int]:
+def _capture(request: RunRequest, track: int | str, capture_dir: Path, *, label: str) -> tuple[Path, int]:
     """The capture file and the peak RSS of the child processes started in the window."""
-    unsupported = memory_unsupported(subject)
+    unsupported = memory_unsupported(request.subject)
     if unsupported is not None:
         raise GateError(unsupported)
     capture_dir.mkdir(parents=True, exist_ok=True)
-    capture = capture_dir / f'{label}-{workload}-{_track_name(track)}.bin'
-    capture.unlink(missing_ok=True)   # memray refuses to overwrite a capture
+    capture_file = capture_dir / f'{label}-{request.workload}-{_track_name(track)}.bin'
+    capture_file.unlink(missing_ok=True)   # memray refuses to overwrite a capture
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
-        result = _python_child(subject, tree, {
-            'mode': 'memory', 'params': dict(params), 'variant': dict(variant),
-            'stages': list(stages), 'track': track, 'capture': str(capture),
-        }, Path(tmp), timeout, guard)
-    return capture, int(result.get('children_peak') or 0)
+        result = _python_child(request.subject, request.tree, {
+            'mode': 'memory', **request.child_fields(), 'track': track, 'capture': str(capture_file),
+        }, Path(tmp), request.timeout, request.guard)
+    return capture_file, int(result.get('children_peak') or 0)
 
 
 def flamegraph(capture: Path, out_html: Path, *, timeout: float = 600.0) -> Path:
@@ -686,3 +603,30 @@ def flamegraph(capture: Path, out_html: Path, *, timeout: float = 600.0) -> Path
     if code != 0 or not out_html.is_file():
         raise ProbeFailed(f'memray flamegraph failed with {code} for {capture}', tail)
     return out_html
+
+
+# The positional form, ``(subject, tree, workload, params, variant, stages, ...)``, of the modes
+# above: benchmarks/ (collect.py, memory_noise.py, stage_pair.py) still calls it. New code builds
+# a RunRequest; these go once those scripts do.
+def time_run(*fields: Any, **limits: Any) -> TimeRun:
+    """``time(RunRequest(*fields, **limits))``."""
+    return time(RunRequest(*fields, **limits))
+
+
+def proof_run(*fields: Any, **limits: Any) -> ProofRun:
+    """``proof(RunRequest(*fields, **limits))``."""
+    return proof(RunRequest(*fields, **limits))
+
+
+def memory_run(*fields: Any, label: str = 'run', progress: Progress = quiet, measure: str = 'heap',
+               **limits: Any) -> MemoryRun:
+    """``memory(RunRequest(*fields[:-1], **limits), fields[-1], ...)``: the capture folder last."""
+    *request, capture_dir = fields
+    return memory(RunRequest(*request, **limits), capture_dir, label=label, progress=progress, measure=measure)
+
+
+def memory_capture(*fields: Any, label: str = 'run', **limits: Any) -> Path:
+    """``capture(RunRequest(*fields[:-2], **limits), track, capture_dir)``: the track and the
+    capture folder last."""
+    *request, track, capture_dir = fields
+    return capture(RunRequest(*request, **limits), track, capture_dir, label=label)

@@ -30,8 +30,7 @@ from gates.measuring._probe_child import BoundaryCheck
 from gates.measuring._probe_child import BoundaryViolation
 from gates.model import GateError
 from gates.measuring.proc import ProbeFailed
-from gates.contract.spec import Subject
-
+from gates.measuring.request import RunRequest
 BOUNDARY_LINE = re.compile(r'^STAGEGATE (enter|exit) (\d+)\s*$')
 
 
@@ -71,26 +70,23 @@ def format_argv(argv: Sequence[str], workload: str, params: Mapping[str, Any]) -
 
 
 def run(
-        subject: Subject,
+        request: RunRequest,
         root: Path,
-        workload: str,
-        params: Mapping[str, Any],
-        variant: Mapping[str, str],
-        stages: Sequence[int],
         workdir: Path,
-        timeout: float,
         sample_rss: bool = False,
         extra_env: Mapping[str, str] | None = None,
 ) -> tuple[BoundaryCheck, float, bytes, Rss]:
-    """One run: the checked boundaries, the wall time of the process, the proof bytes and the
-    peak RSS of its process tree (only when ``sample_rss``: scanning /proc takes CPU the timed
-    runs must not lose; otherwise the Rss is empty)."""
+    """One run of ``request`` from the subject root ``root``: the checked boundaries, the wall
+    time of the process, the proof bytes and the peak RSS of its process tree (only when
+    ``sample_rss``: scanning /proc takes CPU the timed runs must not lose; otherwise the Rss is
+    empty)."""
+    subject, workload, params, timeout = request.subject, request.workload, request.params, request.timeout
     proof_path = workdir / 'proof.bin'
     env = proc.child_env({
         **(extra_env or {}),
         'STAGEGATE_PROOF': str(proof_path), 'STAGEGATE_WORKLOAD': workload,
         'STAGEGATE_PARAMS': json.dumps(dict(params), sort_keys=True),
-        'STAGEGATE_VARIANT': json.dumps(dict(variant), sort_keys=True),
+        'STAGEGATE_VARIANT': json.dumps(dict(request.variant), sort_keys=True),
     })
     lines: list[tuple[float, str]] = []
     log = workdir / 'child.log'
@@ -130,7 +126,7 @@ def run(
     tail = '\n'.join(text for _, text in lines[-20:])
     if code != 0:
         raise ProbeFailed(f'subject failure in {root}: {argv[0]} exited with {code}', tail)
-    check = BoundaryCheck(stages)
+    check = BoundaryCheck(request.stages)
     try:
         for when, text in lines:
             match = BOUNDARY_LINE.match(text)

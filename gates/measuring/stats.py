@@ -19,9 +19,6 @@ import statistics
 from bisect import bisect_left
 from bisect import bisect_right
 from collections.abc import Sequence
-from typing import Literal
-
-Side = Literal['below', 'above', 'inconclusive']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +76,6 @@ def samples_needed(confidence: float) -> int:
     while 1.0 - 2.0 * 0.5 ** n < confidence:
         n += 1
     return n
-
-
-def side_of(interval: Interval, limit: float) -> Side:
-    """Where the interval lies relative to ``limit``; pass means strictly below the limit."""
-    if interval.high < limit:
-        return 'below'
-    if interval.low >= limit:
-        return 'above'
-    return 'inconclusive'
 
 
 def _q1(data: Sequence[float]) -> float:

@@ -2,7 +2,9 @@
 callables that each time one fresh prove: the protocol is in the time gate's docstring
 (gates/checks/time.py). The time gate applies it to the change; the integrity gate runs the same
 function with the spec's own ``budgets.time`` when it re-judges a ledger row a change adds
-(gates/measuring/trust.py, issue 13.3).
+(gates/measuring/trust.py, issue 13.3). A metric is decided by the budget's threshold
+(``TimeBudget.threshold()``, a ``gates.model.RatioBelow``), the object ``gates audit`` judges a
+row's re-measured ratio with (``gates.contract.ledger.compare_row``).
 """
 from __future__ import annotations
 
@@ -11,26 +13,22 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
+from gates.contract.metrics import TOTAL
+from gates.contract.metrics import is_unit
+from gates.contract.metrics import unit_metric
+from gates.contract.metrics import unit_stages
 from gates.contract.spec import TimeBudget
 from gates.measuring import probe
 from gates.measuring import stats
+from gates.model import RatioBelow
+from gates.model import Side
 
 NOISE_FLOOR = 0.005      # seconds; see the module docstring and benchmarks/README.md
 CONFIDENCE = 0.95        # two-sided; the sign test needs >= 6 pairs to reach it
-TOTAL = 'total'
-UNIT = 'unit:'           # metric name prefix of a unit: 'unit:0+8'
 DECIDED = 'decided: every judged metric\'s interval lies below the limit'
 FAILED_EARLY = 'decided: a judged metric\'s interval lies at or above the limit'
 CAPPED = 'max_pairs reached with a metric undecided'
 RERUN = 'inconclusive after max_pairs: measured once more on fresh pairs'
-
-
-def unit_metric(unit: Sequence[int]) -> str:
-    return UNIT + '+'.join(str(s) for s in unit)
-
-
-def unit_stages(metric: str) -> list[int]:
-    return [int(s) for s in metric[len(UNIT):].split('+')]
 
 
 def metrics_for(stages: Sequence[int], units: Sequence[Sequence[int]]) -> tuple[list[str], set[str]]:
@@ -43,22 +41,28 @@ def metrics_for(stages: Sequence[int], units: Sequence[Sequence[int]]) -> tuple[
 def describe(metric: str) -> str:
     if metric == TOTAL:
         return 'end to end'
-    if metric.startswith(UNIT):
+    if is_unit(metric):
         return f'stages {" + ".join(str(s) for s in unit_stages(metric))} (one unit)'
     return f'stage {metric}'
 
 
 @dataclasses.dataclass(frozen=True)
 class Decision:
-    metric: str                  # 'total' or the stage id as a string
+    metric: str                  # a metric key (gates/contract/metrics.py): 'total', '3', 'unit:0+8'
     ratios: tuple[float, ...]    # candidate / baseline, one per pair
     median: float
     interval: stats.Interval
-    side: stats.Side
+    side: Side
     judged: bool                 # False: under the noise floor in both trees, or in a unit
     passed: bool
     conclusive: bool
     in_unit: bool = False        # a stage judged as part of a unit, reported for information
+
+    def figures(self) -> str:
+        """'median ratio 1.083 over 9 pairs, 96.1% CI [0.971, 1.274]': how findings and notes
+        quote the decision."""
+        return (f'median ratio {self.median:.3f} over {len(self.ratios)} pairs, '
+                f'{self.interval.coverage:.1%} CI [{self.interval.low:.3f}, {self.interval.high:.3f}]')
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,7 +83,7 @@ class Pair:
 def seconds(run: probe.TimeRun, metric: str) -> float:
     if metric == TOTAL:
         return run.total_seconds
-    if metric.startswith(UNIT):
+    if is_unit(metric):
         return sum(run.stage_seconds[s] for s in unit_stages(metric))
     return run.stage_seconds[int(metric)]
 
@@ -87,7 +91,7 @@ def seconds(run: probe.TimeRun, metric: str) -> float:
 def decide(
         metric: str,
         pairs: Sequence[Pair],
-        limit: float,
+        threshold: RatioBelow,
         floor: float = NOISE_FLOOR,
         confidence: float = CONFIDENCE,
         in_unit: bool = False,
@@ -98,7 +102,7 @@ def decide(
     ratios = tuple(seconds(p.candidate, metric) / max(seconds(p.baseline, metric), 1e-9) for p in pairs)
     mid = stats.median(ratios)
     interval = stats.median_interval(ratios, confidence)
-    side = stats.side_of(interval, limit)
+    side = threshold.side(interval.low, interval.high)
     judged = not in_unit and (metric == TOTAL or max(
         stats.median([seconds(p.baseline, metric) for p in pairs]),
         stats.median([seconds(p.candidate, metric) for p in pairs]),
@@ -141,9 +145,10 @@ def compare(
     """Interleaved pairs until every judged metric is decided, one fails, or max_pairs; the
     pairs, the decisions and why it stopped (DECIDED, FAILED_EARLY or CAPPED)."""
     pairs: list[Pair] = []
+    threshold = budget.threshold()
 
     def decisions() -> list[Decision]:
-        return [decide(m, pairs, budget.ratio_lt, floor, confidence, m in in_unit) for m in metrics]
+        return [decide(m, pairs, threshold, floor, confidence, m in in_unit) for m in metrics]
 
     reason = CAPPED
     while len(pairs) < max_pairs(budget):

@@ -59,6 +59,7 @@ from gates.measuring import time_rule
 from gates.vcs import repo as repo_mod
 from gates.vcs import trees
 from gates.context import CheckContext
+from gates.contract import metrics
 from gates.contract import noise as noise_mod
 from gates.contract.ledger import MEMORY_METHOD
 from gates.contract.ledger import Ledger
@@ -147,9 +148,9 @@ def _memory(
         capture_dir: Path, label: str,
 ) -> probe.MemoryRun:
     def run() -> probe.MemoryRun:
-        return probe.memory_run(
-            spec.subject, tree, workload.id, workload.params, variant, measure.stage_ids(spec),
-            capture_dir, label=label, progress=ctx.progress, guard=measure.guard(ctx),
+        return probe.memory(
+            measure.request(spec, tree, workload, variant, measure.guard(ctx)), capture_dir,
+            label=label, progress=ctx.progress,
             # The spec's measure: a command subject's rows hold RSS peaks (issue 8.5).
             measure=spec.budgets.memory.measure,
         )
@@ -172,10 +173,7 @@ def _reproduce(
         if recorded is None:
             continue
         ctx.progress(f'integrity: re-measuring ledger {name} at {workload.id}')
-        proof = probe.proof_run(
-            spec.subject, tree, workload.id, workload.params, variant, measure.stage_ids(spec),
-            guard=measure.guard(ctx),
-        )
+        proof = probe.proof(measure.request(spec, tree, workload, variant, measure.guard(ctx)))
         if proof.sha256 != recorded.proof_sha256:
             out.append(Finding(
                 GATE, f'{name}: proof sha256 re-measured {proof.sha256[:12]}, the row records '
@@ -265,10 +263,9 @@ def _time_rule(
         variant: Mapping[str, str], where: tuple[str, str, int | None],
 ) -> list[Finding]:
     """Step 4: the time gate's interleaved comparison, oracle against the row's commit."""
-    name, ledger, line = where
+    name = where[0]
     budget = spec.budgets.time
-    stages = measure.stage_ids(spec)
-    metrics, in_unit = time_rule.metrics_for(stages, budget.units)
+    keys, in_unit = time_rule.metrics_for(measure.stage_ids(spec), budget.units)
     watch = measure.guard(ctx)
     out: list[Finding] = []
     with measure.baseline_tree(ctx) as oracle:
@@ -278,35 +275,45 @@ def _time_rule(
                 continue
 
             def baseline(w: Workload = workload) -> probe.TimeRun:
-                return probe.time_run(spec.subject, oracle, w.id, w.params, oracle_variant, stages, guard=watch)
+                return probe.time(measure.request(spec, oracle, w, oracle_variant, watch))
 
             def candidate(w: Workload = workload) -> probe.TimeRun:
-                return probe.time_run(spec.subject, tree, w.id, w.params, variant, stages, guard=watch)
+                return probe.time(measure.request(spec, tree, w, variant, watch))
 
             ctx.progress(f'integrity: timing ledger {name} at {workload.id} against the oracle (warm-up, then pairs)')
             baseline(), candidate()   # the time gate's warm-up: one untimed run of each tree
             def say(message: str, w: str = workload.id) -> None:
                 ctx.progress(f'integrity: time {w} of {name}: {message}')
 
-            pairs, decisions, why = time_rule.compare(baseline, candidate, metrics, budget, say, in_unit=in_unit)
+            _, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
             if why == time_rule.CAPPED and time_rule.undecided(decisions):
                 # As the time gate does (issue 13.2): never settled by a median; once more, fresh pairs.
                 say(time_rule.RERUN)
-                pairs, decisions, why = time_rule.compare(baseline, candidate, metrics, budget, say, in_unit=in_unit)
-            for d in decisions:
-                if d.judged and not d.passed:
-                    verdict = (f'is not below {budget.ratio_lt:g}' if d.side == 'above' else
-                               f'straddles {budget.ratio_lt:g} after max_pairs and once more on fresh '
-                               f'pairs (INCONCLUSIVE: the rule is not seen to hold; rerun on a quieter machine)')
-                    out.append(Finding(
-                        GATE, f'{name}: {RULE} at {workload.id} (time, against the oracle '
-                              f'{ctx.oracle_rev[:12] or spec.baseline_ref}): {time_rule.describe(d.metric)}: '
-                              f'median ratio {d.median:.3f} over {len(pairs)} pairs, '
-                              f'{d.interval.coverage:.1%} CI [{d.interval.low:.3f}, {d.interval.high:.3f}], '
-                              f'{verdict}',
-                        ledger, line, workload=workload.id,
-                        stage=int(d.metric) if d.metric.isdigit() else row.stage, figure=d.median,
-                    ))
+                _, decisions, why = time_rule.compare(baseline, candidate, keys, budget, say, in_unit=in_unit)
+            out += _time_findings(ctx, spec, row, workload.id, decisions, where)
+    return out
+
+
+def _time_findings(
+        ctx: CheckContext, spec: Spec, row: Row, workload: str, decisions: Sequence[time_rule.Decision],
+        where: tuple[str, str, int | None],
+) -> list[Finding]:
+    """Step 4's findings: each judged metric the threshold does not pass at ``workload``."""
+    name, ledger, line = where
+    limit = spec.budgets.time.threshold().limit
+    out = []
+    for d in decisions:
+        if d.judged and not d.passed:
+            verdict = (f'is not below {limit:g}' if d.side == 'above' else
+                       f'straddles {limit:g} after max_pairs and once more on fresh '
+                       f'pairs (INCONCLUSIVE: the rule is not seen to hold; rerun on a quieter machine)')
+            stage = metrics.stage_of(d.metric)
+            out.append(Finding(
+                GATE, f'{name}: {RULE} at {workload} (time, against the oracle '
+                      f'{ctx.oracle_rev[:12] or spec.baseline_ref}): {time_rule.describe(d.metric)}: '
+                      f'{d.figures()}, {verdict}',
+                ledger, line, workload=workload, stage=row.stage if stage is None else stage, figure=d.median,
+            ))
     return out
 
 

@@ -20,9 +20,12 @@ import math
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from gates.contract import metrics
 from gates.contract.ledger import Ledger
 from gates.contract.spec import Spec
+from gates.reports.report import human_bytes
 
 STYLE = {
     'baseline': {'color': '#222222', 'marker': 's'},
@@ -83,14 +86,6 @@ def size_axis(spec: Spec) -> SizeAxis:
                     f'x: {label}, from {src} {name}' + (' (x = 2^value).' if log2 else '.'))
 
 
-def human_bytes(n: float) -> str:
-    for unit in ('B', 'KiB', 'MiB', 'GiB'):
-        if abs(n) < 1024 or unit == 'GiB':
-            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
-        n /= 1024
-    return f'{n:.1f} TiB'
-
-
 def has_points(figures: Figures) -> bool:
     return any(line.points for lines in figures.values() for line in lines)
 
@@ -100,9 +95,9 @@ def _t_label(t: float) -> str:
     return f'2^{k:.0f}' if abs(k - round(k)) < 1e-9 else f'{t:g}'
 
 
-def unit_key(unit: Sequence[int]) -> str:
-    """A unit's key in unit figures and ledger rows: '0+8'."""
-    return '+'.join(str(s) for s in unit)
+# A panel: its title, lines, budget line (or None), a note under the title, and what it says
+# when it has no figures.
+_Panel = tuple[str, list[Line], float | None, str, str]
 
 
 def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, bytes_axis: bool,
@@ -120,14 +115,33 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
     import matplotlib
     matplotlib.use('Agg')    # no display: the report is written to files
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedLocator
-    from matplotlib.ticker import FuncFormatter
-    from matplotlib.ticker import NullLocator
 
+    panels = _panels(spec, figures, budget, unit_figures)
+    n = len(panels)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.7 * rows), squeeze=False)
+    for i, panel in enumerate(panels):
+        _draw_panel(axes[i // cols][i % cols], panel, axis, ylabel, refs, log_y, bytes_axis)
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _panels(
+        spec: Spec, figures: Figures, budget: float | None, unit_figures: Mapping[str, list[Line]] | None,
+) -> list[_Panel]:
+    """A panel per stage (no budget line on a stage inside a unit, nor on one an optimisation
+    does not judge), then a panel per unit of ``budgets.time.units`` when ``unit_figures``."""
     units = spec.budgets.time.units if unit_figures is not None else ()
     in_unit = {s: u for u in units for s in u}
-    # (title, lines, this panel's budget, a note, what to say when it has no figures)
-    panels: list[tuple[str, list[Line], float | None, str, str]] = []
+    panels: list[_Panel] = []
     # Optimisation mode judges the time of its target stage only (or of the whole run).
     judged_only = spec.target if spec.mode == 'optimisation' else None
     for stage in spec.stages:
@@ -143,97 +157,99 @@ def plot(spec: Spec, figures: Figures, path: Path, ylabel: str, *, log_y: bool, 
                        None if unit or unjudged else budget, note, 'no figures'))
     for unit in units:
         panels.append((f'stages {" + ".join(map(str, unit))} (one unit)',
-                       list((unit_figures or {}).get(unit_key(unit), [])), budget, '',
+                       list((unit_figures or {}).get(metrics.unit_key(unit), [])), budget, '',
                        'no unit figures: rows accepted before\nunits were recorded; '
                        '`gates check --json` has them'))
-    n = len(panels)
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.7 * rows), squeeze=False)
-    for i, (panel_title, panel_lines, panel_budget, note, empty_note) in enumerate(panels):
-        ax = axes[i // cols][i % cols]
-        lines = [ln for ln in panel_lines if ln.points]
-        # The unit note under the title: inside the axes it would cover points or the legend.
-        ax.set_title(panel_title + (f'\n{note}' if note else ''), fontsize='medium')
-        ax.set_xlabel(axis.label)
-        ax.set_ylabel(ylabel)
-        if axis.sized:
-            ax.set_xscale('log', base=2)
-        if not lines:
-            ax.text(0.5, 0.5, empty_note, ha='center', va='center', transform=ax.transAxes,
-                    color='grey', fontsize='small')
-            ax.set_xticks([])
-            ax.set_yticks([])
+    return panels
+
+
+def _draw_panel(
+        ax: Any, panel: _Panel, axis: SizeAxis, ylabel: str, refs: Sequence[float], log_y: bool,
+        bytes_axis: bool,
+) -> None:
+    from matplotlib.ticker import FixedLocator
+    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import NullLocator
+
+    panel_title, panel_lines, panel_budget, note, empty_note = panel
+    lines = [ln for ln in panel_lines if ln.points]
+    # The unit note under the title: inside the axes it would cover points or the legend.
+    ax.set_title(panel_title + (f'\n{note}' if note else ''), fontsize='medium')
+    ax.set_xlabel(axis.label)
+    ax.set_ylabel(ylabel)
+    if axis.sized:
+        ax.set_xscale('log', base=2)
+    if not lines:
+        ax.text(0.5, 0.5, empty_note, ha='center', va='center', transform=ax.transAxes,
+                color='grey', fontsize='small')
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    xs = sorted({p[0] for ln in lines for p in ln.points})
+    ys = [p[1] for ln in lines for p in (*ln.points, *ln.upper)]
+    _draw_lines(ax, lines)
+    # A single T still gets a readable x range: one octave each side.
+    if axis.sized:
+        lo, hi = (xs[0] / 2, xs[-1] * 2) if len(xs) == 1 else (xs[0] / 1.25, xs[-1] * 1.25)
+    else:
+        lo, hi = xs[0] - 0.5, xs[-1] + 0.5
+    if refs and axis.sized:
+        _draw_slopes(ax, lines, refs, [lo, *xs, hi])
+    if panel_budget is not None:
+        ax.axhline(panel_budget, color='red', linestyle='-.', linewidth=1.2, label=f'budget {panel_budget:g}')
+    ax.set_xlim(lo, hi)
+    ax.xaxis.set_major_locator(FixedLocator(xs))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: axis.tick(v)))
+    if log_y:
+        # Bytes on powers of two (64 KiB, 1 MiB, ...), the units people read them in.
+        ax.set_yscale('log', base=2 if bytes_axis else 10)
+        # Data decide the range; the reference slopes may run out of it, not stretch it.
+        top, bottom = max(ys), min(ys)
+        ax.set_ylim(bottom / 2.5, top * 2.5)
+    else:
+        # Room above the budget line for the legend, so it never hides a point.
+        top = max([*ys, panel_budget or 0.0])
+        ax.set_ylim(0, top * 1.5 if top > 0 else 1)
+    if bytes_axis:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_bytes(v)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ''))
+    ax.grid(True, which='major', alpha=0.3)
+    ax.legend(fontsize='x-small', loc='best' if log_y else 'upper left')
+
+
+def _draw_lines(ax: Any, lines: list[Line]) -> None:
+    # Candidate last and dashed: where it equals an accepted row both stay visible.
+    order = {'baseline': 0, 'reference': 0, 'accepted': 1, 'candidate': 2}
+    for ln in sorted(lines, key=lambda ln: order.get(ln.kind, 3)):
+        style = STYLE.get(ln.kind, STYLE['candidate'])
+        # The baseline hollow and larger: where a stage is unchanged the lines coincide,
+        # and both must stay visible.
+        hollow = ln.kind in ('baseline', 'reference')
+        if ln.kind == 'bounds':
+            bx = [p[0] for p in ln.points]
+            ax.fill_between(bx, [p[1] for p in ln.points], [p[1] for p in ln.upper],
+                            color=style['color'], alpha=0.18, label=ln.label, step=None)
+            for edge in (ln.points, ln.upper):
+                ax.plot(bx, [p[1] for p in edge], color=style['color'], linewidth=0.8, marker='_')
             continue
-        xs = sorted({p[0] for ln in lines for p in ln.points})
-        ys = [p[1] for ln in lines for p in (*ln.points, *ln.upper)]
-        # Candidate last and dashed: where it equals an accepted row both stay visible.
-        order = {'baseline': 0, 'reference': 0, 'accepted': 1, 'candidate': 2}
-        for ln in sorted(lines, key=lambda ln: order.get(ln.kind, 3)):
-            style = STYLE.get(ln.kind, STYLE['candidate'])
-            # The baseline hollow and larger: where a stage is unchanged the lines coincide,
-            # and both must stay visible.
-            hollow = ln.kind in ('baseline', 'reference')
-            if ln.kind == 'bounds':
-                bx = [p[0] for p in ln.points]
-                ax.fill_between(bx, [p[1] for p in ln.points], [p[1] for p in ln.upper],
-                                color=style['color'], alpha=0.18, label=ln.label, step=None)
-                for edge in (ln.points, ln.upper):
-                    ax.plot(bx, [p[1] for p in edge], color=style['color'], linewidth=0.8, marker='_')
-                continue
-            ax.plot([p[0] for p in ln.points], [p[1] for p in ln.points], label=ln.label,
-                    marker=style['marker'], color=style['color'] if ln.kind != 'accepted' else None,
-                    linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else (7 if ln.kind == 'accepted' else 5),
-                    markerfacecolor='none' if hollow else None, alpha=0.75 if hollow else 1.0,
-                    linestyle='--' if ln.kind == 'candidate' else '-')
-        # A single T still gets a readable x range: one octave each side.
-        if axis.sized:
-            lo, hi = (xs[0] / 2, xs[-1] * 2) if len(xs) == 1 else (xs[0] / 1.25, xs[-1] * 1.25)
-        else:
-            lo, hi = xs[0] - 0.5, xs[-1] + 0.5
-        ref_ys: list[float] = []
-        if refs and axis.sized:
-            # sqrt(T) through the lowest line (what streaming should follow), T through the
-            # highest (what materializing does).
-            lowest = min(lines, key=lambda ln: ln.points[0][1]).points[0]
-            highest = max(lines, key=lambda ln: ln.points[0][1]).points[0]
-            grid = [lo, *xs, hi]
-            for power, dash in zip(refs, ('--', ':')):
-                x0, y0 = lowest if power < 1 else highest
-                ry = [y0 * (x / x0) ** power for x in grid]
-                ref_ys += ry
-                name = '√T slope' if power == 0.5 else ('T slope' if power == 1 else f'T^{power:g}')
-                ax.plot(grid, ry, linestyle=dash, color='grey', linewidth=1, label=name)
-        if panel_budget is not None:
-            ax.axhline(panel_budget, color='red', linestyle='-.', linewidth=1.2, label=f'budget {panel_budget:g}')
-        ax.set_xlim(lo, hi)
-        ax.xaxis.set_major_locator(FixedLocator(xs))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: axis.tick(v)))
-        if log_y:
-            # Bytes on powers of two (64 KiB, 1 MiB, ...), the units people read them in.
-            ax.set_yscale('log', base=2 if bytes_axis else 10)
-            # Data decide the range; the reference slopes may run out of it, not stretch it.
-            top, bottom = max(ys), min(ys)
-            ax.set_ylim(bottom / 2.5, top * 2.5)
-        else:
-            # Room above the budget line for the legend, so it never hides a point.
-            top = max([*ys, panel_budget or 0.0])
-            ax.set_ylim(0, top * 1.5 if top > 0 else 1)
-        if bytes_axis:
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: human_bytes(v)))
-            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ''))
-        ax.grid(True, which='major', alpha=0.3)
-        ax.legend(fontsize='x-small', loc='best' if log_y else 'upper left')
-    for j in range(n, rows * cols):
-        axes[j // cols][j % cols].set_visible(False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+        ax.plot([p[0] for p in ln.points], [p[1] for p in ln.points], label=ln.label,
+                marker=style['marker'], color=style['color'] if ln.kind != 'accepted' else None,
+                linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else (7 if ln.kind == 'accepted' else 5),
+                markerfacecolor='none' if hollow else None, alpha=0.75 if hollow else 1.0,
+                linestyle='--' if ln.kind == 'candidate' else '-')
+
+
+def _draw_slopes(ax: Any, lines: list[Line], refs: Sequence[float], grid: list[float]) -> None:
+    """sqrt(T) through the lowest line (what streaming should follow), T through the highest
+    (what materializing does)."""
+    lowest = min(lines, key=lambda ln: ln.points[0][1]).points[0]
+    highest = max(lines, key=lambda ln: ln.points[0][1]).points[0]
+    for power, dash in zip(refs, ('--', ':')):
+        x0, y0 = lowest if power < 1 else highest
+        ry = [y0 * (x / x0) ** power for x in grid]
+        name = '√T slope' if power == 0.5 else ('T slope' if power == 1 else f'T^{power:g}')
+        ax.plot(grid, ry, linestyle=dash, color='grey', linewidth=1, label=name)
 
 
 _SCRIPT = '''\
@@ -295,7 +311,7 @@ def unit_table(spec: Spec, figures: Mapping[str, list[Line]], *, axis: SizeAxis 
     axis = axis or size_axis(spec)
     rows = []
     for unit in spec.budgets.time.units:
-        for ln in figures.get(unit_key(unit), []):
+        for ln in figures.get(metrics.unit_key(unit), []):
             uppers = dict(ln.upper)
             for t, y in ln.points:
                 value = f'{y:.3f} to {uppers[t]:.3f}' if t in uppers else f'{y:.3f}'

@@ -54,6 +54,15 @@ from gates.model import Verdict
 SCHEMA = 1
 
 
+def human_bytes(n: float) -> str:
+    """A byte count as people read it: '512 B', '1.5 MiB' (every report and command message)."""
+    for unit in ('B', 'KiB', 'MiB', 'GiB'):
+        if abs(n) < 1024 or unit == 'GiB':
+            return f'{n:.0f} {unit}' if unit == 'B' else f'{n:.1f} {unit}'
+        n /= 1024
+    return f'{n:.1f} GiB'
+
+
 @dataclasses.dataclass(frozen=True)
 class RunInfo:
     """What the report says about the run besides the verdicts."""

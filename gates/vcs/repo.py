@@ -25,8 +25,8 @@ from pathlib import Path
 
 import git
 
-from gates.context import ChangedPath
-from gates.context import Status
+from gates.vcs.changes import ChangedPath
+from gates.vcs.changes import Status
 from gates.model import GateError
 
 WORKTREE = ':worktree'   # ``changed_paths`` head: the working tree, uncommitted and untracked too

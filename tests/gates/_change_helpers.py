@@ -66,6 +66,7 @@ def engine_figures(repo: Path, stage: int, workloads: tuple[str, ...] = ('toy-12
     import tempfile
 
     from gates.measuring import probe
+    from gates.measuring.request import RunRequest
     from gates.vcs import repo as repo_mod
     from gates.contract.spec import load_spec
     spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
@@ -75,8 +76,8 @@ def engine_figures(repo: Path, stage: int, workloads: tuple[str, ...] = ('toy-12
     with repo_mod.export(repo_mod.open_repo(repo), 'HEAD') as tree, tempfile.TemporaryDirectory() as cap:
         for wid in workloads:
             w = spec.workload(wid)
-            proof = probe.proof_run(spec.subject, tree, wid, w.params, variant, stages)
-            mem = probe.memory_run(spec.subject, tree, wid, w.params, variant, stages, Path(cap))
+            proof = probe.proof(RunRequest(spec.subject, tree, wid, w.params, variant, stages))
+            mem = probe.memory(RunRequest(spec.subject, tree, wid, w.params, variant, stages), Path(cap))
             out[wid] = WorkloadFigures(
                 {str(k): v for k, v in mem.stage_peaks.items()}, mem.whole_run_peak, 1.0,
                 {str(s): 1.0 for s in stages}, proof.sha256,

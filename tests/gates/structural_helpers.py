@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import git
 from gates.vcs import repo as repo_mod
-from gates.commands.check import prepared
+from gates.session import prepared
 from gates.contract.ledger import WorkloadFigures
 from gates.contract.ledger import append_row
 from gates.contract.ledger import make_row

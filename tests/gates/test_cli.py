@@ -23,7 +23,7 @@ from conftest import convert_stage
 from conftest import git
 from conftest import write_files
 from gates.cli import main
-from gates.commands.check import GATES
+from gates.model import GATE_NAMES as GATES
 from gates.context import CheckContext
 from gates.contract.ledger import WorkloadFigures
 from gates.contract.ledger import append_row

@@ -14,8 +14,8 @@ import pytest
 from conftest import TinyRepo
 from conftest import commit_all
 from gates.checks import api
-from gates.commands.check import prepared
-from gates.commands.check import run_gates
+from gates.session import prepared
+from gates.session import run_gates
 from gates.measuring import measure
 from gates.model import Verdict
 from gates.reports import report

@@ -18,6 +18,7 @@ from gate_helpers import toy_context
 from gate_helpers import write_subject
 
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.checks import time as timegate
 from gates.measuring import treedigest
 from gates.model import GateError
@@ -59,8 +60,8 @@ def test_sitecustomize_tracked_or_reachable_through_a_pth_never_runs(
                    env={**os.environ, 'PYTHONPATH': str(checkout)})
     assert marker.read_text().count('ran') >= 2
     marker.unlink()
-    run = probe.time_run(python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60)
-    proof = probe.proof_run(python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60)
+    run = probe.time(RunRequest(python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60))
+    proof = probe.proof(RunRequest(python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60))
     assert run.proof_size == 5 and proof.verify_ok is True
     assert not marker.exists(), marker.read_text()
 
@@ -90,7 +91,7 @@ def test_the_subject_sees_neither_the_engine_nor_the_other_tree(tmp_path: Path) 
     guard = treedigest.Guard()
     guard.watch(other, 'baseline')
     guard.watch(tree, 'candidate')
-    probe.time_run(python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60, guard=guard)
+    probe.time(RunRequest(python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60, guard=guard))
     seen = json.loads((tmp_path / 'seen.json').read_text())
     assert seen['gates'] is False and seen['other'] is False
     assert seen['path'][0] == str(tree.resolve())
@@ -107,7 +108,7 @@ def test_pythonoptimize_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     if how == 'env':
         monkeypatch.setenv('PYTHONOPTIMIZE', '1')
         with pytest.raises(GateError, match=r"PYTHONOPTIMIZE='1' is set: optimized interpreters strip asserts"):
-            probe.proof_run(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=60)
+            probe.proof(RunRequest(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=60))
         return
     # -O in the engine itself: the same refusal, from a real engine process.
     code = (
@@ -217,7 +218,7 @@ def test_a_process_that_outlives_its_run_is_a_finding_and_is_killed(tmp_path: Pa
         return b"PROOF"
     ''')
     with pytest.raises(probe.ProbeFailed, match=r'left 1 process\(es\) running after it ended \(sleep 45.125\)'):
-        probe.time_run(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=60)
+        probe.time(RunRequest(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=60))
     assert _live_host_pids('sleep 45.125') == []
 
 
@@ -230,7 +231,7 @@ def test_a_command_subject_that_leaves_a_process_behind_is_a_finding(tmp_path: P
     script.chmod(0o755)
     subject = Subject('command', '.', None, None, None, None, (str(script),))
     with pytest.raises(probe.ProbeFailed, match=r'left 1 process\(es\) running'):
-        probe.time_run(subject, tmp_path, 'w', {}, MAT, STAGES, timeout=60)
+        probe.time(RunRequest(subject, tmp_path, 'w', {}, MAT, STAGES, timeout=60))
     assert _live_host_pids('sleep 45.25') == []
 
 
@@ -254,7 +255,7 @@ def test_a_subject_cannot_see_or_signal_the_engine(tmp_path: Path) -> None:
             observer.exit(k)
         return b"PROOF"
     ''')
-    probe.time_run(python_subject(), tmp_path / 'tree', 'w', {}, MAT, STAGES, timeout=60)
+    probe.time(RunRequest(python_subject(), tmp_path / 'tree', 'w', {}, MAT, STAGES, timeout=60))
     got = json.loads(seen.read_text())
     assert got['signalled'] is False
     assert got['pids'] == [1, got['me']]     # its container's reaper and itself, nothing else

@@ -14,6 +14,7 @@ import pytest
 from gates.contract.spec import Subject
 from gates.measuring import jitcache
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.measuring import treedigest
 from gates.vcs import cachestore
 
@@ -99,7 +100,7 @@ def guard_for(tree: Path, store: Path) -> treedigest.Guard:
 def prove(tree: Path, store: Path | None, x: int = 5, poke: str | None = None) -> bytes:
     params = {'x': x, **({'poke': poke} if poke else {})}
     guard = guard_for(tree, store) if store is not None else None
-    run = probe.proof_run(subject(), tree, 'w', params, {'0': 'materialized'}, [0], guard=guard)
+    run = probe.proof(RunRequest(subject(), tree, 'w', params, {'0': 'materialized'}, [0], guard=guard))
     return run.proof
 
 

@@ -13,15 +13,17 @@ GATES_DIR = Path(__file__).resolve().parents[2] / 'gates'
 ALLOWED = {
     'model': set(),
     'contract': {'model'},
-    'context': {'contract', 'model'},
-    'vcs': {'model', 'context', 'contract'},
+    'vcs': {'model', 'contract'},
+    'context': {'contract', 'model', 'vcs'},
     'measuring': {'model', 'context', 'contract', 'vcs'},
     'analysis': {'model', 'context', 'contract', 'vcs'},
     'reports': {'model', 'contract', 'vcs'},
     'selftest': {'model', 'context', 'contract'},
     'checks': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest'},
+    'session': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest',
+                'checks'},
     'commands': {'model', 'context', 'contract', 'vcs', 'measuring', 'analysis', 'reports', 'selftest',
-                 'checks'},
+                 'checks', 'session'},
     'cli': {'model', 'commands'},
     '__main__': {'cli'},
     '__init__': set(),
@@ -56,6 +58,15 @@ def test_every_import_goes_the_allowed_way() -> None:
     assert wrong == []
 
 
+def test_no_command_imports_another() -> None:
+    """What commands share lives in ``gates.session`` (or the package it belongs to), never in a
+    sibling command (issue 17.6): each command module imports no ``gates.commands`` module."""
+    wrong = [f'{path.relative_to(GATES_DIR.parent)} imports {module}'
+             for path in sorted((GATES_DIR / 'commands').glob('*.py'))
+             for module in _imports(path) if module == 'gates.commands' or module.startswith('gates.commands.')]
+    assert wrong == []
+
+
 def test_the_probe_child_imports_nothing_of_the_engine() -> None:
     assert _imports(GATES_DIR / 'measuring' / '_probe_child.py') == []
 
@@ -68,6 +79,66 @@ def test_one_module_per_gate_and_a_docstring_per_package() -> None:
     for package in packages:
         doc = ast.get_docstring(ast.parse((package / '__init__.py').read_text(encoding='utf-8')))
         assert doc, f'{package.relative_to(GATES_DIR.parent)}/__init__.py has no docstring'
-    # No flat modules beyond the core: the CLI, the vocabulary and what a gate receives.
+    # No flat modules beyond the core: the CLI, the vocabulary, what a gate receives and what the
+    # commands share.
     assert sorted(p.name for p in GATES_DIR.glob('*.py')) == ['__init__.py', '__main__.py', 'cli.py',
-                                                            'context.py', 'model.py']
+                                                            'context.py', 'model.py', 'session.py']
+
+
+def _defined(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding='utf-8'))
+    return {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def test_changed_path_lives_in_vcs() -> None:
+    """Git's view of a change is ``vcs``'s: the context only carries it (issue 17.6)."""
+    homes = [p.relative_to(GATES_DIR).as_posix() for p in sorted(GATES_DIR.rglob('*.py'))
+             if 'ChangedPath' in _defined(p)]
+    assert homes == ['vcs/changes.py']
+    from gates.vcs.changes import ChangedPath
+    assert ChangedPath.__module__ == 'gates.vcs.changes'
+
+
+PROBE_POSITIONAL = {'time_run', 'proof_run', 'memory_run', 'memory_capture'}
+
+
+def test_the_engine_calls_the_probe_with_a_run_request() -> None:
+    """One ``RunRequest`` carries a subject run's parameters (issue 17.6); the positional form
+    is kept for the scripts in benchmarks/ only, never used inside the engine."""
+    wrong = []
+    for path in sorted(GATES_DIR.rglob('*.py')):
+        if path == GATES_DIR / 'measuring' / 'probe.py':
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Attribute) and node.attr in PROBE_POSITIONAL:
+                wrong.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno} calls probe.{node.attr}')
+    assert wrong == []
+
+
+def test_metric_keys_are_spelled_in_one_module() -> None:
+    """A unit's metric ('unit:0+8') and key ('0+8') are made and read by gates/contract/metrics.py
+    only (issue 17.6): no other module of the engine holds the prefix."""
+    home = GATES_DIR / 'contract' / 'metrics.py'
+    wrong = []
+    for path in sorted(GATES_DIR.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if (path != home and isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and node.value.startswith('unit:')):
+                wrong.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno}')
+    assert wrong == []
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_over_80_lines() -> None:
+    """A function fits on a screen or two (issue 17.6; STYLE.md): from its ``def`` line to its
+    last line, docstring and nested functions included, at most 80 lines."""
+    long = []
+    for path in sorted(GATES_DIR.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f'{path.relative_to(GATES_DIR.parent)}:{node.lineno} {node.name}: {lines} lines')
+    assert long == []

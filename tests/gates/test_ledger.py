@@ -23,6 +23,7 @@ from gates.contract.ledger import stage_under_conversion
 from gates.model import GateError
 from gates.contract.spec import Spec
 from gates.contract.spec import Stage
+from gates.contract.spec import TimeBudget
 from gates.contract.spec import parse_spec
 
 LEDGER = 'specs/ledger.json'
@@ -196,3 +197,31 @@ def test_unit_ratios_are_recorded_and_old_rows_keep_their_digest(spec_and_path: 
         doc['rows'][0]['workloads']['toy-12']['time_ratio']['units'] = {key: 1.3}
         with pytest.raises(GateError, match='time_ratio.units'):
             parse_ledger(json.dumps(doc), LEDGER)
+
+
+def test_one_threshold_judges_the_time_gate_and_the_audit(
+        spec_and_path: tuple[Spec, Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17.6: the time budget is one object, ``TimeBudget.threshold()``: the time gate
+    decides its intervals with it and ``gates audit`` (``compare_row``) judges a row's ratio with
+    it, so moving its limit moves both the same way."""
+    from gates.measuring import probe
+    from gates.measuring import time_rule
+    from gates.model import RatioBelow
+    spec, _ = spec_and_path
+    asked: list[str] = []
+
+    def lenient(budget: TimeBudget) -> RatioBelow:
+        asked.append('threshold')
+        return RatioBelow(3.0)       # the spec says 2.0: only this object can let 2.5 pass
+
+    monkeypatch.setattr(TimeBudget, 'threshold', lenient)
+    row = make_row(spec.stages[0], 'a' * 40, False, {'toy-12': figures()})
+    slow = WorkloadFigures(figures().stage_peaks, figures().whole_run_peak, 2.5, {}, 'ab' * 32)
+    assert compare_row(spec, row, {'toy-12': slow}) == [] and asked == ['threshold']
+    run = probe.TimeRun({0: 1.0}, 1.0, 'x' * 64, 1, None)
+    slower = probe.TimeRun({0: 2.5}, 2.5, 'x' * 64, 1, None)
+    _, decisions, _ = time_rule.compare(lambda: run, lambda: slower, ['total', '0'], spec.budgets.time)
+    assert all(d.side == 'below' and d.passed for d in decisions) and len(asked) == 2
+    assert RatioBelow(2.0).side(1.0, 1.99) == 'below' and RatioBelow(2.0).fails(1.99, 1.0) is None
+    assert RatioBelow(2.0).side(2.0, 3.0) == 'above' and RatioBelow(2.0).fails(2.0, 1.0) is not None

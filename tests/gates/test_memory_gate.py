@@ -15,6 +15,7 @@ from gate_helpers import toy_context
 from gates.contract import ledger as ledgerlib
 from gates.checks import memory
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.contract.spec import Subject
 from gates.contract.spec import load_spec
 from gates.contract.spec import parse_spec
@@ -32,7 +33,8 @@ def test_noise_same_tree_twice_is_far_below_the_tolerance(
     spec = load_spec(tiny_subject.spec_path)
     params = {'workload': 'toy', 'log_t': 12, 'alloc': alloc}
     runs = [
-        probe.memory_run(spec.subject, tiny_subject.path, 'toy-12', params, MAT, [0, 1, 2], tmp_path / str(i))
+        probe.memory(RunRequest(spec.subject, tiny_subject.path, 'toy-12', params, MAT, [0, 1, 2]),
+                     tmp_path / str(i))
         for i in range(2)
     ]
     first, second = runs
@@ -125,8 +127,9 @@ def _accept_stage0(repo: Path, tmp_path: Path) -> None:
     """Write a ledger row for stage 0 from a real measurement of the converted tree."""
     spec = load_spec(repo / 'specs/streaming-prover.yaml')
     variant = {'0': 'streaming', '1': 'materialized', '2': 'materialized'}
-    run = probe.memory_run(
-        spec.subject, repo, 'toy-12', spec.workload('toy-12').params, variant, [0, 1, 2], tmp_path / 'acc',
+    run = probe.memory(
+        RunRequest(spec.subject, repo, 'toy-12', spec.workload('toy-12').params, variant, [0, 1, 2]),
+        tmp_path / 'acc',
     )
     figures = ledgerlib.WorkloadFigures(
         {str(k): v for k, v in run.stage_peaks.items()}, run.whole_run_peak, 1.0, {}, '0' * 64,
@@ -169,7 +172,7 @@ def test_a_leak_in_an_accepted_stage_fails_its_own_line_under_a_stale_row(
     base_rev = commit_all(repo, 'stage 0 accepted')
     convert_stage(repo, 1)
     convert_stage(repo, 0, extra_bytes=3_000_000)
-    from gates.context import ChangedPath
+    from gates.vcs.changes import ChangedPath
     from gates.context import CheckContext
     from gates.contract.ledger import read_ledger
     from gates.contract.ledger import stage_under_conversion

@@ -12,6 +12,7 @@ from gate_helpers import write_subject
 
 from gates.checks import memory
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.contract.spec import load_spec
 from gates.contract.spec import parse_spec
 
@@ -49,7 +50,7 @@ def _spec(tolerance_bytes: int, max_exponent: float | None = None):  # type: ign
 
 
 def _run(tree: Path, tmp: Path, label: str, **params: object) -> probe.MemoryRun:
-    return probe.memory_run(python_subject(), tree, 'w', params, MAT, STAGES, tmp / label, timeout=300)
+    return probe.memory(RunRequest(python_subject(), tree, 'w', params, MAT, STAGES, timeout=300), tmp / label)
 
 
 @pytest.fixture(scope='module')

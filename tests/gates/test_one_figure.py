@@ -23,6 +23,7 @@ from gate_helpers import python_subject
 from gate_helpers import write_subject
 
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = [0, 1, 2]
@@ -101,7 +102,7 @@ def test_an_engine_installed_as_a_package_measures_what_the_checkout_measures(tm
     # And measures, to within a few bytes, what this checkout's engine measures.
     import tempfile
     with tempfile.TemporaryDirectory() as cap:
-        here = probe.memory_run(python_subject(), tree, 'w', {}, MAT, STAGES, Path(cap))
+        here = probe.memory(RunRequest(python_subject(), tree, 'w', {}, MAT, STAGES), Path(cap))
     print(f'installed {installed}; checkout {dict(here.stage_peaks)} whole {here.whole_run_peak}')
     for k in STAGES:
         assert abs(installed['stages'][str(k)] - here.stage_peaks[k]) < NOISE_SEEN
@@ -119,8 +120,8 @@ def test_a_cold_and_a_warm_jit_cache_give_the_same_stage_figure(tmp_path: Path) 
     params = {'workload': 'sha2-chain', 'log_t': 12}
     figures = []
     for i in range(2):   # one engine process: the tree's JIT cache is cold, then warm
-        capture = probe.memory_capture(spec.subject, REPO, 'sha2-12', params, variant, stages, 0,
-                                       tmp_path / str(i))
+        capture = probe.capture(RunRequest(spec.subject, REPO, 'sha2-12', params, variant, stages), 0,
+                                tmp_path / str(i))
         figures.append(probe.peak_bytes(capture))
     cold, warm = figures
     print(f'stage 0 at 2^12: cold {cold} B, warm {warm} B')

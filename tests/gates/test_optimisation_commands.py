@@ -15,7 +15,7 @@ from _loop_helpers import agent_cmd
 from _loop_helpers import run_loop
 from conftest import commit_all
 from conftest import git
-from gates.commands.focus import optimisation_row_name
+from gates.contract.focus import optimisation_row_name
 from gates.contract.ledger import WorkloadFigures
 from gates.contract.ledger import append_row
 from gates.contract.ledger import make_row

@@ -20,6 +20,7 @@ from gate_helpers import python_subject
 from gate_helpers import write_subject
 
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.vcs import repo as gitrepo
 from gates.model import GateError
 from gates.contract.spec import Subject
@@ -36,7 +37,7 @@ return b'PROOF'
 
 
 def _time(tree: Path, subject: Subject | None = None) -> probe.TimeRun:
-    return probe.time_run(subject or python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60)
+    return probe.time(RunRequest(subject or python_subject(), tree, 'w', {}, MAT, STAGES, timeout=60))
 
 
 def test_a_well_behaved_subject_gets_per_stage_times(tmp_path: Path) -> None:
@@ -108,8 +109,8 @@ def test_the_base_tree_code_runs_for_the_baseline(tiny_subject: TinyRepo) -> Non
     )
     params = {'workload': 'toy', 'log_t': 12}
     with gitrepo.worktree(gitrepo.open_repo(repo), 'stagegate-baseline') as base:
-        old = probe.proof_run(spec.subject, base, 'toy-12', params, MAT, STAGES)
-        new = probe.proof_run(spec.subject, repo, 'toy-12', params, MAT, STAGES)
+        old = probe.proof(RunRequest(spec.subject, base, 'toy-12', params, MAT, STAGES))
+        new = probe.proof(RunRequest(spec.subject, repo, 'toy-12', params, MAT, STAGES))
     assert old.subject_file is not None and old.subject_file.startswith(str(base))
     assert new.subject_file is not None and new.subject_file.startswith(str(repo))
     assert old.sha256 == tiny_subject.golden['workloads']['toy-12']['sha256']
@@ -125,7 +126,7 @@ def test_the_engine_checkout_never_supplies_subject_code(tmp_path: Path) -> None
     subject = Subject('python', '.', 'prover.probe:prove', 'prover.probe:verify',
                       'prover.probe:sections', 'prover.probe:capabilities', ())
     with pytest.raises(probe.ProbeFailed, match="No module named 'prover'"):
-        probe.time_run(subject, tmp_path, 'w', {}, MAT, STAGES, timeout=60)
+        probe.time(RunRequest(subject, tmp_path, 'w', {}, MAT, STAGES, timeout=60))
 
 
 def test_git_variables_do_not_reach_the_subject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,8 +167,8 @@ return b'PROOF'
 
 def test_memory_measures_in_stage_peaks_and_stops_after_the_stage(tmp_path: Path) -> None:
     write_subject(tmp_path, MEMORY_SUBJECT)
-    run = probe.memory_run(
-        python_subject(), tmp_path, 'w', {}, MAT, STAGES, tmp_path / 'captures', timeout=120,
+    run = probe.memory(
+        RunRequest(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=120), tmp_path / 'captures',
     )
     mb = 1_000_000
     assert 8 * mb <= run.stage_peaks[0] < 8 * mb + 300_000
@@ -193,12 +194,13 @@ def test_memory_run_fails_if_the_subject_swallows_the_stop(tmp_path: Path) -> No
         return b'PROOF'
     ''')
     with pytest.raises(probe.ProbeFailed, match='did not stop after exit'):
-        probe.memory_run(python_subject(), tmp_path, 'w', {}, MAT, STAGES, tmp_path / 'c', timeout=60)
+        probe.memory(RunRequest(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=60), tmp_path / 'c')
 
 
 def test_flamegraph_is_written_from_a_capture(tmp_path: Path) -> None:
     write_subject(tmp_path, MEMORY_SUBJECT)
-    run = probe.memory_run(python_subject(), tmp_path, 'w', {}, MAT, [0, 1, 2], tmp_path / 'c', timeout=120)
+    run = probe.memory(RunRequest(python_subject(), tmp_path, 'w', {}, MAT, [0, 1, 2], timeout=120),
+                       tmp_path / 'c')
     html = probe.flamegraph(run.captures['1'], tmp_path / 'out' / 'stage1.html')
     assert html.is_file() and html.stat().st_size > 10_000
     assert 'memray' in html.read_text(encoding='utf-8', errors='replace').lower()
@@ -220,11 +222,11 @@ for k in 0 1 2; do
 done
 printf '%s-%s' "$1" "$2" > "$STAGEGATE_PROOF"
 ''')
-    run = probe.time_run(subject, tmp_path, 'w1', {'log_t': 7}, MAT, STAGES, timeout=60)
+    run = probe.time(RunRequest(subject, tmp_path, 'w1', {'log_t': 7}, MAT, STAGES, timeout=60))
     assert sorted(run.stage_seconds) == STAGES
     assert all(0.015 < s < 1.0 for s in run.stage_seconds.values())
     assert run.proof_sha256 == hashlib.sha256(b'w1-7').hexdigest()
-    proof = probe.proof_run(subject, tmp_path, 'w1', {'log_t': 7}, MAT, STAGES, timeout=60)
+    proof = probe.proof(RunRequest(subject, tmp_path, 'w1', {'log_t': 7}, MAT, STAGES, timeout=60))
     assert proof.proof == b'w1-7' and proof.verify_ok is None and proof.sections is None
 
 
@@ -235,13 +237,13 @@ echo "STAGEGATE enter 2" >&2; echo "STAGEGATE exit 2" >&2
 printf x > "$STAGEGATE_PROOF"
 ''')
     with pytest.raises(probe.ProbeFailed, match='out of order: expected enter.1.'):
-        probe.time_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, timeout=60)
+        probe.time(RunRequest(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, timeout=60))
 
 
 def test_command_subject_heap_is_unsupported(tmp_path: Path) -> None:
     subject = _command_subject(tmp_path, 'exit 0\n')
     with pytest.raises(GateError, match="heap peaks are not measured for subject kind 'command'"):
-        probe.memory_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, tmp_path / 'c')
+        probe.memory(RunRequest(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES), tmp_path / 'c')
 
 
 def _alive(pid: int) -> bool:
@@ -308,7 +310,7 @@ def test_a_hanging_subject_times_out(tmp_path: Path) -> None:
     write_subject(tmp_path, 'observer.enter(0)\ntime.sleep(60)')
     started = time.monotonic()
     with pytest.raises(probe.ProbeFailed, match='did not finish within 1 s'):
-        probe.time_run(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=1)
+        probe.time(RunRequest(python_subject(), tmp_path, 'w', {}, MAT, STAGES, timeout=1))
     assert time.monotonic() - started < 10
 
 
@@ -384,8 +386,8 @@ echo "STAGEGATE exit 1" >&2
 echo "STAGEGATE enter 2" >&2; sleep 0.1; echo "STAGEGATE exit 2" >&2
 printf x > "$STAGEGATE_PROOF"
 ''')
-    run = probe.memory_run(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, tmp_path / 'c',
-                           measure='rss', timeout=60)
+    run = probe.memory(RunRequest(subject, tmp_path, 'w', {'log_t': 1}, MAT, STAGES, timeout=60), tmp_path / 'c',
+                       measure='rss')
     assert run.measure == 'rss' and run.captures == {}
     assert run.stage_peaks[1] >= 64 << 20
     assert run.stage_peaks[0] < 32 << 20 and run.stage_peaks[2] < 32 << 20

@@ -16,7 +16,7 @@ from conftest import git
 from conftest import make_repo
 from conftest import write_files
 from gates.vcs import repo as gitrepo
-from gates.context import ChangedPath
+from gates.vcs.changes import ChangedPath
 from gates.model import GateError
 
 

@@ -63,7 +63,7 @@ def test_the_report_page_loads_in_a_browser_with_every_plot(accepted: tuple[Path
     assert '2^13' in page and 'Ledger history' in page
     # The unit's ratios: measured by the time gate, recorded in the accepted row, plotted.
     from gates.commands.report import check_figures, ledger_unit_figures, read_check
-    from gates.commands.status import load as load_spec_and_ledger
+    from gates.session import load as load_spec_and_ledger
     spec, ledger = load_spec_and_ledger(repo, None)
     assert spec.budgets.time.units == ((0, 2),)
     row_units = [f.time_ratio_units for f in ledger.rows[0].workloads.values()]

@@ -25,6 +25,7 @@ from gates.contract.ledger import (
     parse_ledger,
     render,
 )
+from gates.contract import metrics
 from gates.contract.spec import Spec, parse_spec
 from gates.model import GateError
 from gates.reports import htmlreport
@@ -99,7 +100,7 @@ def test_a_unit_in_spec_order_and_foreign_keys_are_not_plotted(tmp_path: Path) -
     spec = _spec('[[2, 0]]')  # order as written: the key is '2+0'
     assert spec.budgets.time.units == ((2, 0),)
     ledger = parse_ledger(_redigest(_doc(spec, {'2+0': 1.4, '0+9': 7.0, '0+2': 3.0})), LEDGER)
-    units: dict[str, list[htmlreport.Line]] = {htmlreport.unit_key(u): [] for u in spec.budgets.time.units}
+    units: dict[str, list[htmlreport.Line]] = {metrics.unit_key(u): [] for u in spec.budgets.time.units}
     ledger_unit_figures(spec, ledger, units)
     assert [p[1] for ln in units['2+0'] for p in ln.points] == [1.4, 1.4]
     ratios: dict[int, list[htmlreport.Line]] = {}

@@ -16,7 +16,7 @@ from conftest import commit_all
 from conftest import convert_stage
 from conftest import git
 from conftest import toy_spec_yaml
-from gates.commands.brief import agent_brief
+from gates.reports.brief import agent_brief
 from gates.commands.status import next_stage
 from gates.contract import loosening
 from gates.contract.ledger import read_ledger

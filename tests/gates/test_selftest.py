@@ -15,7 +15,7 @@ import pytest
 from conftest import ENGINE_ROOT
 from conftest import SelftestRun
 from gates.vcs import repo as repo_mod
-from gates.commands.check import prepared
+from gates.session import prepared
 from gates.selftest import corpus
 from gates.selftest import gate as selftest_gate
 from gates.selftest import toy

@@ -11,6 +11,7 @@ from gate_helpers import python_subject
 from gate_helpers import write_subject
 
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.measuring import treedigest
 from gates.model import GateError
 from gates.contract.spec import parse_spec
@@ -40,7 +41,7 @@ def test_a_subject_writes_its_cache_outside_the_tree_and_the_guard_allows_it(tmp
     guard = treedigest.Guard()
     guard.watch(tree, 'baseline')
     for _ in range(2):
-        probe.time_run(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60, guard=guard)
+        probe.time(RunRequest(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60, guard=guard))
     cache = treedigest.cache_home(tree) / 'jit' / 'kernel.bin'
     assert cache.read_text() == 'compiled\ncompiled\n'
     assert not (tree / 'jit').exists() and tree not in cache.parents
@@ -62,9 +63,9 @@ def test_a_run_that_writes_another_trees_cache_is_caught(tmp_path: Path) -> None
     guard = treedigest.Guard()
     guard.watch(base, 'baseline')
     guard.watch(cand, 'candidate')
-    probe.time_run(_subject(), base, 'w', {}, MAT, STAGES, timeout=60, guard=guard)
+    probe.time(RunRequest(_subject(), base, 'w', {}, MAT, STAGES, timeout=60, guard=guard))
     with pytest.raises(probe.TreeTampered, match='private cache of tree'):
-        probe.time_run(_subject(), cand, 'w', {}, MAT, STAGES, timeout=60, guard=guard)
+        probe.time(RunRequest(_subject(), cand, 'w', {}, MAT, STAGES, timeout=60, guard=guard))
 
 
 REPO_SPEC = Path(__file__).resolve().parents[2] / 'specs' / 'streaming-prover.yaml'

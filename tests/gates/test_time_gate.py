@@ -61,7 +61,7 @@ def test_undecided_at_max_pairs_is_inconclusive_never_the_median() -> None:
     total = decisions[0]
     assert not total.conclusive and len(total.ratios) == 15
     assert total.median < 2.0 and not total.passed     # a median under the limit decides nothing
-    findings, _ = timegate.findings_for('w', decisions, 2.0)
+    findings, _ = timegate.findings_for('w', decisions, BUDGET.threshold())
     assert findings and all(timegate.is_inconclusive(f) for f in findings if f.stage is None)
 
 
@@ -89,7 +89,7 @@ def test_a_stage_under_the_noise_floor_is_reported_not_judged() -> None:
     _, decisions, _ = timegate.compare(lambda: _runner(b), cand, ['total', '0', '1', '2'], BUDGET)
     stage2 = decisions[3]
     assert stage2.median == pytest.approx(4.0) and not stage2.judged and stage2.passed
-    findings, notes = timegate.findings_for('w', decisions, 2.0)
+    findings, notes = timegate.findings_for('w', decisions, BUDGET.threshold())
     assert findings == []
     assert any('w stage 2: under the 5 ms noise floor, not judged' in n for n in notes)
 
@@ -105,7 +105,7 @@ def test_one_slow_stage_fails_even_if_the_total_passes() -> None:
         return _fake(0.2, (0.1, 0.05, 0.001))    # ... but stage 1 vs 0.05 is 3x
 
     _, decisions, _ = timegate.compare(base, cand, ['total', '0', '1', '2'], BUDGET)
-    findings, _ = timegate.findings_for('w', decisions, 2.0)
+    findings, _ = timegate.findings_for('w', decisions, BUDGET.threshold())
     assert [(f.stage, round(f.figure or 0, 3)) for f in findings] == [(1, 3.0)]
 
 
@@ -229,14 +229,14 @@ def test_a_unit_is_judged_on_its_sum_and_its_stages_are_reported_only() -> None:
     assert abs(by['unit:0+1'].median - 0.48 / 0.4) < 1e-9
     assert not by['1'].judged and by['1'].in_unit and by['1'].median > 2.9
     assert reason == timegate.DECIDED and len(pairs) == 6
-    findings, notes = timegate.findings_for('w', decisions, 2.0)
+    findings, notes = timegate.findings_for('w', decisions, BUDGET.threshold())
     assert findings == []
     assert any('stage 1: judged inside its unit' in n for n in notes)
     # Without the unit, the same runs fail on stage 1.
     b, c = iter([1.0] * 15), iter([1.0] * 15)
     _, alone, reason = timegate.compare(base, cand, ['total', '0', '1', '2'], BUDGET)
     assert reason == timegate.FAILED_EARLY
-    findings, _ = timegate.findings_for('w', alone, 2.0)
+    findings, _ = timegate.findings_for('w', alone, BUDGET.threshold())
     assert [f.stage for f in findings] == [1]
 
 
@@ -248,7 +248,7 @@ def test_a_slow_unit_fails_naming_its_stages() -> None:
         in_unit=in_unit,
     )
     assert reason == timegate.FAILED_EARLY
-    findings, _ = timegate.findings_for('w', decisions, 2.0)
+    findings, _ = timegate.findings_for('w', decisions, BUDGET.threshold())
     (finding,) = [f for f in findings if 'unit' in f.message]
     assert finding.message.startswith('stages 0 + 2 (one unit): median ratio 2.500')
     assert finding.stage is None and finding.workload == 'w' and finding.figure == pytest.approx(2.5)

@@ -27,6 +27,7 @@ from gates.analysis.protected import protection
 from gates.contract.spec import Subject
 from gates.contract.spec import parse_spec
 from gates.measuring import probe
+from gates.measuring.request import RunRequest
 from gates.model import GateError
 
 ENGINE = Path(__file__).resolve().parents[2]
@@ -137,7 +138,7 @@ def _sub_repo(tmp_path: Path, verifier_globs: str = 'sub/verifier.py') -> Path:
     })
     shutil.copytree(ENGINE / 'rules', repo / 'rules')
     first = commit_all(repo, 'sub-folder subject: baseline')
-    run = probe.proof_run(_subject(), repo, 'w', {'n': 1}, MAT, STAGES, timeout=60)
+    run = probe.proof(RunRequest(_subject(), repo, 'w', {'n': 1}, MAT, STAGES, timeout=60))
     golden = {'schema': 1, 'baseline_commit': first,
               'workloads': {'w': {'sha256': run.sha256, 'size': run.size}}}
     write_files(repo, {'specs/golden.json': json.dumps(golden, indent=2, sort_keys=True) + '\n'})
@@ -150,11 +151,11 @@ def _sub_repo(tmp_path: Path, verifier_globs: str = 'sub/verifier.py') -> Path:
 def test_a_verifier_rebound_in_the_prove_process_still_rejects(tmp_path: Path) -> None:
     tree = tmp_path / 'tree'
     write_files(tree, {'sub/verifier.py': VERIFIER, 'sub/prover.py': PROVER})
-    good = probe.proof_run(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60)
+    good = probe.proof(RunRequest(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60))
     assert good.verify_ok is True and good.sections == ((0, 0, 4), (1, 4, 4), (2, 8, 4))
     assert good.sha256 == hashlib.sha256(good.proof).hexdigest()
     write_files(tree, {'sub/prover.py': REBOUND})
-    bad = probe.proof_run(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60)
+    bad = probe.proof(RunRequest(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60))
     assert bad.proof[-1] == 1
     # In the prove process the check is `lambda: True`; the separate verifier never saw that.
     assert bad.verify_ok is False and bad.verify_message == 'low-degree check fails'
@@ -168,7 +169,7 @@ def test_the_verify_process_never_imports_the_prove_entry(tmp_path: Path) -> Non
         "    import sys\n    return True, 'prover imported' if 'prover' in sys.modules else 'clean'\n",
     )
     write_files(tree, {'sub/verifier.py': spy, 'sub/prover.py': PROVER})
-    run = probe.proof_run(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60)
+    run = probe.proof(RunRequest(_subject(), tree, 'w', {}, MAT, STAGES, timeout=60))
     assert (run.verify_ok, run.verify_message) == (True, 'clean')
 
 
@@ -196,13 +197,13 @@ def test_a_command_subject_with_a_verify_entry_is_verified_in_its_own_process(tm
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     write_files(tmp_path, {'verifier.py': VERIFIER})
     subject = Subject('command', '.', None, 'verifier:verify', 'verifier:sections', None, ('./subject.sh', '{z}'))
-    good = probe.proof_run(subject, tmp_path, 'w', {'z': '0'}, MAT, STAGES, timeout=60)
+    good = probe.proof(RunRequest(subject, tmp_path, 'w', {'z': '0'}, MAT, STAGES, timeout=60))
     assert good.proof[-1] == 0 and (good.verify_ok, good.sections) == (True, ((0, 0, 4), (1, 4, 4), (2, 8, 4)))
-    bad = probe.proof_run(subject, tmp_path, 'w', {'z': '1'}, MAT, STAGES, timeout=60)
+    bad = probe.proof(RunRequest(subject, tmp_path, 'w', {'z': '1'}, MAT, STAGES, timeout=60))
     assert bad.proof[-1] == 1 and bad.verify_ok is False
     # Without a verify entry nothing changes: no verdict.
     plain = Subject('command', '.', None, None, None, None, ('./subject.sh', '{z}'))
-    assert probe.proof_run(plain, tmp_path, 'w', {'z': '1'}, MAT, STAGES, timeout=60).verify_ok is None
+    assert probe.proof(RunRequest(plain, tmp_path, 'w', {'z': '1'}, MAT, STAGES, timeout=60)).verify_ok is None
 
 
 def test_a_sub_folder_subject_rebinding_its_verifier_fails_api_and_proof(tmp_path: Path) -> None:

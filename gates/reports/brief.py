@@ -1,25 +1,23 @@
-"""``gates next --format agent``: instructions a coding agent can follow to the letter.
+"""The agent brief: instructions a coding agent can follow to the letter (``gates next --format
+agent`` prints it).
 
 The same text is the ``brief`` section of every ``gates loop`` feedback file, so an agent reads
 one set of rules whether a person or the loop drives it. Everything in it comes from the spec and
-the ledger; nothing is about a particular subject. In optimisation mode (gates/commands/focus.py)
+the ledger; nothing is about a particular subject. In optimisation mode (gates/contract/focus.py)
 there is no stage to convert: the brief names the target and the ledger row the next accept
 records.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TextIO
 
-from gates.commands.focus import Focus
-from gates.commands.focus import focus
-from gates.commands.status import human_bytes
-from gates.commands.status import load
+from gates.contract.focus import Focus
+from gates.contract.focus import focus
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import reference_peaks
 from gates.contract.spec import Spec
 from gates.contract.spec import Stage
+from gates.reports.report import human_bytes
 
 
 def _bullets(items: Sequence[str]) -> list[str]:
@@ -189,9 +187,3 @@ def agent_brief(spec: Spec, ledger: Ledger, tier: str = 'ci') -> str:
         '## What the gates catch', '', *anti_reward_hacking(spec), '',
     ]
     return '\n'.join(lines)
-
-
-def next_agent(cwd: Path, spec: str | None, out: TextIO) -> int:
-    the_spec, ledger = load(cwd, spec)
-    out.write(agent_brief(the_spec, ledger))
-    return 0
