@@ -285,7 +285,7 @@ def parse_ledger(text: str, display: str) -> Ledger:
             f'{display}: expected {{"schema": {SCHEMA}, "rows": [...]}}; '
             f'restore it from git or start from {{"schema": {SCHEMA}, "rows": []}}.',
         )
-    rows = []
+    rows: list[Row] = []
     for i, raw in enumerate(doc['rows']):
         try:
             row = _row(raw)
