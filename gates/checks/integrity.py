@@ -4,7 +4,8 @@
    never edited together with subject code (anything that is neither an asset nor a shared
    path): the change that is judged must not also move the goal posts.
 2. The ledger only grows, and only through ``gates accept``: base rows stay byte-for-byte (in
-   canonical form), new rows carry a valid ``row_digest``, and each was committed by an accept
+   canonical form), new rows carry a valid ``row_digest`` and follow the conversion order of the
+   base's spec and the head's (``conversion_order``), and each was committed by an accept
    commit (subject ``gates: accept stage N (name)``, touching only the ledger, whose parent is
    the commit the row names). An uncommitted ledger edit is a hand edit: accept commits its row.
 3. The spec and the golden digests never loosen (``gates.contract.loosening``), not even alone, except
@@ -37,6 +38,8 @@ from gates.vcs import trees
 from gates.context import CheckContext
 from gates.contract.ledger import canonical
 from gates.contract.ledger import digest_of
+from gates.contract.ledger import Ledger
+from gates.contract.ledger import out_of_order
 from gates.contract.ledger import parse_ledger
 from gates.model import Finding
 from gates.model import GateError
@@ -131,10 +134,28 @@ def ledger_rows(ctx: CheckContext, spec: Spec, reset: bool = False) -> list[Find
             ))
     if not out:
         try:
-            parse_ledger(head_text, rel)
+            ledger = parse_ledger(head_text, rel)
         except GateError as e:
             out.append(Finding(GATE, f'{e}', rel))
+        else:
+            out += _order(ctx, spec, ledger, len(old), head_text)
     return out
+
+
+def _order(ctx: CheckContext, spec: Spec, ledger: Ledger, start: int, head_text: str) -> list[Finding]:
+    """The rows this change adds follow the conversion order (``conversion_order``) of the base's
+    spec and of the head's: the next stage in order, never a later one before it. (A head spec
+    that reorders the base's accepted stages is a loosening, judged by ``budget_findings``.)"""
+    for judged_by in (spec,) if ctx.spec is spec else (spec, ctx.spec):
+        wrong = out_of_order(judged_by, ledger.rows, start)
+        if wrong is not None:
+            index, why = wrong
+            return [Finding(
+                GATE, f'{why}; a stage is accepted only after every stage before it in the order; '
+                      f'drop the row and convert the next stage first (`gates next` names it)',
+                spec.ledger, _line_of(head_text, ledger.rows[index].row_digest), stage=ledger.rows[index].stage,
+            )]
+    return []
 
 
 def _commit_rows(repo: git.Repo, rev: str, rel: str) -> list[Any]:

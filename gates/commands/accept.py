@@ -158,14 +158,16 @@ def accept(
             out.write(f'gates: stage {stage.id} ({stage.name}) not accepted.\n')
             return 1
         measured = figures(verdicts, [w.id for w in ctx.workloads])
-        ledger_rel = ctx.spec.ledger
+        the_spec = ctx.spec
+        ledger_rel = the_spec.ledger
     root = repo_mod.root(repo)
     ledger_path = root / ledger_rel
     # Re-read: the measured tree was clean, so the file is still the one the gates judged.
     ledger = read_ledger(ledger_path, ledger_rel)
     before = ledger_path.read_bytes()
     row = make_row(stage, head, False, measured)
-    append_row(ledger_path, ledger, row)
+    # The row is the next of the spec's conversion order (an optimisation's: the next number).
+    append_row(ledger_path, ledger, row, the_spec)
     try:
         sha = repo_mod.commit_file(repo, ledger_rel, message(stage, head, measured, verdicts))
     except BaseException:

@@ -11,6 +11,7 @@ from typing import TextIO
 
 from gates.contract.focus import Focus
 from gates.contract.focus import focus
+from gates.contract.focus import order_note
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import Row
 from gates.contract.spec import Spec
@@ -62,7 +63,9 @@ def status(cwd: Path, spec: str | None, out: TextIO) -> int:
     if now.optimising:
         return _optimisation_status(the_spec, ledger, now, out)
     current = now.stage
-    out.write(f'{the_spec.name}: {len(ledger.rows)} of {len(the_spec.stages)} stages accepted\n\n')
+    note = order_note(the_spec)
+    out.write(f'{the_spec.name}: {len(ledger.rows)} of {len(the_spec.stages)} stages accepted'
+              f'{f"; {note}" if note else ""}\n\n')
     for stage in the_spec.stages:
         row = ledger.row_for_stage(stage.id)
         if row is not None:
@@ -90,7 +93,9 @@ def next_stage(cwd: Path, spec: str | None, out: TextIO) -> int:
                   f'faster {judged}: under {time.ratio_lt:g}x the baseline\'s time, and no stage '
                   'nor the whole run using more memory than the reference.\n')
     elif now.stage is not None:
-        out.write(f'Stage {now.stage.id} ({now.stage.name}) is under conversion.\n')
+        note = order_note(the_spec)
+        out.write(f'Stage {now.stage.id} ({now.stage.name}) is under conversion'
+                  f'{f" ({note})" if note else ""}.\n')
     paths = now.paths(the_spec)
     if paths:
         out.write(f'It may touch: {", ".join(paths)}\n')

@@ -1,8 +1,9 @@
 """What a change works on, in either mode: the words ``status``, ``next``, ``loop`` and the check's
 header use for it.
 
-- **conversion**: the stage under conversion (the first stage the ledger has not accepted), or
-  nothing once every stage is accepted; ``gates accept`` records that stage's row.
+- **conversion**: the stage under conversion (the first stage of the spec's ``conversion_order``
+  the ledger has not accepted; default: ascending ids), or nothing once every stage is accepted;
+  ``gates accept`` records that stage's row.
 - **optimisation** (issue 8.5): nothing converts, so there is no stage under conversion. The
   spec's ``target`` is a stage or the whole run; ``gates accept`` appends the ledger's next row,
   numbered in order, named ``optimisation of stage N`` or ``optimisation of the whole run``.
@@ -21,6 +22,14 @@ from gates.contract.spec import Stage
 def optimisation_row_name(spec: Spec) -> str:
     """The ``stage_name`` of an optimisation row (what ``gates accept`` writes)."""
     return 'optimisation of ' + ('the whole run' if spec.target is None else f'stage {spec.target}')
+
+
+def order_note(spec: Spec) -> str:
+    """'' for a conversion in ascending ids; else one phrase naming the spec's conversion order
+    (``status``, ``next`` and the agent brief say it, so nobody expects the next id)."""
+    if spec.mode != 'conversion' or spec.order == tuple(s.id for s in spec.stages):
+        return ''
+    return f'conversion_order: {", ".join(map(str, spec.order))}'
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""The ratchet: ``specs/ledger.json``, one row per accepted stage, in stage order.
+"""The ratchet: ``specs/ledger.json``, one row per accepted stage, in the order they were accepted:
+the spec's conversion order (``conversion_order``, default ascending ids; an optimisation's rows are
+numbered 0, 1, 2, ...). Parsing checks each row on its own and that no stage has two rows; which
+stage a row must be is the spec's word (``out_of_order``: ``append_row`` and the integrity gate).
 
 Layout (schema 1)::
 
@@ -30,6 +33,7 @@ import math
 import os
 import platform
 from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -281,7 +285,7 @@ def parse_ledger(text: str, display: str) -> Ledger:
             f'{display}: expected {{"schema": {SCHEMA}, "rows": [...]}}; '
             f'restore it from git or start from {{"schema": {SCHEMA}, "rows": []}}.',
         )
-    rows = []
+    rows: list[Row] = []
     for i, raw in enumerate(doc['rows']):
         try:
             row = _row(raw)
@@ -293,10 +297,11 @@ def parse_ledger(text: str, display: str) -> Ledger:
                 f'(edited by hand?); restore the ledger from git, rows are written only by '
                 f'`gates accept`.',
             )
-        if row.stage != i:
+        twice = next((j for j, earlier in enumerate(rows) if earlier.stage == row.stage), None)
+        if twice is not None:
             raise GateError(
-                f'{display}: rows[{i}]: stage {row.stage} out of order (stages are accepted '
-                f'0, 1, 2, ...); restore the ledger from git.',
+                f'{display}: rows[{i}]: stage {row.stage} is accepted twice (rows[{twice}] too); '
+                f'a stage is accepted once; restore the ledger from git.',
             )
         rows.append(row)
     return Ledger(display, tuple(rows))
@@ -321,13 +326,46 @@ def render(ledger: Ledger) -> str:
     return json.dumps(ledger.to_dict(), indent=2, sort_keys=True) + '\n'
 
 
-def append_row(path: Path, ledger: Ledger, row: Row) -> Ledger:
-    """Write ``ledger`` plus ``row`` to ``path`` (atomically) and return the new ledger."""
-    if row.stage != len(ledger.rows):
-        raise GateError(
-            f'{ledger.path}: cannot append stage {row.stage}; the next stage to accept is '
-            f'{len(ledger.rows)}.',
-        )
+def expected_stage(spec: Spec | None, index: int) -> int | None:
+    """The stage ledger row ``index`` records: the ``index``-th of the spec's conversion order
+    (None past its end). An optimisation's rows are numbered, and so are a ledger's without a
+    spec (``spec`` None: rows 0, 1, 2, ..., the default order)."""
+    if spec is None or spec.mode == 'optimisation':
+        return index
+    order = spec.order
+    return order[index] if index < len(order) else None
+
+
+def _order_words(spec: Spec | None) -> str:
+    if spec is None or spec.mode == 'optimisation':
+        return 'rows are numbered 0, 1, 2, ...'
+    return f'{spec.path} converts the stages in the order {list(spec.order)} (conversion_order)'
+
+
+def out_of_order(spec: Spec | None, rows: Sequence[Row], start: int = 0) -> tuple[int, str] | None:
+    """The first of ``rows[start:]`` that is not the stage the spec's order puts at its index:
+    (its index, why); None when every one is."""
+    for i in range(start, len(rows)):
+        want = expected_stage(spec, i)
+        if rows[i].stage != want:
+            must = (f'every stage is accepted by rows[0..{i - 1}]' if want is None
+                    else f'rows[{i}] must be stage {want}')
+            return i, f'rows[{i}]: stage {rows[i].stage} out of order: {_order_words(spec)}, so {must}'
+    return None
+
+
+def append_row(path: Path, ledger: Ledger, row: Row, spec: Spec | None = None) -> Ledger:
+    """Write ``ledger`` plus ``row`` to ``path`` (atomically) and return the new ledger. The rows
+    must follow ``spec``'s conversion order (without a spec: rows 0, 1, 2, ...)."""
+    wrong = out_of_order(spec, ledger.rows + (row,))
+    if wrong is not None and wrong[0] == len(ledger.rows):
+        want = expected_stage(spec, len(ledger.rows))
+        why = 'every stage is already accepted' if want is None else f'the next stage to accept is {want}'
+        if want is not None and spec is not None and spec.mode != 'optimisation':
+            why += f' ({_order_words(spec)})'
+        raise GateError(f'{ledger.path}: cannot append stage {row.stage}; {why}.')
+    if wrong is not None:
+        raise GateError(f'{ledger.path}: {wrong[1]}; the ledger does not follow the spec: restore both from git.')
     new = Ledger(ledger.path, ledger.rows + (row,))
     tmp = path.with_name(path.name + '.tmp')
     tmp.write_text(render(new), encoding='utf-8')
@@ -346,12 +384,15 @@ def check_against_spec(spec: Spec, ledger: Ledger) -> None:
 
 
 def stage_under_conversion(spec: Spec, ledger: Ledger) -> Stage | None:
-    """The first stage not accepted (stages are accepted in order); None when all are."""
+    """The first stage of the spec's conversion order (``conversion_order``, default ascending
+    ids) that the ledger has not accepted; None when all are. Whether the rows themselves follow
+    the order is the integrity gate's to judge (a head spec that reorders accepted stages is a
+    loosening it reports, not an error that stops the check)."""
     check_against_spec(spec, ledger)
     done = set(ledger.accepted_stages())
-    for stage in spec.stages:
-        if stage.id not in done:
-            return stage
+    for sid in spec.order:
+        if sid not in done:
+            return spec.stage(sid)
     return None
 
 

@@ -234,12 +234,32 @@ def rooms(base: Spec, head: Spec, accepted: Iterable[int] = ()) -> list[Loosenin
     return out
 
 
+def conversion_order(base: Spec, head: Spec, accepted: Iterable[int] = ()) -> list[Loosening]:
+    """``conversion_order``: the base ledger's stages (``accepted``, in row order) stay the first
+    stages of the head's order, in the order they were accepted. Reordering the stages not yet
+    accepted weakens no gate (every stage must still be converted, the next one in order); moving
+    an accepted one would have the ledger's rows contradict the order they were judged in, and a
+    row's history (which stages ran converted before it) would no longer follow from the spec.
+    An optimisation has no order (the loader refuses the key); a checked re-baseline empties the
+    ledger, so it may reorder freely (``accepted`` empty)."""
+    done = tuple(accepted)
+    if not done or base.mode != 'conversion' or head.mode != 'conversion' or base.order == head.order:
+        return []
+    if head.order[:len(done)] == done:
+        return []
+    return [Loosening('conversion_order', _show(list(base.order)), _show(list(head.order)),
+                      f'the ledger accepted {_show(list(done))} in that order: accepted stages stay the '
+                      f'first of the order, as accepted; only the stages not yet accepted may be reordered')]
+
+
 def spec(base: Spec, head: Spec, stages_accepted: bool = True, accepted: Iterable[int] = ()) -> list[Loosening]:
     """``stages_accepted``: whether the base's ledger holds any row (rules such as
     ``budgets.time.units`` may be written only before the first acceptance); ``accepted``: the
-    stages it holds rows for (their rooms, when closed, may not shrink)."""
+    stages it holds rows for, in row order (their rooms, when closed, may not shrink; they stay
+    the first stages of ``conversion_order``)."""
+    accepted = tuple(accepted)
     return (budgets(base, head, stages_accepted) + coverage(base, head) + rooms(base, head, accepted)
-            + mode(base, head) + identity(base, head))
+            + conversion_order(base, head, accepted) + mode(base, head) + identity(base, head))
 
 
 def golden(base_text: str | None, head_text: str | None, memory: MemoryBudget | None = None) -> list[Loosening]:

@@ -32,6 +32,7 @@ TOP_KEYS = (
     'mode', 'target',   # optimisation mode (issue 8.5): no conversion, one target
     'report',           # how `gates report` draws the subject (issue 17.4): its size axis
     'rooms',            # issue 14.5: whether an accepted stage's paths close to later changes
+    'conversion_order',  # the order stages are converted (accepted) in; default: ascending ids
 )
 MODES = ('conversion', 'optimisation')
 ROOMS = ('open', 'closed')
@@ -162,6 +163,16 @@ class Spec:
     # 'open' (default): a stage's paths are its scope and nothing more. 'closed' (issue 14.5):
     # the paths of every stage accepted before a change are closed to it (the scope gate).
     rooms: str = 'open'
+    # The stage ids in the order they are converted and accepted (a permutation of every id;
+    # default ascending). A stage that passes Theta(T) data forward to later stages is converted
+    # after its consumers: the stage under conversion is the first of this order without a row.
+    # Empty for a spec built by hand: ascending ids then (``order``).
+    conversion_order: tuple[int, ...] = ()
+
+    @property
+    def order(self) -> tuple[int, ...]:
+        """The conversion order: ``conversion_order``, else every stage id ascending."""
+        return self.conversion_order or tuple(s.id for s in self.stages)
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
@@ -268,6 +279,7 @@ def _build(c: Checker) -> Spec:
     mode, base_variant, cand_variant = _mode_and_variants(c)
     stages = _stages(c)
     target = _target(c, mode, stages)
+    order = _conversion_order(c, mode, stages)
     symbols = _protected_symbols(c)
     workloads = _workloads(c)
     tiers = _tiers(c, workloads)
@@ -307,6 +319,7 @@ def _build(c: Checker) -> Spec:
         ci_entry_points=ci_entry_points,
         report=_report(c, workloads),
         rooms=_rooms(c, mode),
+        conversion_order=order,
     )
 
 
@@ -397,6 +410,35 @@ def _stages(c: Checker) -> list[Stage]:
             c.fail(k + ('brief',), f'expected a string, got {show(brief)}.')
         stages.append(Stage(i, name, brief, c.globs(k + ('paths',)), c.line(k)))
     return stages
+
+
+def _conversion_order(c: Checker, mode: str, stages: list[Stage]) -> tuple[int, ...]:
+    """``conversion_order``: every stage id once, in the order the stages are converted (default:
+    ascending ids). An optimisation converts nothing, and its ledger rows are numbered
+    optimisations, not stages: the key is refused there."""
+    ids = [s.id for s in stages]
+    key: KeyPath = ('conversion_order',)
+    if not c.has(key):
+        return tuple(ids)
+    if mode == 'optimisation':
+        c.fail(key, 'an optimisation spec converts nothing (its ledger rows are numbered optimisations, '
+                    'not stages); remove the key.')
+    raw = c.get(key)
+    if not isinstance(raw, list):
+        c.fail(key, f'expected a list of every stage id in the order they are converted, e.g. '
+                    f'{list(reversed(ids))}, got {show(raw)}.')
+    seen: set[int] = set()
+    for j, sid in enumerate(raw):
+        if not isinstance(sid, int) or isinstance(sid, bool) or sid not in ids:
+            c.fail(key + (j,), f'expected a stage id (one of {ids}), got {show(sid)}.')
+        if sid in seen:
+            c.fail(key + (j,), f'stage {sid} is listed twice; list every stage id once.')
+        seen.add(sid)
+    missing = [i for i in ids if i not in seen]
+    if missing:
+        c.fail(key, f'stage{"s" if len(missing) > 1 else ""} {", ".join(map(str, missing))} missing; list '
+                    f'every stage id once (a stage left out would never be converted).')
+    return tuple(raw)
 
 
 def _protected_symbols(c: Checker) -> tuple[str, ...]:

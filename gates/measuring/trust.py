@@ -6,7 +6,8 @@ line, parent and digest prove nothing (anyone can recompute a sha256), and neith
 are real: figures of an unconverted run reproduce perfectly. So, in every tier that measures (the
 ones that run the memory gate: ci and full), the engine judging the change (in CI the BASE's
 engine) re-judges each new row at the ci workloads, in an export of the row's commit, with the
-row's variant (its stage and every earlier one converted, as the subject offers them):
+row's variant (the stages of the rows up to and including it converted, as the subject offers
+them: the ledger's order is the spec's ``conversion_order``, not necessarily ascending ids):
 
 1. reproduction: the proof digest must equal the row's, byte for byte, and every in-stage peak
    and the whole-run peak must equal the row's within ``noise_bound``;
@@ -351,7 +352,10 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
             out.append(Finding(GATE, f'{name}: no figures for {", ".join(missing)} (accept measures '
                                      f'the full tier, which holds the ci workloads)',
                                spec.ledger, line, stage=row.stage))
-        wanted = spec.variant(tuple(range(row.stage + 1)))
+        # The stages of the rows up to and including this one, converted: the ledger's order is
+        # the spec's conversion order, which need not be ascending ids (memory_rule.from_ledger
+        # reads a row's variant the same way).
+        wanted = spec.variant(r.stage for r in head.rows[:index + 1])
         watch = measure.guard(ctx)
         with repo_mod.export(repo, row.commit) as tree, tempfile.TemporaryDirectory(prefix='stagegate-trust-') as cap:
             # Watched like every measured tree: the row's code runs next to the base and the

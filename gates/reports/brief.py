@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from gates.contract.focus import Focus
 from gates.contract.focus import focus
+from gates.contract.focus import order_note
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import reference_peaks
 from gates.contract.spec import Spec
@@ -166,10 +167,11 @@ def agent_brief(spec: Spec, ledger: Ledger, tier: str = 'ci') -> str:
     else:
         if stage is None:          # not done: a conversion always has a stage here
             return ''
+        note = order_note(spec)
         head = [
             f'# {spec.name}: convert stage {stage.id} ({stage.name})', '',
             f'{len(ledger.rows)} of {len(spec.stages)} stages accepted; stage {stage.id} is under '
-            'conversion.', '',
+            f'conversion{f" ({note})" if note else ""}.', '',
         ]
         brief = stage.brief.strip() or '(the spec gives no brief)'
         means = ['## What "converted" means, in figures', '', *converted_means(spec, ledger, stage, tier)]

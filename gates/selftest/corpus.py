@@ -337,7 +337,8 @@ def _forged_row(repo: Path) -> None:
     }
     path = repo / spec.ledger
     stage = spec.stage(0)
-    append_row(path, read_ledger(path, spec.ledger), make_row(stage, toy.git(repo, 'rev-parse', 'HEAD'), False, figures))
+    append_row(path, read_ledger(path, spec.ledger), make_row(stage, toy.git(repo, 'rev-parse', 'HEAD'), False, figures),
+               spec)
     toy.git(repo, 'add', spec.ledger)
     toy.git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage 0 ({stage.name})\n\nmeasured')
 
@@ -373,7 +374,7 @@ def _forged_row_real_figures(repo: Path) -> None:
     ledger = read_ledger(path, spec.ledger)
     stage = spec.stage(1)
     row = make_row(stage, toy.git(repo, 'rev-parse', 'HEAD'), False, ledger.rows[0].workloads)
-    append_row(path, ledger, row)
+    append_row(path, ledger, row, spec)
     toy.git(repo, 'add', spec.ledger)
     toy.git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage 1 ({stage.name})\n\nmeasured')
 

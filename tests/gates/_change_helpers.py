@@ -60,9 +60,10 @@ def stagegate_temp_dirs() -> Iterator[Path]:
 
 
 def engine_figures(repo: Path, stage: int, workloads: tuple[str, ...] = ('toy-12', 'toy-13')) -> dict[str, WorkloadFigures]:
-    """A row's figures as the engine measures them at HEAD (stages 0..stage converted), with the
-    engine's own probe: what a genuine `gates accept` would have recorded (time ratios aside,
-    which are not re-checked)."""
+    """A row's figures as the engine measures them at HEAD (the stages of the spec's conversion
+    order up to and including ``stage`` converted: 0..stage by default), with the engine's own
+    probe: what a genuine `gates accept` would have recorded (time ratios aside, which are not
+    re-checked)."""
     import tempfile
 
     from gates.measuring import probe
@@ -70,7 +71,7 @@ def engine_figures(repo: Path, stage: int, workloads: tuple[str, ...] = ('toy-12
     from gates.vcs import repo as repo_mod
     from gates.contract.spec import load_spec
     spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
-    variant = spec.variant(tuple(range(stage + 1)))
+    variant = spec.variant(spec.order[:spec.order.index(stage) + 1])
     stages = [s.id for s in spec.stages]
     out = {}
     with repo_mod.export(repo_mod.open_repo(repo), 'HEAD') as tree, tempfile.TemporaryDirectory() as cap:

@@ -69,7 +69,8 @@ def accept_like_gates(repo: Path, stage: int, figures: dict[str, WorkloadFigures
     spec = load_spec(repo / 'specs/streaming-prover.yaml', 'specs/streaming-prover.yaml')
     path = repo / spec.ledger
     head = git(repo, 'rev-parse', 'HEAD')
-    append_row(path, read_ledger(path, spec.ledger), make_row(spec.stage(stage), head, False, figures or _figures()))
+    append_row(path, read_ledger(path, spec.ledger), make_row(spec.stage(stage), head, False, figures or _figures()),
+               spec)
     git(repo, 'add', spec.ledger)
     git(repo, 'commit', '-q', '--no-verify', '-m', f'gates: accept stage {stage} ({spec.stage(stage).name})\n\nmeasured')
     return git(repo, 'rev-parse', 'HEAD')

@@ -16,6 +16,7 @@ from gates.contract.ledger import WorkloadFigures
 from gates.contract.ledger import append_row
 from gates.contract.ledger import compare_row
 from gates.contract.ledger import make_row
+from gates.contract.ledger import out_of_order
 from gates.contract.ledger import parse_ledger
 from gates.contract.ledger import read_ledger
 from gates.contract.ledger import reference_peaks
@@ -117,11 +118,29 @@ def test_malformed_row_fields(spec_and_path: tuple[Spec, Path]) -> None:
 
 
 def test_rows_out_of_order(spec_and_path: tuple[Spec, Path]) -> None:
+    """Which stage a row must be is the spec's word (its conversion order): the ledger parses on
+    its own, and ``out_of_order`` (the integrity gate, ``append_row``) names the row."""
     spec, path = spec_and_path
     row = make_row(spec.stages[1], 'f' * 40, False, {'toy-12': figures()})
     path.write_text(json.dumps({'schema': 1, 'rows': [row.to_dict()]}))
+    ledger = read_ledger(path, LEDGER)
+    assert out_of_order(spec, ledger.rows) == (0, (
+        'rows[0]: stage 1 out of order: specs/streaming-prover.yaml converts the stages in the order '
+        '[0, 1, 2] (conversion_order), so rows[0] must be stage 0'))
+    assert out_of_order(None, ledger.rows) == (0, 'rows[0]: stage 1 out of order: rows are numbered 0, 1, 2, ..., '
+                                                  'so rows[0] must be stage 0')
     with pytest.raises(GateError, match=r'rows\[0\]: stage 1 out of order'):
+        append_row(path, ledger, make_row(spec.stages[2], 'f' * 40, False, {'toy-12': figures()}), spec)
+
+
+def test_a_stage_accepted_twice(spec_and_path: tuple[Spec, Path]) -> None:
+    spec, path = spec_and_path
+    row = make_row(spec.stages[0], 'f' * 40, False, {'toy-12': figures()})
+    path.write_text(json.dumps({'schema': 1, 'rows': [row.to_dict(), row.to_dict()]}))
+    with pytest.raises(GateError) as info:
         read_ledger(path, LEDGER)
+    assert str(info.value) == (f'{LEDGER}: rows[1]: stage 0 is accepted twice (rows[0] too); a stage is '
+                               f'accepted once; restore the ledger from git.')
 
 
 def test_ledger_and_spec_disagree(spec_and_path: tuple[Spec, Path]) -> None:
