@@ -73,12 +73,18 @@ def test_baseline_passes_everything_but_the_speed_up_it_does_not_make(tmp_path: 
     (repo / 'README.md').write_text('A benign edit of a shared path.\n', encoding='utf-8')
     commit_all(repo, 'docs only')
     code, verdicts = check(repo)
-    assert code == 1
     assert [g for g, v in verdicts.items() if not v['passed']] == ['time']
     assert verdicts['memory']['details']['workloads']['n12']['measure'] == 'rss'
-    # Only the target is judged, and a ratio near 1 is not below 0.9.
-    assert 'stage 2: median ratio' in messages(verdicts['time'])
-    assert 'is not below 0.9' in messages(verdicts['time'])
+    # Only the target is judged, and a ratio near 1 is not below 0.9: a failure (exit 1) when the
+    # interval clears 0.9, or, on a loaded machine where 16 pairs of this millisecond stage leave
+    # it straddling 0.9, INCONCLUSIVE (exit 4). Never a pass: both are refusals in CI.
+    if code == 1:
+        assert 'stage 2: median ratio' in messages(verdicts['time'])
+        assert 'is not below 0.9' in messages(verdicts['time'])
+    else:
+        assert code == 4, code
+        assert verdicts['time']['inconclusive'] is True, verdicts['time']
+        assert 'INCONCLUSIVE' in messages(verdicts['time'])
 
 
 def test_a_real_optimisation_passes_and_accept_records_it(tmp_path: Path) -> None:
