@@ -159,12 +159,13 @@ def accept(
             return 1
         measured = figures(verdicts, [w.id for w in ctx.workloads])
         ledger_rel = ctx.spec.ledger
+        instrument = ctx.spec.budgets.memory.measure
     root = repo_mod.root(repo)
     ledger_path = root / ledger_rel
     # Re-read: the measured tree was clean, so the file is still the one the gates judged.
     ledger = read_ledger(ledger_path, ledger_rel)
     before = ledger_path.read_bytes()
-    row = make_row(stage, head, False, measured)
+    row = make_row(stage, head, False, measured, measure=instrument)
     append_row(ledger_path, ledger, row)
     try:
         sha = repo_mod.commit_file(repo, ledger_rel, message(stage, head, measured, verdicts))
