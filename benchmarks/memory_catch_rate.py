@@ -1,9 +1,11 @@
 """How often the memory gate catches a kept copy of the trace on a small prover, and how often it
 fails an unchanged one (issue 13.6; docs/gates.md, "Memory on a small prover").
 
-Subject: examples/listprover (a pure-Python prover whose trace is a Python list), judged twice:
-by memray heap counts (specs/listprover.yaml, kind python, ci tier 2^12..2^14) and by the RSS of
-its process (specs/listprover-rss.yaml, kind command, ci tier 2^14..2^16). Each run builds a
+Subject: examples/listprover (a pure-Python prover whose trace is a Python list), judged three
+ways: by memray heap counts (specs/listprover.yaml, kind python, ci tier 2^12..2^14) and by the
+RSS of its process (kind command, ci tier 2^14..2^16), sampled (specs/listprover-rss.yaml,
+measure rss) or read at its boundaries while it waits (specs/listprover-rss-sync.yaml, measure
+rss-sync). Each run builds a
 fresh throw-away repository (baseline committed and tagged ``listprover-v1``, the change on a
 branch) and runs the real ``gates check --tier ci --gate memory --json``:
 
@@ -12,7 +14,7 @@ branch) and runs the real ``gates check --tier ci --gate memory --json``:
   the trace: 8 bytes a row); a memory failure is a catch.
 
 Usage: python benchmarks/memory_catch_rate.py [--leak-runs 10] [--clean-runs 20]
-[--measure heap,rss] [--json OUT]. Prints one table row per (case, measure).
+[--measure heap,rss,rss-sync] [--json OUT]. Prints one table row per (case, measure).
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / 'examples' / 'listprover'
-SPECS = {'heap': 'specs/listprover.yaml', 'rss': 'specs/listprover-rss.yaml'}
+SPECS = {'heap': 'specs/listprover.yaml', 'rss': 'specs/listprover-rss.yaml',
+         'rss-sync': 'specs/listprover-rss-sync.yaml'}
 ENV = {'GIT_AUTHOR_NAME': 'bench', 'GIT_AUTHOR_EMAIL': 'bench@example.invalid',
        'GIT_COMMITTER_NAME': 'bench', 'GIT_COMMITTER_EMAIL': 'bench@example.invalid',
        'GIT_CONFIG_NOSYSTEM': '1', 'GIT_CONFIG_GLOBAL': os.devnull}
@@ -83,7 +86,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     measures = [m for m in args.measure.split(',') if m]
     if any(m not in SPECS for m in measures) or args.leak_runs < 0 or args.clean_runs < 0:
-        print('memory_catch_rate: --measure takes heap and/or rss, runs >= 0', file=sys.stderr)
+        print('memory_catch_rate: --measure takes heap, rss and/or rss-sync, runs >= 0', file=sys.stderr)
         return 2
     rows: list[dict[str, Any]] = []
     print(f'{"case":<11} {"measure":<7} {"runs":>4} {"caught":>6} {"false alarms":>12} {"s/run":>6}', flush=True)

@@ -1,7 +1,10 @@
-"""The command of specs/listprover-rss.yaml (``kind: command``): ``python3 -I -B prove.py LOG_T``.
+"""The command of specs/listprover-rss.yaml and specs/listprover-rss-sync.yaml (``kind:
+command``): ``python3 -I -B prove.py LOG_T``.
 
 Stage boundaries go to stderr as ``STAGEGATE enter N`` / ``exit N``, the variant comes from
-``$STAGEGATE_VARIANT`` and the proof goes to ``$STAGEGATE_PROOF`` (docs/gates.md)."""
+``$STAGEGATE_VARIANT`` and the proof goes to ``$STAGEGATE_PROOF`` (docs/gates.md). Where the
+engine sets ``$STAGEGATE_ACK_FD`` (measure rss-sync), each boundary line is followed by reading
+one byte from that descriptor: the engine reads the process's RSS while it waits."""
 from __future__ import annotations
 
 import json
@@ -13,12 +16,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from listprover import probe   # noqa: E402
 
 
+ACK_FD = os.environ.get('STAGEGATE_ACK_FD')
+
+
 class Boundaries:
+    def _say(self, event: str, k: int) -> None:
+        print(f'STAGEGATE {event} {k}', file=sys.stderr, flush=True)
+        if ACK_FD:
+            os.read(int(ACK_FD), 1)   # go on once the engine has read the figures
+
     def enter(self, k: int) -> None:
-        print(f'STAGEGATE enter {k}', file=sys.stderr, flush=True)
+        self._say('enter', k)
 
     def exit(self, k: int) -> None:
-        print(f'STAGEGATE exit {k}', file=sys.stderr, flush=True)
+        self._say('exit', k)
 
 
 def main(argv: list[str]) -> int:

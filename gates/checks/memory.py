@@ -4,7 +4,9 @@ Figures (``budgets.memory.measure``): ``heap`` (python subjects) is memray's hea
 mark inside the stage (allocations, not pages), one fresh process per stage (gates/measuring/probe.py),
 plus the peak RSS of child processes the stage started (memray cannot see into them);
 deterministic for deterministic code. ``rss`` (command subjects) is the peak RSS of the process
-tree, sampled while the stage is open. The reference is the ledger's newest accepted figures
+tree, sampled while the stage is open; ``rss-sync`` (command subjects that wait at each boundary)
+is the stage's peak above its entry RSS and the RSS it keeps at its exit, read by the engine
+while the command waits. The reference is the ledger's newest accepted figures
 for the workload, or, when the ledger holds none, the baseline ref measured now with the
 reference variant.
 
@@ -18,9 +20,10 @@ Rules, per workload (``judge``):
   counts when it is set;
 - the whole-run peak may not exceed its reference by more than ``tolerance_bytes``; once every
   stage runs converted it must be below ``(1 - margin) * reference``;
-- what a stage allocated and still holds at its exit (``retained``, heap only) follows the
-  same absolute bound against the baseline measured now: a buffer kept alive after the stage's
-  temporaries are gone leaves the in-stage peak as it was, but not this;
+- what a stage allocated and still holds at its exit (``retained``: heap, and rss-sync's RSS at
+  exit minus at enter) follows the same absolute bound against the baseline measured now: a
+  buffer kept alive after the stage's temporaries are gone leaves the in-stage peak as it was,
+  but not this;
 - a stage without a figure on either side is a failure.
 Over three or more sizes (the full tier), the in-stage peak of every stage the candidate runs
 converted is fitted as ``peak ~ T^e`` (least squares on log-log) and fails above
@@ -143,7 +146,6 @@ def judge_relative_growth(
     measured = [w.id for w in workloads if w.id in candidate and w.id in reference]
     if ts is None or len({ts[w] for w in measured}) < MIN_SIZES_FOR_FIT:
         return [], [], {}
-    floor = noise_mod.FLOOR.get(spec.budgets.memory.measure, noise_mod.FLOOR['rss'])
     findings: list[Finding] = []
     notes: list[str] = []
     fitted: dict[str, Any] = {'margin': GROWTH_MARGIN, 'figures': {}}
@@ -160,7 +162,7 @@ def judge_relative_growth(
         top = ws[-1]
         excess = candidate[top][key] - reference[top][key]
         spread = noise.recorded(top, key) if noise is not None else None
-        guard = max(floor, spread or 0)
+        guard = max(noise_mod.floor(spec.budgets.memory.measure, key), spread or 0)
         span = f'T = 2^{ts[ws[0]].bit_length() - 1} .. 2^{ts[top].bit_length() - 1}'
         fitted['figures'][key] = {'candidate': mine, 'reference': theirs, 'excess_at_largest': excess,
                                   'guard': guard, 'workloads': ws}
@@ -355,8 +357,11 @@ def run(
     if relative_fit:
         extra['relative_growth'] = relative_fit
     budget = ctx.spec.budgets.memory
+    least = noise_mod.floor(budget.measure, noise_mod.WHOLE)
+    kept = noise_mod.floor(budget.measure, noise_mod.retained_key(0))
+    at_least = f'{least:,} B' if least == kept else f'{least:,} B a peak, {kept:,} B what a stage keeps'
     within = (f'the recorded noise ({noise_mod.FACTOR} x spread over {noise.runs} runs, at least '
-              f'{noise_mod.FLOOR.get(budget.measure, 0):,} B; {budget.tolerance_bytes:,} B where not recorded)'
+              f'{at_least}; {budget.tolerance_bytes:,} B where not recorded)'
               if noise is not None else f'{budget.tolerance_bytes:,} B')
     summary = [
         f'measure {budget.measure}; other stages and the whole run within reference + {within}'

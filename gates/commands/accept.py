@@ -160,12 +160,13 @@ def accept(
         measured = figures(verdicts, [w.id for w in ctx.workloads])
         the_spec = ctx.spec
         ledger_rel = the_spec.ledger
+        instrument = the_spec.budgets.memory.measure
     root = repo_mod.root(repo)
     ledger_path = root / ledger_rel
     # Re-read: the measured tree was clean, so the file is still the one the gates judged.
     ledger = read_ledger(ledger_path, ledger_rel)
     before = ledger_path.read_bytes()
-    row = make_row(stage, head, False, measured)
+    row = make_row(stage, head, False, measured, measure=instrument)
     # The row is the next of the spec's conversion order (an optimisation's: the next number).
     append_row(ledger_path, ledger, row, the_spec)
     try:

@@ -53,6 +53,15 @@ ROW_KEYS = (
 # figures that moved by 1 MiB with the engine's install) are history, not a reference.
 MEMORY_METHOD = 'memray-malloc'
 LEGACY_METHOD = 'memray-pymalloc-arenas'
+# Per budgets.memory.measure. Rows of command subjects (rss) have always carried MEMORY_METHOD and
+# keep it (the spec's measure says what they hold; changing it is a loosening); rss-sync's figures
+# (peaks above each stage's entry RSS) are no reference for sampled tree peaks, nor the other way.
+METHODS = {'heap': MEMORY_METHOD, 'rss': MEMORY_METHOD, 'rss-sync': 'rss-sync'}
+
+
+def memory_method(measure: str) -> str:
+    """The method this engine records in (and expects of) the rows of a spec with ``measure``."""
+    return METHODS.get(measure, MEMORY_METHOD)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +123,8 @@ class Row:
             out['memory_method'] = self.memory_method
         return out
 
-    def measured_like_this_engine(self) -> bool:
-        return self.memory_method == MEMORY_METHOD
+    def measured_like_this_engine(self, measure: str = 'heap') -> bool:
+        return self.memory_method == memory_method(measure)
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.body(), 'row_digest': self.row_digest}
@@ -182,11 +191,12 @@ def make_row(
         dirty: bool,
         workloads: Mapping[str, WorkloadFigures],
         accepted_at: str | None = None,
+        measure: str = 'heap',
 ) -> Row:
     when = accepted_at or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
     draft = Row(
         stage.id, stage.name, commit, dirty, when, machine_info(), tool_versions(),
-        dict(workloads), '', MEMORY_METHOD,
+        dict(workloads), '', memory_method(measure),
     )
     return dataclasses.replace(draft, row_digest=digest_of(draft.body()))
 

@@ -85,7 +85,7 @@ class TimeBudget:
         return RatioBelow(self.ratio_lt)
 
 
-MEMORY_MEASURES = ('heap', 'rss')
+MEMORY_MEASURES = ('heap', 'rss', 'rss-sync')
 DEFAULT_TOLERANCE_BYTES = 1 << 20   # what a spec without tolerance_bytes gets (the old slack)
 
 
@@ -95,7 +95,8 @@ class MemoryBudget:
     tolerance: float               # proportional part; 0 unless an older spec still sets it
     tolerance_bytes: int = DEFAULT_TOLERANCE_BYTES   # absolute: may not grow with T
     max_exponent: float | None = None   # converted stages: fitted peak ~ T^e over the full tier
-    measure: str = 'heap'          # 'heap' (memray, python subjects) | 'rss' (process tree)
+    measure: str = 'heap'          # 'heap' (memray, python subjects) | 'rss' (process tree, sampled)
+                                   # | 'rss-sync' (process tree, read at acknowledged boundaries)
 
     def converted(self) -> StrictlyLower:
         """The stage under conversion must drop below the reference."""
@@ -567,12 +568,12 @@ def _memory_budget(c: Checker, kind: str) -> MemoryBudget:
     default_measure = 'heap' if kind == 'python' else 'rss'
     measure = c.string(mem_key + ('measure',), default_measure)
     if measure not in MEMORY_MEASURES:
-        c.fail(mem_key + ('measure',), f'expected heap or rss, got {show(measure)}.')
-    if measure != default_measure:
+        c.fail(mem_key + ('measure',), f'expected heap, rss or rss-sync, got {show(measure)}.')
+    if (measure == 'heap') != (kind == 'python'):
         c.fail(mem_key + ('measure',),
-               'heap peaks (memray) need a python subject; use rss for a command subject.'
+               'heap peaks (memray) need a python subject; use rss or rss-sync for a command subject.'
                if measure == 'heap' else
-               'rss is measured for command subjects; a python subject uses heap (memray).')
+               f'{measure} is measured for command subjects; a python subject uses heap (memray).')
     return MemoryBudget(margin, tolerance, tolerance_bytes, max_exponent, measure)
 
 

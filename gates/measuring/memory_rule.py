@@ -198,7 +198,7 @@ def from_ledger(spec: Spec, rows: Sequence[Row], workload: str) -> Reference | N
         figures = row.workloads.get(workload)
         if figures is None:
             continue
-        if not row.measured_like_this_engine():
+        if not row.measured_like_this_engine(spec.budgets.memory.measure):
             return None
         return Reference(
             {int(k): int(v) for k, v in figures.stage_peaks.items()}, figures.whole_run_peak,

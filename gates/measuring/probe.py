@@ -17,7 +17,7 @@ variant, stages, timeout, guard). Modes: ``time`` (perf_counter at the boundarie
 stage k with a memray Tracker from enter(k) to exit(k), then the run stops, plus the peak RSS
 of child processes started in that window; plus one process tracking the whole run; ``capture``
 is one of those processes. rss: one run of a command subject, its process tree's RSS sampled per
-stage, ``rss``), ``proof`` (proof bytes, then the subject's verify verdict and section layout
+stage, ``rss``; rss-sync: read at its acknowledged boundaries), ``proof`` (proof bytes, then the subject's verify verdict and section layout
 from a second fresh process that runs no prover code, ``verify_run``; ``proof_with_capabilities``
 learns the variant in the same prove) and ``capabilities``. A failing run raises ``ProbeFailed``
 with a one-sentence reason; the gates turn it into a finding. ``time_run``, ``proof_run``,
@@ -66,7 +66,8 @@ class TimeRun:
 @dataclasses.dataclass(frozen=True)
 class MemoryRun:
     """In-stage peaks (bytes allocated inside stage k and live at once, at most, plus the peak
-    RSS of the child processes the stage started) and the whole run's peak; ``captures`` maps
+    RSS of the child processes the stage started; rss: the tree's RSS; rss-sync: its peak
+    above the RSS at the stage's enter) and the whole run's peak; ``captures`` maps
     ``'whole'`` / ``str(k)`` to the memray capture file (empty for RSS runs). ``children``
     holds the child-process part of each figure (``'whole'`` / ``str(k)``)."""
 
@@ -75,8 +76,10 @@ class MemoryRun:
     captures: Mapping[str, Path]
     children: Mapping[str, int] = dataclasses.field(default_factory=dict)
     measure: str = 'heap'
-    # Bytes allocated inside stage k and still live at exit(k) (heap only): a buffer kept alive
-    # after the stage's temporaries are freed does not raise its peak, but it shows here.
+    # Bytes allocated inside stage k and still live at exit(k) (heap; rss-sync: the RSS at exit
+    # minus the RSS at enter, negative where the stage frees more than it keeps; plain rss has
+    # none): a buffer kept alive after the stage's temporaries are freed does not raise its
+    # peak, but it shows here.
     retained: Mapping[int, int] = dataclasses.field(default_factory=dict)
 
 
@@ -497,13 +500,17 @@ def retained_bytes(capture: Path) -> int:
         reader.close()
 
 
+RSS_MEASURES = ('rss', 'rss-sync')   # the measures of a command subject's process tree
+
+
 def memory_unsupported(subject: Subject, measure: str = 'heap') -> str | None:
     """Why memory cannot be measured for ``subject`` with ``measure`` (None when it can)."""
-    if measure == 'rss' or subject.kind == 'python':
+    if measure in RSS_MEASURES or subject.kind == 'python':
         return None
     return (
         f'heap peaks are not measured for subject kind {subject.kind!r}: memray tracks a Python '
-        f'process only; set budgets.memory.measure: rss for the peak RSS of its process tree'
+        f'process only; set budgets.memory.measure: rss for the peak RSS of its process tree '
+        f'(rss-sync: read at its boundaries, where the command waits for the engine)'
     )
 
 
@@ -517,7 +524,8 @@ def memory(
 ) -> MemoryRun:
     """In-stage peaks. ``heap``: one fresh process per stage (memray from enter(k) to exit(k),
     plus the peak RSS of the child processes started in that window), plus one for the whole
-    run. ``rss``: one run of a command subject, its process tree's RSS sampled per stage.
+    run. ``rss``: one run of a command subject, its process tree's RSS sampled per stage;
+    ``rss-sync``: the same run, its figures read at the boundaries while the command waits.
 
     The captures are written to ``capture_dir`` (the caller deletes it, after making any
     flamegraph it needs). Never combine with timing: memray slows allocation-heavy code down.
@@ -525,8 +533,8 @@ def memory(
     unsupported = memory_unsupported(request.subject, measure)
     if unsupported is not None:
         raise GateError(unsupported)
-    if measure == 'rss':
-        return rss(request)
+    if measure in RSS_MEASURES:
+        return rss(request, measure)
     captures: dict[str, Path] = {}
     children: dict[str, int] = {}
     tracks: list[int | str] = [*request.stages, 'whole']
@@ -540,18 +548,20 @@ def memory(
     )
 
 
-def rss(request: RunRequest) -> MemoryRun:
-    """Peak RSS of the process tree: per stage, the largest sampled sum while the stage was
-    open; whole run, the larger of that and wait4's ru_maxrss."""
+def rss(request: RunRequest, measure: str = 'rss') -> MemoryRun:
+    """RSS of the process tree. ``rss``: per stage, the largest sampled sum while the stage was
+    open; whole run, the larger of that and wait4's ru_maxrss. ``rss-sync``: read while the
+    command waits at each boundary (gates/measuring/probe_command.py ``SyncRss``): per stage,
+    its peak above the RSS at its enter, and (``retained``) its RSS at exit minus at enter."""
     if request.subject.kind != 'command':
-        raise GateError('budgets.memory.measure: rss is measured for command subjects; use heap.')
+        raise GateError(f'budgets.memory.measure: {measure} is measured for command subjects; use heap.')
     with tempfile.TemporaryDirectory(prefix='stagegate-probe-') as tmp:
-        sampled = _command(request, Path(tmp), sample_rss=True)[3]
-    return MemoryRun(sampled.stage_peaks, sampled.whole_peak, {}, {}, 'rss')
+        sampled = _command(request, Path(tmp), sample_rss=True, sync=measure == 'rss-sync')[3]
+    return MemoryRun(sampled.stage_peaks, sampled.whole_peak, {}, {}, measure, sampled.retained)
 
 
 def _command(
-        request: RunRequest, workdir: Path, sample_rss: bool = False,
+        request: RunRequest, workdir: Path, sample_rss: bool = False, sync: bool = False,
 ) -> tuple[Any, float, bytes, probe_command.Rss]:
     refuse_optimized()
     subject, tree = request.subject, request.tree
@@ -559,7 +569,7 @@ def _command(
     _verify(request.guard, f'before {what}', tree)
     try:
         return probe_command.run(
-            request, subject_root(subject, tree), workdir, sample_rss, subject_env(subject, tree),
+            request, subject_root(subject, tree), workdir, sample_rss, subject_env(subject, tree), sync,
         )
     finally:
         _verify(request.guard, f'during {what}', tree, after=True)

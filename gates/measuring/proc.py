@@ -29,7 +29,10 @@ KILL_GRACE = 3.0
 # process ends, REAPER lists every process left, kills them all, and writes a report: the
 # survivors, the argv's own start and end (CLOCK_MONOTONIC, the engine's perf_counter clock) and
 # the peak RSS of its process tree. It runs no subject code, and inside the namespace neither
-# SIGKILL nor SIGSTOP from the subject reaches it (the kernel shields a namespace's init).
+# SIGKILL nor SIGSTOP from the subject reaches it (the kernel shields a namespace's init). The
+# file descriptor ``STAGEGATE_ACK_FD`` names (measure rss-sync: the engine's acknowledgements of
+# boundary lines, gates/measuring/probe_command.py) is passed on to the argv, and with
+# ``STAGEGATE_PIN_CPU`` (taken out of the argv's environment) the argv runs on that one CPU.
 REAPER = r"""
 import ctypes, json, os, resource, signal, subprocess, sys, time
 report, argv = sys.argv[1], sys.argv[2:]
@@ -75,7 +78,14 @@ def stop(signum, frame):
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, stop)
 start = time.perf_counter()
-child = subprocess.Popen(argv)
+ack = os.environ.get('STAGEGATE_ACK_FD', '')
+pin = os.environ.pop('STAGEGATE_PIN_CPU', '')
+if pin.isdigit():
+    try:
+        os.sched_setaffinity(0, {int(pin)})
+    except OSError:
+        pass
+child = subprocess.Popen(argv, pass_fds=(int(ack),) if ack.isdigit() else ())
 code = child.wait()
 end = time.perf_counter()
 maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
@@ -190,8 +200,10 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     subject), no PYTHON* variable at all (they change what the child imports, how it allocates
     or whether asserts run: the baseline and the candidate run with the same clean settings),
     then a fixed hash seed (dict/set layouts, hence allocation patterns, stay the same from run
-    to run; ``python -I`` would drop it, which is why the probe isolates with flags instead)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(('GIT_', 'PYTHON'))}
+    to run; ``python -I`` would drop it, which is why the probe isolates with flags instead).
+    ``STAGEGATE_ACK_FD`` and ``STAGEGATE_PIN_CPU`` are set only by a run that means them (``extra``)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(('GIT_', 'PYTHON')) and k not in ('STAGEGATE_ACK_FD', 'STAGEGATE_PIN_CPU')}
     env['PYTHONHASHSEED'] = '0'
     env.update(extra or {})
     return env
@@ -213,10 +225,12 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 def started(
         argv: Sequence[str], cwd: Path, env: Mapping[str, str], log: Path, stderr_pipe: bool,
         report: Path | None = None,
+        pass_fds: Sequence[int] = (),
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A running child writing stdout (and stderr, unless piped) to ``log``; killed on exit
     from the block if it is still running. With ``report``, the argv runs contained (REAPER,
-    above) and its report is written there once it has ended."""
+    above) and its report is written there once it has ended. ``pass_fds`` stay open in the
+    child (REAPER passes on the one ``STAGEGATE_ACK_FD`` names)."""
     if report is not None:
         argv = contained_argv(argv, report)
     with open(log, 'wb') as out:
@@ -224,7 +238,7 @@ def started(
             proc = subprocess.Popen(
                 list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.PIPE if stderr_pipe else subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, pass_fds=tuple(pass_fds),
             )
         except OSError as e:
             raise ProbeFailed(f'cannot start {argv[0]!r}: {e.strerror or e}') from None
@@ -277,10 +291,9 @@ def container_depth() -> int:
     return 2 if 'unshare' in prefix else 1
 
 
-def tree_rss(pid: int, skip_depth: int = 0) -> int:
-    """Sum of the resident set sizes (VmRSS) of ``pid`` and all its descendants, in bytes,
-    leaving out the top ``skip_depth`` generations (a container's own processes); 0 where
-    /proc is not available (then only wait4's figure remains)."""
+def tree_pids(pid: int, skip_depth: int = 0) -> set[int]:
+    """``pid`` and all its descendants, leaving out the top ``skip_depth`` generations (a
+    container's own processes); empty where /proc is not available."""
     parents = _parents()
     members = {pid}
     level = {pid}
@@ -292,17 +305,41 @@ def tree_rss(pid: int, skip_depth: int = 0) -> int:
         level = {p for p, up in parents.items() if up in level and p not in members}
         members |= level
         depth += 1
-    total = 0
-    for member in members - skipped:
-        try:
-            with open(f'/proc/{member}/status', encoding='ascii', errors='replace') as fh:
-                for line in fh:
-                    if line.startswith('VmRSS:'):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
+    return members - skipped
+
+
+def rss_hwm(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, VmHWM) of one process in bytes; None when it is gone (or a zombie)."""
+    rss = hwm = None
+    try:
+        with open(f'/proc/{pid}/status', encoding='ascii', errors='replace') as fh:
+            for line in fh:
+                if line.startswith('VmRSS:'):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith('VmHWM:'):
+                    hwm = int(line.split()[1]) * 1024
+                if rss is not None and hwm is not None:
+                    return rss, hwm
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def reset_hwm(pid: int) -> None:
+    """Reset the peak RSS (VmHWM) of ``pid`` to its current RSS: ``5`` to /proc/PID/clear_refs
+    (Linux >= 4.0, man 5 proc). A process that is gone is no error; OSError otherwise."""
+    try:
+        with open(f'/proc/{pid}/clear_refs', 'w', encoding='ascii') as fh:
+            fh.write('5')
+    except (FileNotFoundError, ProcessLookupError):
+        return
+
+
+def tree_rss(pid: int, skip_depth: int = 0) -> int:
+    """Sum of the resident set sizes (VmRSS) of ``pid`` and all its descendants, in bytes,
+    leaving out the top ``skip_depth`` generations (a container's own processes); 0 where
+    /proc is not available (then only wait4's figure remains)."""
+    return sum(got[0] for member in tree_pids(pid, skip_depth) if (got := rss_hwm(member)) is not None)
 
 
 def wait_rusage(
@@ -312,10 +349,12 @@ def wait_rusage(
         log: Path,
         sample: Callable[[float, int], None] | None,
         skip_depth: int = 0,
+        tick: Callable[[], None] | None = None,
 ) -> tuple[int, int]:
-    """Wait for ``proc`` with ``os.wait4``, calling ``sample(perf_counter, tree RSS)`` every
-    SAMPLE_EVERY seconds meanwhile; the exit code and ru_maxrss in bytes (the largest single
-    process of the tree that was waited for: Linux counts a child's waited descendants)."""
+    """Wait for ``proc`` with ``os.wait4``, calling ``sample(perf_counter, tree RSS)`` (and
+    ``tick()``, which reads what it needs itself) every SAMPLE_EVERY seconds meanwhile; the exit
+    code and ru_maxrss in bytes (the largest single process of the tree that was waited for:
+    Linux counts a child's waited descendants)."""
     deadline = time.perf_counter() + timeout
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -327,4 +366,6 @@ def wait_rusage(
             raise ProbeFailed(f'{what} did not finish within {timeout:g} s', tail(log))
         if sample is not None:
             sample(now, tree_rss(proc.pid, skip_depth))
+        if tick is not None:
+            tick()
         time.sleep(SAMPLE_EVERY)

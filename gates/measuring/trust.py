@@ -32,14 +32,15 @@ tree measured repeatedly gives the same byte counts (0 B spread measured on the 
 on the toy subject); the one exception seen is a 1 MiB allocator arena that a stage whose first
 numpy import falls inside it sometimes shows (specs/streaming-prover.yaml, budgets.memory).
 Hence 1 MiB, absolute: an invented peak (a forged 10 GiB, or a forged 10 % cut of a 16 MiB
-stage) is far outside it. RSS (``measure: rss``, command subjects) is sampled and not
-deterministic, so there the bound is the spec's own measured noise, ``tolerance_bytes``, when that
+stage) is far outside it. RSS (``measure: rss`` or ``rss-sync``, command subjects) is not
+deterministic to the byte, so there the bound is the spec's own measured noise, ``tolerance_bytes``, when that
 is larger (the merkle example's 4 MiB: a re-measured whole-run RSS once differed by more than
 1 MiB under load, and the engine called its own accept row forged). Where the base's golden
 file records the subject's measured noise (``memory_noise``, ``gates freeze --noise-runs N``;
 issue 13.6), each figure's bound is that record's (``max(floor, 2 x spread)``: 16 KiB at least
-for heap, 64 KiB for RSS) instead of 1 MiB; step 3 judges with the same record. A row measured
-with another memory method than this engine's is refused outright (it cannot be re-measured).
+for heap, 64 KiB for RSS, 256 KiB for an rss-sync peak) instead of 1 MiB; step 3 judges with the
+same record. A row measured with another memory method than this engine's for the spec's measure
+(``ledger.memory_method``) is refused outright (it cannot be re-measured).
 Recorded time ratios are machine-dependent and are not compared; step 4 measures the rule itself
 again.
 
@@ -62,7 +63,7 @@ from gates.vcs import trees
 from gates.context import CheckContext
 from gates.contract import metrics
 from gates.contract import noise as noise_mod
-from gates.contract.ledger import MEMORY_METHOD
+from gates.contract.ledger import memory_method
 from gates.contract.ledger import Ledger
 from gates.contract.ledger import Row
 from gates.contract.noise import Noise
@@ -341,9 +342,10 @@ def remeasure(ctx: CheckContext, spec: Spec) -> list[Finding]:
                                      f'cannot be re-measured; rows are written by `gates accept`',
                                spec.ledger, line, stage=row.stage))
             continue
-        if not row.measured_like_this_engine():
+        if not row.measured_like_this_engine(spec.budgets.memory.measure):
+            method = memory_method(spec.budgets.memory.measure)
             out.append(Finding(GATE, f'{name}: its figures were measured with memory method '
-                                     f'{row.memory_method!r}, this engine measures {MEMORY_METHOD!r}: '
+                                     f'{row.memory_method!r}, this engine measures {method!r}: '
                                      f'they cannot be re-measured; run `gates accept` with this engine',
                                spec.ledger, line, stage=row.stage))
             continue

@@ -146,6 +146,22 @@ def test_the_rss_spec_bounds_each_figure_by_its_recorded_noise(tmp_path: Path) -
     assert code in (0, 1)
 
 
+def test_rss_read_at_the_boundaries_catches_the_trace_copy_and_passes_the_unchanged_prover(tmp_path: Path) -> None:
+    # measure rss-sync: prove.py waits for the engine at each boundary, which reads what stage 1
+    # keeps (RSS at exit minus at enter): the copy's 8 bytes a row at every size of the tier.
+    spec = ('--spec', 'specs/listprover-rss-sync.yaml')
+    code, verdict = memory_verdict(listprover_repo(tmp_path / 'leak', leak=True), *spec)
+    assert code == 1
+    assert verdict['details']['noise']['measure'] == 'rss-sync'
+    kept = {f['workload'] for f in verdict['findings'] if 'keeps more alive at its exit' in f['message']}
+    assert kept == {'lp-14', 'lp-15', 'lp-16'}
+    for wid, t in (('lp-14', 1 << 14), ('lp-15', 1 << 15), ('lp-16', 1 << 16)):
+        retained = verdict['details']['workloads'][wid]['stages']['1']['retained']
+        assert retained['candidate'] - retained['reference'] >= 8 * t
+    code, verdict = memory_verdict(listprover_repo(tmp_path / 'clean', leak=False), *spec)
+    assert code == 0, verdict['findings']
+
+
 def test_freeze_refuses_a_noise_run_count_below_two(tmp_path: Path) -> None:
     repo = listprover_repo(tmp_path, leak=False)
     proc = subprocess.run((sys.executable, '-m', 'gates', 'freeze', '--noise-runs', '1'),

@@ -124,7 +124,7 @@ stages:
     ),
     (
         {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0') + '    measure: pages\n'},
-        'measure', 'budgets.memory.measure: expected heap or rss, got "pages".',
+        'measure', 'budgets.memory.measure: expected heap, rss or rss-sync, got "pages".',
     ),
     (
         {'budgets': BUDGETS_TWO.replace('ratio_lt: two', 'ratio_lt: 2.0') + '    max_exponent: true\n'},
