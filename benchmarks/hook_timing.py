@@ -63,7 +63,9 @@ def main() -> int:
         subprocess.run(['git', 'clone', '-q', str(ROOT), str(clone)], check=True)
         stage = clone / 'prover' / 'stages' / 'stage1.py'
         lines = stage.read_text(encoding='utf-8').splitlines(keepends=True)
-        at = next(i for i, t in enumerate(lines) if t.strip().startswith('t = ctx.transcript'))
+        # The first line of the stage's prove: stable across protocol versions (v3 moved the
+        # transcript line this used to look for).
+        at = next(i for i, t in enumerate(lines) if t.startswith('def prove('))
         lines[at] = lines[at].rstrip('\n') + '  # one-line edit\n'
         stage.write_text(''.join(lines), encoding='utf-8')
         subprocess.run(['git', 'add', str(stage)], cwd=clone, check=True)
