@@ -171,15 +171,22 @@ def test_narrowing_an_accepted_stages_room_is_a_loosening(tmp_path: Path) -> Non
             'toyprover/backends/streaming/**))') in found['stages[0].paths']
 
 
-def test_a_rebaseline_may_narrow_the_rooms_it_reopens(tmp_path: Path) -> None:
-    """A checked re-baseline empties the ledger, so no room stays closed: the spec may then give
-    each stage a narrower room (issue 14.5 splits the streaming backend in its re-baseline)."""
-    repo = build_like_this_repo(tmp_path, stages=STAGES, tail=CLOSED).path
+def _new_protocol_after_stage0(tmp_path: Path, **spec: str) -> tuple[Path, str]:
+    """A toy repository whose prover changed protocol (commit v2) after stage 0 was accepted
+    against the old oracle, on a branch ``rebaseline``: the starting point of a re-baseline."""
+    repo = build_like_this_repo(tmp_path, stages=STAGES, **spec).path
     common = repo / 'toyprover/backends/common.py'
     common.write_text(common.read_text().replace('text = repr((stage,', 'text = repr(("v2", stage,'))
     v2 = commit_all(repo, 'toy prover v2: a new protocol')
     accept_like_gates(repo, 0)       # stage 0 accepted on main, against the old oracle
     git(repo, 'checkout', '-q', '-b', 'rebaseline')
+    return repo, v2
+
+
+def test_a_rebaseline_may_narrow_the_rooms_it_reopens(tmp_path: Path) -> None:
+    """A checked re-baseline empties the ledger, so no room stays closed: the spec may then give
+    each stage a narrower room (issue 14.5 splits the streaming backend in its re-baseline)."""
+    repo, v2 = _new_protocol_after_stage0(tmp_path, tail=CLOSED)
     spec = repo / 'specs/streaming-prover.yaml'
     spec.write_text(spec.read_text().replace(', toyprover/backends/streaming/**, docs/commit.md]', ', docs/commit.md]'))
     commit_all(repo, 'specs: stage 0 keeps to its own files')
@@ -193,12 +200,7 @@ def test_a_rebaseline_may_declare_the_units_of_its_new_oracle(tmp_path: Path) ->
     """Units may be written only before the first acceptance; a checked re-baseline empties the
     ledger, so the new oracle's units are declared with it (issue 14.4: the spec's units for v3
     go in with the re-baseline). Without the re-baseline the same edit is a loosening."""
-    repo = build_like_this_repo(tmp_path, stages=STAGES).path
-    common = repo / 'toyprover/backends/common.py'
-    common.write_text(common.read_text().replace('text = repr((stage,', 'text = repr(("v2", stage,'))
-    v2 = commit_all(repo, 'toy prover v2: a new protocol')
-    accept_like_gates(repo, 0)       # stage 0 accepted on main, against the old oracle
-    git(repo, 'checkout', '-q', '-b', 'rebaseline')
+    repo, v2 = _new_protocol_after_stage0(tmp_path)
     spec = repo / 'specs/streaming-prover.yaml'
     spec.write_text(spec.read_text().replace('    max_pairs: 11\n', '    max_pairs: 11\n    units: [[0, 2]]\n'))
     commit_all(repo, 'specs: stages 0 and 2 judged as one unit under the new oracle')
