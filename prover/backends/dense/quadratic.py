@@ -139,6 +139,43 @@ class QuadraticZeroCheck:
         self._eq = SplitEq(tau, ext_scalar(0) if claim is None else claim)
         self._round = 0
 
+    @classmethod
+    def from_tables(
+        cls,
+        tau: Point,
+        g_tables: Sequence[U64],
+        m_tables: Sequence[U64],
+        lam: U64,
+        claim: U64,
+    ) -> QuadraticZeroCheck:
+        """An instance that starts from already-bound ext tables (a streaming prover's hand-off).
+
+        Proves sum_x eq(tau, x) (sum_g G_g(x) M_g(x) + Lambda(x)) = claim over len(tau) rounds:
+        every table is ext (4, 2^len(tau)), so every round takes the bound-table path (no base
+        columns, no round-0 special case). Any split of Q into G_g M_g + Lambda gives the same
+        messages. A caller resuming after j streamed rounds passes tau_{>=j}, the tables at
+        (r_<j, .) with the split-eq prefix prod_{l<j} eq(tau_l, r_l) folded into M_g and Lambda,
+        and the running claim."""
+        k = len(tau)
+        n = 1 << k
+        for t in list(g_tables) + list(m_tables) + [lam]:
+            if t.shape != (4, n):
+                raise ValueError(f"table of shape {t.shape}, expected (4, {n})")
+        if len(g_tables) != len(m_tables):
+            raise ValueError(f"{len(g_tables)} G tables but {len(m_tables)} M tables")
+        self = cls.__new__(cls)
+        self._k = k
+        self._cols = {}
+        self._gkeys = []
+        self._g = list(g_tables)
+        self._m = list(m_tables)
+        self._mterms, self._mconst = [], []
+        self._lamterms, self._lamconst = {}, ext_scalar(0)
+        self._lam = lam
+        self._eq = SplitEq(tau, claim)
+        self._round = 1  # past round 0: its base-column path never runs
+        return self
+
     @property
     def num_rounds(self) -> int:
         return self._k
