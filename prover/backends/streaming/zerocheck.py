@@ -15,9 +15,10 @@ block. Q = sum_k coeffs_k C_k has degree <= 2 in every variable.
    columns) and each linear part (12) gets its own ext coefficient. Per block, the factor forms
    are evaluated on the block's B rows (base field), each product's two factors are extended to
    the grid {0, 1, inf}^j (inf: the leading coefficient, the difference of the two ends;
-   3^j - 2^j subtractions), and the product is taken at every grid point in the base field; the
-   products of 4 blocks are added, weighted by eq(tau_{>=j}, x_out), into one ext accumulator per
-   product and grid point in one sweep (base x ext: 4 multiplications, never ext x ext). Linear
+   3^j - 2^j subtractions, in int64, reduced once at the end), and the product is taken at
+   every grid point in the base field; the products of a batch of blocks are added, weighted by
+   eq(tau_{>=j}, x_out), into one ext accumulator per product and grid point
+   (``field.lincomb_base``: base x ext, never ext x ext). Linear
    parts live on the boolean points only (their inf-extension is 0). After the pass, folding
    with the coefficients gives S(v) = sum_{x_out} eq(tau_{>=j}, x_out) Q(v, x_out) for every
    grid point v (3^j ext values).
@@ -44,17 +45,24 @@ every block is processed with its final values.
 Window (``window_for``): j = ceil(log T / 2) - 4, at least 1 and at most log T: the hand-off tables
 have T / 2^j = 16 * 2^(floor(log T / 2)) entries (16 sqrt(T) at even log T), and the window's
 grid work is (3/2)^j evaluations a row (11.4 at 2^20). State: one span of columns (2^12 rows,
-uint32) and its forms; the grid of the factors (2 x 39 x 3^j uint32), the products of 4 blocks
-(4 x 39 x 3^j uint32) and the accumulators (4 x 39 x 3^j uint64: 0.9 MiB at j = 6); then the 37
+uint32) and its forms (uint64); a batch of blocks' grids (2 x blocks x 3^j x 39 int64, about
+2^18 entries each) and the accumulators (4 x 39 x 3^j uint64: 0.9 MiB at j = 6); then the 37
 hand-off tables (37 x 32 B x T / 2^j: 18.5 MiB at 2^20), halved at each dense round.
+
+No compiled kernel of its own (see "the pieces' arithmetic" below): a first version had seven
+numba kernels, whose resident code (6.68 MB, measured) raised the whole run's peak by 3.5 MB
+at every size, past the memory gate's 256 KiB; numpy grid work plus ``prover.field``'s
+compiled twins, which the materialized prover loads anyway, add 56 KB to the whole run (sha2-14,
+the memory gate's probe). The price is time: the window pass costs about 4x the kernels' CPU.
 Measured (``benchmarks/stage1_streaming.py``, one fresh process per figure, 2026-12-07, 2 shared
-cores at load 2.3-4.3): in-stage peak 9.0 / 13.3 / 24.1 MiB at 2^16 / 2^18 / 2^20 against the
-materialized stage's 126.7 / 332.3 / 1232.3 MiB; time 0.67 / 0.62 / 0.34 x the materialized
-stage's (median of interleaved pairs). Other windows at 2^20: j = 5 47.8 MiB, j = 7 13.0 MiB and
-~10 % more CPU time than j = 6 (the grid grows 1.5x a round); at 2^16 j = 3 14.4 MiB, j = 5 6.3 MiB.
+cores at load 1-2.9): in-stage peak 12.0 / 24.1 MiB at 2^16 / 2^20 against the materialized
+stage's 126.7 / 1232.3 MiB; CPU time 1.24-1.49 / 5.72 s against the materialized stage's 0.95 /
+5.34 s at 2^18 / 2^20 (the window pass 0.89-1.06 / 4.75 s of it). Other windows (with the
+kernels) at 2^20: j = 5 47.8 MiB, j = 7 13.0 MiB; at 2^16 j = 3 14.4 MiB, j = 5 6.3 MiB.
 
 Public names: ``StreamingQuadraticZeroCheck``, ``window_for``, ``PASSES``.
-Sits in ``backends.streaming``: imports ``field``, ``mle``, ``relations.constraints`` (data only),
+Sits in ``backends.streaming``: imports ``field`` (its compiled twins: ``lincomb_base``,
+``edot_base_many``, ``emul``), ``mle``, ``relations.constraints`` (data only),
 ``backends.dense.quadratic`` (the dense finish) and ``sumcheck.protocol`` (Lagrange interpolation).
 """
 
@@ -64,22 +72,21 @@ from collections.abc import Iterator, Sequence
 from math import gcd
 from typing import Any
 
-import numba
 import numpy as np
-from numba import types as _nt
 
 from prover.backends.dense.quadratic import QuadraticZeroCheck
 from prover.field import (
     U64,
-    W_EXT,
     P,
     eadd,
     edot,
+    edot_base_many,
     einv,
     emul,
     emul_base,
     esub,
     ext_scalar,
+    lincomb_base,
 )
 from prover.mle import Point, eq_table
 from prover.relations.constraints import Affine, Constraint
@@ -89,7 +96,7 @@ __all__ = ["PASSES", "SPAN_ROWS", "StreamingQuadraticZeroCheck", "window_for"]
 
 PASSES = 3  # window, hand-off, values: at every size
 # Rows per column build (whole chunks; at least one block). Larger spans cost fewer builder calls
-# and kernel calls; the span's columns are 55 x 8 B a row (0.9 MiB at 2^11).
+# and numpy calls; the span's columns are 55 x 8 B a row (0.9 MiB at 2^11).
 SPAN_ROWS = 1 << 12
 WINDOW_OFFSET = 4  # j = ceil(log T / 2) - WINDOW_OFFSET
 
@@ -99,221 +106,76 @@ def window_for(log_t: int) -> int:
     return max(1, min(log_t, (log_t + 1) // 2 - WINDOW_OFFSET))
 
 
-# ---------------------------------------------------------------------------- compiled kernels
-# Same conventions as prover.field's twins: explicit signatures (compiled or loaded from numba's
-# cache when this module is imported, before any stage), C-contiguous operands, reduced values.
-# The reduction below is prover.field._modp, repeated here so that this module's cache entries
-# depend on this file only (numba keys a cached kernel on its own file, not on what it inlines).
+# ---------------------------------------------------------------------------- the pieces' arithmetic
+# No compiled kernel of this module's own: numba keeps every cached kernel's LLVM module resident
+# for linking (measured: importing seven kernels here kept 6.68 MB, 4.80 MB of it numba's
+# parse_bitcode), a fixed cost that the whole-run peak carries past the memory gate's 256 KiB.
+# The grid work below is numpy on int64/uint64 blocks; the eq-weighted sums go through
+# prover.field's compiled twins (lincomb_base, edot_base_many, emul), which the materialized
+# prover loads anyway, so streaming this stage adds no resident code.
 _P = np.uint64(P)
 _P_I64 = np.int64(P)
-_INV_P = 1.0 / P
-_W = np.uint64(W_EXT)
-_JIT = {"cache": True, "nogil": True, "boundscheck": False}
-_RO2 = _nt.Array(_nt.uint64, 2, "C", readonly=True)
-_RO3 = _nt.Array(_nt.uint64, 3, "C", readonly=True)
-_I1 = _nt.Array(_nt.int64, 1, "C", readonly=True)
-_W2 = _nt.Array(_nt.uint64, 2, "C")
-_W3 = _nt.Array(_nt.uint64, 3, "C")
-_WS1 = _nt.Array(_nt.int64, 1, "C")
-_U2 = _nt.Array(_nt.uint32, 2, "C")
-_RU2 = _nt.Array(_nt.uint32, 2, "C", readonly=True)
+# Grid entries per numpy operation in the window pass: large enough that a call's overhead is
+# small against its work, small enough that the batch (two int64 grids, their product) stays in
+# cache: 2^18 entries are 2 MiB a grid.
+_GRID_BATCH = 1 << 18
 
 
-@numba.njit(inline="always", cache=True)
-def _modp(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    # x mod P for any uint64 x (prover.field._modp: float quotient within 1, one correction)
-    q = np.uint64(np.float64(x) * _INV_P)
-    r = np.int64(x - q * _P)
-    if r < 0:
-        r += _P_I64
-    elif r >= _P_I64:
-        r -= _P_I64
-    return np.uint64(r)
+def _mod_into(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """x <- x mod P in place for a uint64 array (any value); q: scratch of x's shape.
+    x // P by a uint64 scalar is libdivide (multiply-high and shift), not a division."""
+    np.floor_divide(x, _P, out=q)
+    np.multiply(q, _P, out=q)
+    return np.subtract(x, q, out=x)
 
 
-@numba.njit(inline="always", cache=True)
-def _addp(a: np.uint64, b: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    r = a + b
-    return r - _P if r >= _P else r
-
-
-@numba.njit(inline="always", cache=True)
-def _flush(acc, accl, prod, eb, k):  # pragma: no cover - compiled
-    """acc[u] <- acc[u] + sum_{b<k} eb[b, u] prod[b] reduced, one sweep for k <= 4 blocks
-    (P + 4 (P - 1)^2 < 2^64); accl already holds its k weighted rows: reduce it."""
-    GP = acc.shape[1]
-    for u in range(4):
-        au = acc[u]
-        if k == 4:
-            e0, e1, e2, e3 = eb[0, u], eb[1, u], eb[2, u], eb[3, u]
-            p0, p1, p2, p3 = prod[0], prod[1], prod[2], prod[3]
-            for i in range(GP):
-                au[i] = _modp(au[i] + e0 * np.uint64(p0[i]) + e1 * np.uint64(p1[i])
-                              + e2 * np.uint64(p2[i]) + e3 * np.uint64(p3[i]))
-        else:
-            for b in range(k):
-                e = eb[b, u]
-                pb = prod[b]
-                for i in range(GP):
-                    au[i] += e * np.uint64(pb[i])
-            for i in range(GP):
-                au[i] = _modp(au[i])
-        for l in range(accl.shape[0]):
-            al = accl[l, u]
-            for y in range(al.shape[0]):
-                al[y] = _modp(al[y])
-
-
-@numba.njit(
-    _nt.void(_RU2, _nt.int64, _nt.int64, _RO2, _nt.int64,
-             _I1, _I1, _I1, _I1, _I1, _I1,
-             _I1, _I1, _I1, _I1,
-             _W2, _W3, _U2, _U2, _WS1, _U2, _W2),
-    **_JIT,
-)
-def _window_jit(mat, start, nblocks, w, w0,
-                fptr, fcol, fcoef, fconst, slots, la,
-                gbin, pow3, bases, boff,
-                acc, accl, fb, ext, sc, prod, eb):  # pragma: no cover - compiled
-    """Add the grid sums of ``nblocks`` blocks of B = gbin.size rows starting at row ``start``
-    of ``mat`` (columns x rows), block b weighted by the ext w[:, w0 + b], into acc and accl.
-
-    Forms f: fconst[f] + sum_{i in fptr[f]..fptr[f+1]} fcoef[i] mat[fcol[i]] (int64; fconst
-    carries an offset that keeps the sum non-negative), on all rows of the piece first: fb
-    (forms x rows; sc: int64 scratch of rows). Product t of P = slots.size / 2 is slot t (left)
-    times slot P + t (right), slot s holding form slots[s]. ext[side] is the grid of that side's
-    slots, point-major (3^j x P, flat): a run of consecutive grid points is one contiguous range,
-    so each step of the extension and the products is one long loop. The products of 4 blocks
-    (prod, with their weights eb) are added to acc[u] (3^j x P, flat, u = ext component) in one
-    sweep that also reduces; accl (linear parts, 4, B) takes one weighted row a block and is
-    reduced with that sweep. Both are reduced when the call returns. Values are uint32.
-    """
-    nf = fb.shape[0]
-    B = gbin.shape[0]
-    npr = slots.shape[0] // 2
-    GP = ext.shape[1]
-    j = pow3.shape[0] - 1
-    n = nblocks * B
-    for f in range(nf):  # every form on every row of the piece at once: long loops
-        lo, hi = fptr[f], fptr[f + 1]
-        fr = fb[f, :n]
-        # (views, not start + y indices: numba's negative-index handling of a computed index
-        # keeps these loops from vectorizing)
-        if hi - lo == 1 and fcoef[lo] == 1 and fconst[f] == _P_I64:  # a column itself (reduced)
-            src = mat[fcol[lo], start : start + n]
-            for y in range(n):
-                fr[y] = np.uint32(src[y])
+def _forms(mat: np.ndarray, n: int, plan: _Plan, out: np.ndarray) -> None:
+    """out[f, :n] <- form f on the first n rows of mat (columns x rows, reduced values), reduced:
+    fconst[f] + sum fcoef[i] mat[fcol[i]] in int64 (fconst's offset keeps it non-negative)."""
+    acc = np.empty(n, dtype=np.int64)
+    tmp = np.empty(n, dtype=np.int64)
+    for f in range(plan.fptr.shape[0] - 1):
+        lo, hi = int(plan.fptr[f]), int(plan.fptr[f + 1])
+        dst = out[f, :n]
+        if hi - lo == 1 and plan.fcoef[lo] == 1 and plan.fconst[f] == _P_I64:  # a column itself
+            dst[:] = mat[plan.fcol[lo], :n]
             continue
-        acc_ = sc[:n]
-        c0 = fconst[f]
-        for y in range(n):
-            acc_[y] = c0
+        acc.fill(plan.fconst[f])
         for i in range(lo, hi):
-            k = fcoef[i]
-            src = mat[fcol[i], start : start + n]
-            for y in range(n):
-                acc_[y] += k * np.int64(src[y])
-        for y in range(n):
-            fr[y] = np.uint32(_modp(np.uint64(acc_[y])))
-    k = 0
-    for blk in range(nblocks):
-        row0 = blk * B
-        for side in range(2):
-            ex = ext[side]
-            for t in range(npr):
-                src = fb[slots[side * npr + t], row0 : row0 + B]
-                for y in range(B):
-                    ex[gbin[y] * npr + t] = src[y]
-            for lev in range(j):
-                run = pow3[lev] * npr
-                for h in range(boff[lev], boff[lev + 1]):
-                    o0 = bases[h] * npr
-                    # three views: the compiler vectorizes a - b over distinct arrays (it did not
-                    # over offsets into one array: measured 8x slower)
-                    x0, x1, x2 = ex[o0 : o0 + run], ex[o0 + run : o0 + 2 * run], ex[o0 + 2 * run : o0 + 3 * run]
-                    for i in range(run):
-                        d = np.uint64(x1[i]) + _P - np.uint64(x0[i])
-                        x2[i] = np.uint32(d - _P if d >= _P else d)
-        left, right, pk = ext[0], ext[1], prod[k]
-        for i in range(GP):
-            pk[i] = np.uint32(_modp(np.uint64(left[i]) * np.uint64(right[i])))
-        for u in range(4):
-            e = np.uint64(np.uint32(w[u, w0 + blk]))
-            eb[k, u] = e
-            for l in range(la.shape[0]):
-                fr = fb[la[l], row0 : row0 + B]
-                al = accl[l, u]
-                for y in range(B):
-                    al[y] += e * np.uint64(fr[y])
-        k += 1
-        if k == 4:
-            _flush(acc, accl, prod, eb, k)
-            k = 0
-    if k:
-        _flush(acc, accl, prod, eb, k)
+            k = int(plan.fcoef[i])
+            src = mat[plan.fcol[i], :n]
+            if k == 1:
+                np.add(acc, src, out=acc)
+            else:
+                np.multiply(src, np.int64(k), out=tmp)
+                np.add(acc, tmp, out=acc)
+        dst[:] = acc.view(np.uint64)
+        _mod_into(dst, tmp.view(np.uint64))
 
 
-@numba.njit(_nt.void(_RU2, _nt.int64, _nt.int64, _RO2, _I1, _W3, _U2, _W2), **_JIT)
-def _bind_jit(mat, start, nblocks, e, cols, out, tr, acc):  # pragma: no cover - compiled
-    """out[i, :, b] = sum_y e[:, y] mat[cols[i], start + b B + y] (ext), B = e.shape[1]:
-    the columns bound at the point of e, block by block. Each column's piece is transposed to
-    tr (B x blocks, uint32) so that the sums run across blocks (4 products between reductions)."""
-    B = e.shape[1]
-    for i in range(cols.shape[0]):
-        src = mat[cols[i]]
-        for b in range(nblocks):
-            row0 = start + b * B
-            for y in range(B):
-                tr[y, b] = src[row0 + y]
-        for u in range(4):
-            au = acc[u]
-            for b in range(nblocks):
-                au[b] = 0
-            for y0 in range(0, B, 4):
-                for y in range(y0, min(B, y0 + 4)):
-                    ey = e[u, y]
-                    ty = tr[y]
-                    for b in range(nblocks):
-                        au[b] += ey * np.uint64(ty[b])
-                for b in range(nblocks):
-                    au[b] = _modp(au[b])
-            for b in range(nblocks):
-                out[i, u, b] = au[b]
+def _extend(g: np.ndarray, j: int) -> None:
+    """g (blocks, 3^j, products) int64, boolean points filled: every other point of {0, 1, inf}^j
+    in place, coordinate by coordinate (level l extends coordinate l over the points whose lower
+    coordinates are anything and higher ones boolean; inf holds p(1) - p(0), unreduced:
+    |value| < 2^(j-1) P)."""
+    nb, npr = g.shape[0], g.shape[2]
+    v = g.reshape((nb,) + (3,) * j + (npr,))
+    full = (slice(None),)
+    for lev in range(j):
+        hi = (slice(0, 2),) * (j - 1 - lev)  # grid axes run from the highest coordinate down
+        np.subtract(v[full + hi + (1,)], v[full + hi + (0,)], out=v[full + hi + (2,)])
 
 
-@numba.njit(_nt.void(_RO3, _I1, _I1, _RO2, _RO2, _W3), **_JIT)
-def _tables_jit(bound, tt, tc, tk, const, out):  # pragma: no cover - compiled
-    """out[t] = const[:, t] + sum_{i: tt[i] = t} tk[:, i] * bound[tc[i]] (ext products), per block."""
-    nb = bound.shape[2]
-    for t in range(out.shape[0]):
-        for u in range(4):
-            for b in range(nb):
-                out[t, u, b] = const[u, t]
-    for i in range(tt.shape[0]):
-        t, c = tt[i], tc[i]
-        y0, y1, y2, y3 = tk[0, i], tk[1, i], tk[2, i], tk[3, i]
-        w1, w2, w3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-        for b in range(nb):
-            x0, x1, x2, x3 = bound[c, 0, b], bound[c, 1, b], bound[c, 2, b], bound[c, 3, b]
-            out[t, 0, b] = _addp(out[t, 0, b], _modp(x0 * y0 + x1 * w3 + x2 * w2 + x3 * w1))
-            out[t, 1, b] = _addp(out[t, 1, b], _modp(x0 * y1 + x1 * y0 + x2 * w3 + x3 * w2))
-            out[t, 2, b] = _addp(out[t, 2, b], _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * w3))
-            out[t, 3, b] = _addp(out[t, 3, b], _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0))
+def _add_into(acc: np.ndarray, x: np.ndarray) -> None:
+    """acc <- acc + x mod P in place, both reduced (a sum below 2P: subtract P unless it wraps)."""
+    np.add(acc, x, out=acc)
+    np.minimum(acc, acc - _P, out=acc)
 
 
-@numba.njit(_nt.void(_RO3, _RO2, _nt.int64, _W2), **_JIT)
-def _wsum_jit(bound, w, w0, out):  # pragma: no cover - compiled
-    """out[:, i] += sum_b w[:, w0 + b] * bound[i, :, b] (ext products), reduced."""
-    nb = bound.shape[2]
-    for b in range(nb):
-        y0, y1, y2, y3 = w[0, w0 + b], w[1, w0 + b], w[2, w0 + b], w[3, w0 + b]
-        w1, w2, w3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-        for i in range(bound.shape[0]):
-            x0, x1, x2, x3 = bound[i, 0, b], bound[i, 1, b], bound[i, 2, b], bound[i, 3, b]
-            out[0, i] = _addp(out[0, i], _modp(x0 * y0 + x1 * w3 + x2 * w2 + x3 * w1))
-            out[1, i] = _addp(out[1, i], _modp(x0 * y1 + x1 * y0 + x2 * w3 + x3 * w2))
-            out[2, i] = _addp(out[2, i], _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * w3))
-            out[3, i] = _addp(out[3, i], _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0))
+def _reduce_signed(g: np.ndarray, offset: np.int64, q: np.ndarray) -> np.ndarray:
+    """g (int64, |g| < offset) mod P, as uint64, in place; q: uint64 scratch of g's shape."""
+    np.add(g, offset, out=g)
+    return _mod_into(g.view(np.uint64), q)
 
 
 # ---------------------------------------------------------------------------- compile
@@ -338,8 +200,8 @@ def _ext_int(c: int) -> U64:
 
 
 class _Plan:
-    """The constraints compiled for the kernels (products of forms) and for the dense finish
-    (the grouped form Q = sum_g G_g M_g + Lambda), over the kernel's column order."""
+    """The constraints compiled for the window pass (products of forms) and for the dense finish
+    (the grouped form Q = sum_g G_g M_g + Lambda), over the streamed column order."""
 
     def __init__(self, constraints: Sequence[Constraint], coeffs: U64, columns: Sequence[str]) -> None:
         self.columns = list(columns)
@@ -390,7 +252,7 @@ class _Plan:
             raise ValueError("constraint coefficients too large for the int64 form evaluation")
         self.pa = np.array([fidx[a] for a, _ in prods], dtype=np.int64)
         self.pb = np.array([fidx[b] for _, b in prods], dtype=np.int64)
-        self.slots = np.concatenate([self.pa, self.pb])  # the kernel's factor slots
+        self.slots = np.concatenate([self.pa, self.pb])  # the window's factor slots
         self.pcoef = np.stack(list(prods.values()), axis=1) if prods else np.zeros((4, 0), dtype=np.uint64)
         self.la = np.array([fidx[f] for f in lins], dtype=np.int64)
         self.lcoef = np.stack(list(lins.values()), axis=1) if lins else np.zeros((4, 0), dtype=np.uint64)
@@ -466,24 +328,10 @@ class _Plan:
 # ---------------------------------------------------------------------------- the grid
 
 
-def _grid(j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Index tables of {0, 1, inf}^j (point v = sum_l d_l 3^l, d = 2 for inf).
-
-    gbin[y]: the grid index of the boolean point y (bit l of y -> d_l); pow3 = 3^0 .. 3^j;
-    bases, boff: for level l, the bases 3^(l+1) sum_m h_m 3^m of the boolean patterns h of the
-    coordinates above l (bases[boff[l] .. boff[l+1]])."""
-    pow3 = np.array([3**l for l in range(j + 1)], dtype=np.int64)
-
-    def tern(bits: int, shift: int) -> int:
-        return sum(3 ** (m + shift) for m in range(bits.bit_length()) if bits >> m & 1)
-
-    gbin = np.array([tern(y, 0) for y in range(1 << j)], dtype=np.int64)
-    bases: list[int] = []
-    boff = [0]
-    for lev in range(j):
-        bases += [tern(h, lev + 1) for h in range(1 << (j - lev - 1))]
-        boff.append(len(bases))
-    return gbin, pow3, np.array(bases, dtype=np.int64), np.array(boff, dtype=np.int64)
+def _grid(j: int) -> np.ndarray:
+    """gbin[y]: the index in {0, 1, inf}^j (point v = sum_l d_l 3^l, d = 2 for inf) of the
+    boolean point y (bit l of y -> d_l)."""
+    return np.array([sum(3**m for m in range(j) if y >> m & 1) for y in range(1 << j)], dtype=np.int64)
 
 
 def _lagrange(r: U64) -> tuple[U64, U64, U64]:
@@ -651,22 +499,41 @@ class StreamingQuadraticZeroCheck:
     def _window_pass(self) -> U64:
         p, j = self._plan, self.j
         B, G = 1 << j, 3**j
-        gbin, pow3, bases, boff = _grid(j)
+        gbin = _grid(j)
         npr, nl = p.pa.shape[0], p.la.shape[0]
         acc = np.zeros((4, G * npr), dtype=np.uint64)
         accl = np.zeros((nl, 4, B), dtype=np.uint64)
-        rows = self._blocks_per_span() * B
-        fb = np.empty((len(p.forms), rows), dtype=np.uint32)
-        ext = np.zeros((2, G * npr), dtype=np.uint32)
-        sc = np.empty(rows, dtype=np.int64)
-        prod = np.empty((4, G * npr), dtype=np.uint32)
-        eb = np.empty((4, 4), dtype=np.uint64)
+        nbs = self._blocks_per_span()
+        fb = np.empty((len(p.forms), nbs * B), dtype=np.uint64)
+        nbb = max(1, min(nbs, _GRID_BATCH // max(1, G * npr)))  # blocks per grid batch
+        grids = np.empty((2, nbb, G, npr), dtype=np.int64)
+        q = np.empty(nbb * G * npr, dtype=np.uint64)
+        offset = np.int64(P << j)  # above every extended value's magnitude (< 2^(j-1) P)
         weights = self._block_weights(self._tau[j:])
         for mat, start, nb, block0 in self._pieces():
+            n = nb * B
+            _forms(mat[:, start : start + n], n, p, fb)
             w, off = weights(block0)
-            _window_jit(mat, start, nb, w, off, p.fptr, p.fcol, p.fcoef, p.fconst, p.slots, p.la,
-                        gbin, pow3, bases, boff, acc, accl, fb, ext, sc, prod, eb)
-        del fb, ext, sc, prod
+            wp = np.ascontiguousarray(w[:, off : off + nb])
+            if nl:  # the linear parts, on the boolean points only: one weighted sum over blocks
+                lrows = fb[p.la, :n].reshape(nl, nb, B).transpose(1, 0, 2).reshape(nb, nl * B)
+                part = lincomb_base(np.ascontiguousarray(lrows), wp).reshape(4, nl, B).transpose(1, 0, 2)
+                _add_into(accl, part)
+            for b0 in range(0, nb, nbb):
+                k = min(nbb, nb - b0)
+                r0, r1 = b0 * B, (b0 + k) * B
+                qk = q[: k * G * npr]
+                for side, slots in ((0, p.pa), (1, p.pb)):
+                    g = grids[side, :k]
+                    g[:, gbin, :] = fb[slots, r0:r1].reshape(npr, k, B).transpose(1, 2, 0)
+                    _extend(g, j)
+                    _reduce_signed(g.reshape(-1), offset, qk)
+                left = grids[0, :k].reshape(k, G * npr).view(np.uint64)
+                right = grids[1, :k].reshape(k, G * npr).view(np.uint64)
+                np.multiply(left, right, out=left)  # both reduced: < P^2 < 2^62
+                _mod_into(left, qk.reshape(k, G * npr))
+                _add_into(acc, lincomb_base(left, np.ascontiguousarray(wp[:, b0 : b0 + k])))
+        del fb, grids, q
         acc3 = acc.reshape(4, G, npr)
         S = np.zeros((4, G), dtype=np.uint64)  # S(v) = sum_t coef_t acc_t(v)
         for t in range(npr):
@@ -697,23 +564,38 @@ class StreamingQuadraticZeroCheck:
         return q0, qi
 
     # -- pass 2: the hand-off ------------------------------------------------------------------
+    def _bind(self, mat: np.ndarray, start: int, nb: int, e: U64, ncols: int) -> np.ndarray:
+        """The first ncols columns bound at the point of e, block by block: row 4 c + v is
+        component v of column c's values (nb blocks), and a last row of ones (for constants)."""
+        B = e.shape[1]
+        rows = np.ascontiguousarray(mat[:ncols, start : start + nb * B]).reshape(ncols * nb, B)
+        r = edot_base_many(e, rows)  # (4, ncols * nb)
+        out = np.empty((4 * ncols + 1, nb), dtype=np.uint64)
+        out[:-1] = r.reshape(4, ncols, nb).transpose(1, 0, 2).reshape(4 * ncols, nb)
+        out[-1] = 1
+        return out
+
     def _handoff(self) -> QuadraticZeroCheck:
         p, j = self._plan, self.j
         tt, tc, tk, const, ng = p.table_terms(self._split.prefix)
         n = 1 << (self._k - j)
-        tables = [np.empty((4, n), dtype=np.uint64) for _ in range(2 * ng + 1)]
+        nt = 2 * ng + 1
+        tables = [np.empty((4, n), dtype=np.uint64) for _ in range(nt)]
         e = np.ascontiguousarray(eq_table(self._r))
-        cols = np.arange(self._ncols, dtype=np.int64)
-        nbs = self._blocks_per_span()
-        tr = np.empty((1 << j, nbs), dtype=np.uint32)
-        sums = np.empty((4, nbs), dtype=np.uint64)
+        # table t = const_t + sum of its terms k * bound_c (ext k); with bound_c = sum_v
+        # bound_c[v] X^v that is a combination of the base rows (c, v) with ext coefficients
+        # k X^v, plus const_t times the row of ones
+        basis = [ext_scalar(*(int(u == v) for u in range(4))) for v in range(4)]
+        combos: list[tuple[np.ndarray, U64]] = []
+        for t in range(nt):
+            sel = [int(i) for i in np.nonzero(tt == t)[0]]
+            idx = [4 * int(tc[i]) + v for i in sel for v in range(4)] + [4 * self._ncols]
+            coef = [emul(tk[:, i].copy(), basis[v]) for i in sel for v in range(4)] + [const[:, t].copy()]
+            combos.append((np.array(idx, dtype=np.int64), np.ascontiguousarray(np.stack(coef, axis=1))))
         for mat, start, nb, block0 in self._pieces():
-            bound = np.empty((self._ncols, 4, nb), dtype=np.uint64)
-            _bind_jit(mat, start, nb, e, cols, bound, tr, sums)
-            out = np.empty((len(tables), 4, nb), dtype=np.uint64)
-            _tables_jit(bound, tt, tc, tk, const, out)
-            for t, tab in enumerate(tables):
-                tab[:, block0 : block0 + nb] = out[t]
+            bound = self._bind(mat, start, nb, e, self._ncols)
+            for tab, (idx, cf) in zip(tables, combos):
+                tab[:, block0 : block0 + nb] = lincomb_base(bound[idx], cf)
         claim = emul(self._split.prefix, self._split.qclaim)
         return QuadraticZeroCheck.from_tables(self._tau[j:], tables[:ng], tables[ng : 2 * ng], tables[2 * ng], claim)
 
@@ -752,17 +634,15 @@ class StreamingQuadraticZeroCheck:
         if len(point) != self._k:
             raise ValueError(f"a point of {len(point)} coordinates for {self._k} variables")
         j = self.j
+        B = 1 << j
         names = self._names + ([self._shift[0]] if self._shift else [])
-        cols = np.arange(len(names), dtype=np.int64)
-        nbs = self._blocks_per_span()
-        tr = np.empty((1 << j, nbs), dtype=np.uint32)
-        sums = np.empty((4, nbs), dtype=np.uint64)
         e = np.ascontiguousarray(eq_table(list(point[:j])))
         weights = self._block_weights(list(point[j:]))
         acc = np.zeros((4, len(names)), dtype=np.uint64)
         for mat, start, nb, block0 in self._pieces():
-            bound = np.empty((len(names), 4, nb), dtype=np.uint64)
-            _bind_jit(mat, start, nb, e, cols, bound, tr, sums)
             w, off = weights(block0)
-            _wsum_jit(bound, w, off, acc)
+            # row b B + y of the piece weighs eq(point_>=j, block) eq(point_<j, y) = w_b e_y
+            we = emul(np.repeat(w[:, off : off + nb], B, axis=1), np.tile(e, (1, nb)))
+            rows = np.ascontiguousarray(mat[: len(names), start : start + nb * B])
+            acc = eadd(acc, edot_base_many(we, rows))
         return {name: acc[:, i].copy() for i, name in enumerate(names)}
