@@ -1,7 +1,10 @@
 """The command the stagegate spec runs: ``python3 -I prove.py <log_n> <queries>``.
 
 It follows the engine's command contract (docs/gates.md): ``STAGEGATE enter N`` / ``exit N``
-on stderr around stage N, and the proof bytes written to ``$STAGEGATE_PROOF``.
+on stderr around stage N, and the proof bytes written to ``$STAGEGATE_PROOF``. Where the engine
+sets ``$STAGEGATE_ACK_FD`` (``measure: rss-sync``, the memory run only), each boundary line is
+followed by reading one byte from that descriptor: the engine reads the process's RSS while it
+waits. Without it (time and proof runs, or a run by hand) nothing waits.
 """
 from __future__ import annotations
 
@@ -13,9 +16,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import merkle
 
+ACK_FD = os.environ.get('STAGEGATE_ACK_FD')
+
 
 def stage(n: int, enter: bool) -> None:
     print(f'STAGEGATE {"enter" if enter else "exit"} {n}', file=sys.stderr, flush=True)
+    if ACK_FD:
+        os.read(int(ACK_FD), 1)   # go on once the engine has read the figures
 
 
 def main(argv: list[str]) -> int:

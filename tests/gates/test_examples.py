@@ -74,7 +74,7 @@ def test_baseline_passes_everything_but_the_speed_up_it_does_not_make(tmp_path: 
     commit_all(repo, 'docs only')
     code, verdicts = check(repo)
     assert [g for g, v in verdicts.items() if not v['passed']] == ['time']
-    assert verdicts['memory']['details']['workloads']['n12']['measure'] == 'rss'
+    assert verdicts['memory']['details']['workloads']['n12']['measure'] == 'rss-sync'
     # Only the target is judged, and a ratio near 1 is not below 0.9: a failure (exit 1) when the
     # interval clears 0.9, or, on a loaded machine where 16 pairs of this millisecond stage leave
     # it straddling 0.9, INCONCLUSIVE (exit 4). Never a pass: both are refusals in CI.
@@ -103,7 +103,8 @@ def test_a_real_optimisation_passes_and_accept_records_it(tmp_path: Path) -> Non
     assert rows[0]['workloads']['n12']['time_ratio']['stages']['2'] < 0.5
     assert git(repo, 'log', '-1', '--format=%s').strip() == 'gates: accept stage 0 (optimisation of stage 2)'
     assert git(repo, 'status', '--porcelain').strip() == ''
-    # The accept commit is trusted: this engine re-measures the row (RSS) and integrity passes;
+    # The accept commit is trusted: this engine re-measures the row (RSS read at the stage
+    # boundaries, rss-sync) and integrity passes;
     # the memory gate now ratchets against the row's peaks.
     code, verdicts = check(repo)
     assert code == 0, {g: messages(v) for g, v in verdicts.items()}

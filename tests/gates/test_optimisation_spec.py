@@ -18,7 +18,7 @@ def test_the_example_spec_reads_as_an_optimisation() -> None:
     assert spec.target == 2
     assert spec.baseline_variant == spec.candidate_variant == OPT_VARIANT
     assert spec.budgets.time.ratio_lt == 0.9
-    assert spec.budgets.memory.measure == 'rss'
+    assert spec.budgets.memory.measure == 'rss-sync'
 
 
 @pytest.mark.parametrize(('target', 'expected'), [('run', None), ('0', 0), ('root', 1)])
