@@ -33,6 +33,8 @@ import numpy as np
 from prover.backends.dense.gkr import prove_fraction_sum
 from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.backends.dense.reduction import evaluate_columns
+# (its kernels are compiled or loaded from numba's cache here, at import, never inside the stage)
+from prover.backends.streaming.logup import StreamingHelperSumcheck
 from prover.field import emul, eneg, epow, neg
 from prover.proof import Claim
 from prover.relations.fingerprints import (
@@ -46,41 +48,38 @@ from prover.sumcheck.protocol import prove as sumcheck_prove
 
 # The backends this stage offers (prover.probe.capabilities() collects them): converting the
 # stage to streaming adds "streaming" here, inside the stage's own paths.
-BACKENDS = ("materialized",)
+BACKENDS = ("materialized", "streaming")
 
 STAGE = 3
 COLUMNS: tuple[str, ...] = slot_columns(LOOKUP_SLOTS)
 HELPERS: tuple[str, ...] = stage_helpers(STAGE)
 
 
-def prove(ctx: ProverContext) -> None:
-    if ctx.backend != "materialized":
-        raise NotImplementedError(f"stage 3 has no {ctx.backend!r} backend")
-    if ctx.alpha is None or ctx.gamma is None or not ctx.helpers:
-        raise ValueError("stage 3 needs stage 2's alpha, gamma and helpers")
-    t, T = ctx.transcript, ctx.T
+def _prove_streaming(ctx: ProverContext) -> None:
+    if ctx.alpha is None or ctx.gamma is None:
+        raise ValueError("stage 3 needs stage 2's alpha and gamma")
+    t = ctx.transcript
     alpha, g = ctx.alpha, ctx.gamma
-
-    cols = ctx.witness.materialized(COLUMNS)
-    tables = HelperTables.build(STAGE, cols, T, alpha, g, [ctx.helpers[n] for n in HELPERS])
-    S = tables.fraction_sum()
+    # While stage 2 is materialized it leaves the helpers in ctx.helpers: read their rows from
+    # there. Without them (a streaming stage 2 keeps nothing), recompute them per span.
+    helpers = [ctx.helpers[n] for n in HELPERS] if all(n in ctx.helpers for n in HELPERS) else None
+    prover = StreamingHelperSumcheck(ctx.witness, STAGE, alpha, g, helpers)
+    S = prover.fraction_sum()
     ctx.section.put_ext(S)
     t.absorb_ext("s3/S", S)
     rho = t.challenge_ext("s3/rho")
     tau = t.challenge_exts("s3/tau", ctx.log_t)
-    prover = HelperSumcheck(tables, tau, rho, emul(epow(rho, len(HELPERS)), S))
-    del tables
+    prover.start(tau, rho)
     proof, r = sumcheck_prove(prover, t, "s3/sc")
     hvals = prover.final_helpers()
-    del prover
+    finals = prover.final_values(r)
+    del prover, helpers
 
     table_num = neg(ctx.mult["m_instr"].values)
     table_den = lookup_table_den(alpha, g)
     table_proof, table = prove_fraction_sum(table_num, table_den, t, "s3/table")
     del table_num, table_den
 
-    finals = evaluate_columns(cols, r)
-    del cols
     vals = np.stack(hvals + [finals[n] for n in COLUMNS], axis=1)
     ctx.section.put_sumcheck(proof)
     ctx.section.put_gkr(table_proof)
@@ -89,3 +88,44 @@ def prove(ctx: ProverContext) -> None:
     ctx.claims.append(Claim(r, {n: finals[n] for n in COLUMNS}, "stage 3 lookups"))
     ctx.helper_claims.append(Claim(r, dict(zip(HELPERS, hvals)), "stage 3 helpers"))
     ctx.mult_claims["m_instr"] = (table.point, eneg(table.leaf_num))
+
+
+def prove(ctx: ProverContext) -> None:
+    if ctx.backend == "streaming":
+        _prove_streaming(ctx)
+    elif ctx.backend == "materialized":
+        if ctx.alpha is None or ctx.gamma is None or not ctx.helpers:
+            raise ValueError("stage 3 needs stage 2's alpha, gamma and helpers")
+        t, T = ctx.transcript, ctx.T
+        alpha, g = ctx.alpha, ctx.gamma
+
+        cols = ctx.witness.materialized(COLUMNS)
+        tables = HelperTables.build(STAGE, cols, T, alpha, g, [ctx.helpers[n] for n in HELPERS])
+        S = tables.fraction_sum()
+        ctx.section.put_ext(S)
+        t.absorb_ext("s3/S", S)
+        rho = t.challenge_ext("s3/rho")
+        tau = t.challenge_exts("s3/tau", ctx.log_t)
+        prover = HelperSumcheck(tables, tau, rho, emul(epow(rho, len(HELPERS)), S))
+        del tables
+        proof, r = sumcheck_prove(prover, t, "s3/sc")
+        hvals = prover.final_helpers()
+        del prover
+
+        table_num = neg(ctx.mult["m_instr"].values)
+        table_den = lookup_table_den(alpha, g)
+        table_proof, table = prove_fraction_sum(table_num, table_den, t, "s3/table")
+        del table_num, table_den
+
+        finals = evaluate_columns(cols, r)
+        del cols
+        vals = np.stack(hvals + [finals[n] for n in COLUMNS], axis=1)
+        ctx.section.put_sumcheck(proof)
+        ctx.section.put_gkr(table_proof)
+        ctx.section.put_exts(vals)
+        t.absorb_ext("s3/values", vals)
+        ctx.claims.append(Claim(r, {n: finals[n] for n in COLUMNS}, "stage 3 lookups"))
+        ctx.helper_claims.append(Claim(r, dict(zip(HELPERS, hvals)), "stage 3 helpers"))
+        ctx.mult_claims["m_instr"] = (table.point, eneg(table.leaf_num))
+    else:
+        raise NotImplementedError(f"stage 3 has no {ctx.backend!r} backend")
