@@ -24,6 +24,15 @@ h_i D_a D_b != 1 on the hypercube or S is not the trace side's sum, the claim fa
 polynomial in (rho, tau) of degree <= P + log T = 2 + log T, so w.p. <= (2 + log T) / |E|
 (S is absorbed before rho, tau; an honest prover fails only if some D = 0, the event logUp
 charges); the sumcheck 4 log T / |E|; the table GKR as v2 (sum_j 3 j / |E| over its 19 layers).
+
+Backends: ``materialized`` builds the 16 columns at length T, the dense ``HelperTables`` and
+``HelperSumcheck``; ``streaming`` (``prover.backends.streaming.logup``, written once for stages
+3-6) reads the trace span by span in four passes (S with the fraction grid; a window of the first
+j rounds on the {0, 1, 2, inf}^j grid; the hand-off of T / 2^j-entry tables to the dense
+``HelperSumcheck``; the 16 columns at r), O(sqrt T) memory on the trace side. It reads the helper
+rows from ``ctx.helpers`` while stage 2 leaves them there, and recomputes them per span (one batch
+inversion, the same values) when it does not. The table side (2^19 entries, constant in T) is the
+dense GKR in both. Both give the same bytes.
 """
 
 from __future__ import annotations
