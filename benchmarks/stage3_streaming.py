@@ -128,7 +128,7 @@ def _run(args: list[str], memory: bool) -> dict[str, Any]:
     env = dict(os.environ)
     if memory:
         env["PYTHONMALLOC"] = "malloc"
-    res = subprocess.run([sys.executable, os.path.abspath(__file__), *args], env=env, capture_output=True, text=True)
+    res = subprocess.run([sys.executable, os.path.abspath(__file__), *args], env=env, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"child {args} failed:\n{res.stderr[-3000:]}")
     line = json.loads(res.stdout.strip().splitlines()[-1])
@@ -162,8 +162,8 @@ def driver(a: argparse.Namespace) -> int:
     if mem["materialized"]:
         rows.append("| stage | peak mat. B | peak str. B | peak delta B | kept mat. B | kept str. B | kept delta B |")
         rows.append("|---|---|---|---|---|---|---|")
-        for track in mem["materialized"]:
-            m, s = mem["materialized"][track], mem["streaming"][track]
+        for track, m in mem["materialized"].items():
+            s = mem["streaming"][track]
             rows.append(f"| {track} | {m['peak_b']:,} | {s['peak_b']:,} | {s['peak_b'] - m['peak_b']:+,} | "
                         f"{m['kept_b']:,} | {s['kept_b']:,} | {s['kept_b'] - m['kept_b']:+,} |")
     if times:
@@ -182,9 +182,9 @@ def driver(a: argparse.Namespace) -> int:
         } for v in VARIANTS}
         rows.append("| time (median of pairs) | materialized s | streaming s | ratio (median of pair ratios) |")
         rows.append("|---|---|---|---|")
-        for key in ratios:
+        for key, rs in ratios.items():
             rows.append(f"| {key} | {med['materialized'][key]:.3f} | {med['streaming'][key]:.3f} | "
-                        f"{statistics.median(ratios[key]):.3f} |")
+                        f"{statistics.median(rs):.3f} |")
         same = {p[v]["sha256"] for p in times for v in VARIANTS}
         rows.append(f"proof sha256 (both variants, every run): {sorted(same)}")
     print("\n".join(rows), flush=True)

@@ -52,7 +52,14 @@ T / 2^j = 64 * 2^floor(log T / 2) entries, and the window's grid work is 2^j poi
 (4^j / 2^j), two ext products a point and pair. State: one span of columns (2^12 rows) with its
 D and helper rows and the block factors (a few MiB); the grids (4^j ext, lane-wise 4^j x lanes);
 then the hand-off tables: (helpers + slots + numerator forms) x 32 B x T / 2^j (6 tables for
-stage 3: 12 MiB at 2^20) plus the dense prover's eq table (half of one).
+stage 3: 12 MiB at 2^20) plus the dense prover's eq table (half of one) and its round chunks
+(~4 MiB at any size).
+Measured for stage 3 (``benchmarks/stage3_streaming.py``, memray, one fresh process per figure,
+2026-12-07, 2 shared cores at load 2.5-3.3): the trace side (everything before the table side)
+7.7 / 18.2 MB at 2^16 / 2^20 against the materialized stage's 24.4 / 323.3 MB; the grid ~8 ns a
+point (two ext products) at j = 4; the stage 1.01 / 1.80 x the materialized stage's time, the
+stage 2-6 unit 1.04 / 1.02 x. The other windows: j = 3 at 2^20 doubles the tables (past 1/16 of
+the materialized stage), j = 5 doubles the grid work.
 
 Public names: ``StreamingHelperSumcheck``, ``window_for``, ``PASSES``, ``SPAN_ROWS``.
 Sits in ``backends.streaming``: imports ``field``, ``mle``, ``relations.fingerprints`` (slots,
@@ -61,7 +68,7 @@ forms, ``batch_einv``), ``backends.dense.logup`` (the dense finish) and ``sumche
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numba
@@ -394,7 +401,8 @@ class _Grid:
     def fold_lanes(self, acc: U64) -> U64:
         """The lane-wise accumulator summed over its lanes: (4, npts^j)."""
         parts = acc.reshape(4, self.size, self.lanes)
-        return (parts.sum(axis=2, dtype=np.uint64) % _P).astype(np.uint64)  # < lanes P < 2^64
+        out: U64 = (parts.sum(axis=2, dtype=np.uint64) % _P).astype(np.uint64)  # < lanes P < 2^64
+        return out
 
     def round_values(self, S: U64, i: int, rs: Sequence[U64], suffix: U64 | None) -> list[U64]:
         """[p(0), p(1), (p(2),) p(inf)] of round i from the grid sums S (4, npts^j): the bound
@@ -507,9 +515,9 @@ class _Plan:
                     tc.append(self.index[name])
                     tk.append(form.coeffs[:, jn].copy())
                 const[t] = form.coeffs[:, -1].copy()
-        for t, form in self.num_forms.items():
+        for t, nform in self.num_forms.items():
             c = 0
-            for name, v in form:
+            for name, v in nform:
                 if name == fp.ONE:
                     c += v
                 else:
@@ -645,7 +653,7 @@ class StreamingHelperSumcheck:
         return ext_from_base(fp.num_table(form, cols, cycle))
 
     def _blocks_per_span(self) -> int:
-        return (self._span_chunks * self._w.chunk_size) >> self.j
+        return int(self._span_chunks * self._w.chunk_size) >> self.j
 
     def _block_weights(self, point: Sequence[U64]) -> Any:
         """first block of a span -> (table, offset): eq(point, block) for the span's blocks,
