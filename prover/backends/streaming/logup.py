@@ -30,15 +30,22 @@ inside a block of B = 2^j consecutive rows; x_out (the high log T - j bits) name
    at 0, 1, 2 and the X^3 coefficient; quadratic: 0, 1 and the X^2 coefficient); f_i likewise
    with weight 1 on y; the "- 1" of every pair adds -sum_i rho^i at the finite points. Then
    s(X) = prefix eq(tau_i, X) q_i(X) + rho^P f_i(X) at X = 0 .. 4, as the dense prover forms it.
-   Grid points are blocks side by side (``_LANES``): every loop of the extension and the products
-   runs over (points x blocks) contiguous entries, whatever j.
+   Both grid passes run per batch of blocks (``_grid_add``): the factors' rows (int64) go to the
+   boolean points of a (factors x 4, grid, blocks) array, the blocks the last axis, so every numpy
+   operation of the extension runs over >= blocks contiguous entries whatever j; the extension is
+   unreduced (|value| < 3^j P), reduced once; the products are ``field.emul`` (ext x ext, its
+   compiled twin) over points x blocks, summed over the blocks.
 3. **Hand-off pass** (after r_<j). Per block, every column and every helper bound at r_<j:
-   b_c = sum_y eq(r_<j, y) col_c(y, x_out) (base x ext; helpers ext x ext); then D_s and L from
-   the b_c (the forms are affine, eq(r_<j, .) sums to 1). These are the dense prover's tables at
+   b_c = sum_y eq(r_<j, y) col_c(y, x_out) (base x ext: one ``field.edot_base_many`` over the
+   span's (column, block) rows; a helper h = sum_v h_v X^v the same over its component rows, then
+   one ``field.lincomb_base`` with the coefficients X^u X^v); then D_s and L from the b_c (the
+   forms are affine, eq(r_<j, .) sums to 1: an ext coefficient k times b_c = sum_u b_c,u X^u is a
+   base combination of b_c's components with the coefficients k X^u, one ``lincomb_base`` a table). These are the dense prover's tables at
    T / 2^j entries; ``HelperSumcheck`` finishes the log T - j rounds on them with the split-eq
    prefix prod_{l<j} eq(tau_l, r_l) of the streamed rounds.
-4. **Values pass** (after r): the stage's columns at r, as sum_{x_out} eq(r_{>=j}, x_out) b_c(x_out)
-   with b_c bound at r_<j per block. The helpers at r come from the dense prover's tables.
+4. **Values pass** (after r): the stage's columns at r, per span one ``edot_base_many`` of the
+   columns against the row weights eq(r_{>=j}, x_out) eq(r_<j, y) (one ``emul`` a row). The
+   helpers at r come from the dense prover's tables.
 Four passes in all, at every size (``PASSES``).
 
 Helpers: given (``helpers``: the stage's (4, T) ext arrays, e.g. ``ctx.helpers`` while stage 2 is
@@ -50,20 +57,29 @@ inverse is unique: the same values, bit for bit). Pass 4 needs no helper.
 Window (``window_for``): j = ceil(log T / 2) - 6, within [1, log T - 1]: the hand-off tables have
 T / 2^j = 64 * 2^floor(log T / 2) entries, and the window's grid work is 2^j points a row
 (4^j / 2^j), two ext products a point and pair. State: one span of columns (2^12 rows) with its
-D and helper rows and the block factors (a few MiB); the grids (4^j ext, lane-wise 4^j x lanes);
+D and helper rows and the block factors (a few MiB); a batch's grids (factors x 4 x ~2^14 int64:
+3 MiB for stage 3's six Z factors) and products (512 KiB each); the grid sums (npts^j ext);
 then the hand-off tables: (helpers + slots + numerator forms) x 32 B x T / 2^j (6 tables for
 stage 3: 12 MiB at 2^20) plus the dense prover's eq table (half of one) and its round chunks
 (~4 MiB at any size).
-Measured for stage 3 (``benchmarks/stage3_streaming.py``, memray, one fresh process per figure,
-2026-12-07, 2 shared cores at load 2.5-3.3): the trace side (everything before the table side)
-7.7 / 18.2 MB at 2^16 / 2^20 against the materialized stage's 24.4 / 323.3 MB; the grid ~8 ns a
-point (two ext products) at j = 4; the stage 1.01 / 1.80 x the materialized stage's time, the
-stage 2-6 unit 1.04 / 1.02 x. The other windows: j = 3 at 2^20 doubles the tables (past 1/16 of
-the materialized stage), j = 5 doubles the grid work.
+No compiled kernel of its own (see "the pieces' arithmetic" below): numba keeps each cached
+kernel's LLVM module resident, and on stage 1 that resident code (seven kernels: 6.68 MB kept on
+import) raised the whole run's peak by 3.5 MB at every size, past the memory gate's 256 KiB; a
+first version of this module had five kernels of its own. Numpy grid work plus ``prover.field``'s
+compiled twins, which the materialized prover loads anyway, add no resident code. The price is
+the grid's time: at j = 4 the window pass costs ~1.1 us a row (4^j / 2^j = 16 points, 2 pairs)
+against ~0.5 us with the kernels (stage 3's slots, 2^16 rows at window 4, CPU time, load 2-3).
+Measured with the kernels (``benchmarks/stage3_streaming.py``, memray, one fresh process per
+figure, 2026-12-07, 2 shared cores at load 2.5-3.3): the trace side (everything before the table
+side) 7.7 / 18.2 MB at 2^16 / 2^20 against the materialized stage's 24.4 / 323.3 MB; the stage
+1.01 / 1.80 x the materialized stage's time, the stage 2-6 unit 1.04 / 1.02 x. The other windows:
+j = 3 at 2^20 doubles the tables (past 1/16 of the materialized stage), j = 5 doubles the grid
+work.
 
 Public names: ``StreamingHelperSumcheck``, ``window_for``, ``PASSES``, ``SPAN_ROWS``.
-Sits in ``backends.streaming``: imports ``field``, ``mle``, ``relations.fingerprints`` (slots,
-forms, ``batch_einv``), ``backends.dense.logup`` (the dense finish) and ``sumcheck.protocol``.
+Sits in ``backends.streaming``: imports ``field`` (its compiled twins: ``emul``,
+``edot_base_many``, ``lincomb_base``), ``mle``, ``relations.fingerprints`` (slots, forms,
+``batch_einv``), ``backends.dense.logup`` (the dense finish) and ``sumcheck.protocol``.
 """
 
 from __future__ import annotations
@@ -71,22 +87,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numba
 import numpy as np
-from numba import types as _nt
 
 from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.field import (
     U64,
-    W_EXT,
     P,
     eadd,
     edot,
+    edot_base_many,
     emul,
     emul_base,
     esub,
     ext_from_base,
     ext_scalar,
+    lincomb_base,
 )
 from prover.mle import Point, eq_table
 from prover.relations import fingerprints as fp
@@ -98,10 +113,6 @@ PASSES = 4  # fraction sum, window, hand-off, values: at every size
 # Rows per column build (whole chunks; at least one block).
 SPAN_ROWS = 1 << 12
 WINDOW_OFFSET = 6  # j = ceil(log T / 2) - WINDOW_OFFSET
-# Grid entries (points x lanes) per block batch: the lanes are blocks side by side, so every loop
-# runs over >= this many contiguous entries at small j (measured: at j = 2 per-block loops of 4
-# points cost 4x more a row than batches of 256 blocks).
-_GRID_ENTRIES = 1 << 12
 
 
 def window_for(log_t: int) -> int:
@@ -109,256 +120,145 @@ def window_for(log_t: int) -> int:
     return max(1, min(log_t - 1, (log_t + 1) // 2 - WINDOW_OFFSET))
 
 
-# ---------------------------------------------------------------------------- compiled kernels
-# Same conventions as prover.field's twins: explicit signatures (compiled or loaded from numba's
-# cache when this module is imported, before any stage), C-contiguous operands, reduced values.
-# The reduction is prover.field._modp, repeated so that the cache entries depend on this file only.
+# ---------------------------------------------------------------------------- the pieces' arithmetic
+# No compiled kernel of this module's own: numba keeps every cached kernel's LLVM module resident
+# for linking, a fixed cost that the whole-run peak carries past the memory gate's 256 KiB
+# (measured on stage 1's zero-check: its seven kernels kept 6.68 MB on import and raised the whole
+# run's peak by 3.5 MB at every size). The grid extension below is numpy on int64 blocks, reduced
+# once; every ext product and eq-weighted sum goes through prover.field's compiled twins (emul,
+# edot_base_many, lincomb_base), which the materialized prover loads anyway, so streaming this
+# stage adds no resident code.
 _P = np.uint64(P)
 _P_I64 = np.int64(P)
-_INV_P = 1.0 / P
-_W = np.uint64(W_EXT)
-_JIT = {"cache": True, "nogil": True, "boundscheck": False}
-_RO1 = _nt.Array(_nt.uint64, 1, "C", readonly=True)
-_RO2 = _nt.Array(_nt.uint64, 2, "C", readonly=True)
-_RO3 = _nt.Array(_nt.uint64, 3, "C", readonly=True)
-_I1 = _nt.Array(_nt.int64, 1, "C", readonly=True)
-_I2 = _nt.Array(_nt.int64, 2, "C", readonly=True)
-_W2 = _nt.Array(_nt.uint64, 2, "C")
-_W3 = _nt.Array(_nt.uint64, 3, "C")
+# Grid entries (blocks x points) per factor in one numpy operation of the grid passes: large
+# enough that a call's overhead is small against its work, small enough that a batch's grids stay
+# in cache (2^14 entries: 512 KiB an ext factor).
+_GRID_BATCH = 1 << 14
+_BASIS = [ext_scalar(*(int(u == v) for u in range(4))) for v in range(4)]  # X^v
 
 
-@numba.njit(inline="always", cache=True)
-def _modp(x: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    # x mod P for any uint64 x (prover.field._modp: float quotient within 1, one correction)
-    q = np.uint64(np.float64(x) * _INV_P)
-    r = np.int64(x - q * _P)
-    if r < 0:
-        r += _P_I64
-    elif r >= _P_I64:
-        r -= _P_I64
-    return np.uint64(r)
+def _mod_into(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """x <- x mod P in place for a uint64 array (any value); q: scratch of x's shape.
+    x // P by a uint64 scalar is libdivide (multiply-high and shift), not a division."""
+    np.floor_divide(x, _P, out=q)
+    np.multiply(q, _P, out=q)
+    np.subtract(x, q, out=x)
+    return x
 
 
-@numba.njit(inline="always", cache=True)
-def _addp(a: np.uint64, b: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    r = a + b
-    return r - _P if r >= _P else r
+def _mod_signed(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """x <- x mod P in place for an int64 array (any sign): x - floor(x / P) P lies in [0, P).
+    // by an int64 scalar is libdivide too (measured ~15 % faster than an offset then uint64)."""
+    np.floor_divide(x, _P_I64, out=q)
+    np.multiply(q, _P_I64, out=q)
+    np.subtract(x, q, out=x)
+    return x
 
 
-@numba.njit(
-    _nt.void(_RO3, _nt.int64, _RO2, _nt.int64, _I1, _RO2, _I2, _nt.int64,
-             _I1, _I1, _I1, _I1, _I1, _W3, _W2, _W2, _W2),
-    **_JIT,
-)
-def _grid_jit(fac, B, w, w0, wf, coefs, terms, npts,
-              gbin, powp, bases, boff, finite,
-              ext, acc, tmp, wk):  # pragma: no cover - compiled
-    """Add the grid sums of the blocks of ``fac`` (factors x 4 x rows, B rows a block) into the
-    lane-wise accumulator acc (4 x points * lanes).
+def _add_into(acc: np.ndarray, x: np.ndarray) -> None:
+    """acc <- acc + x mod P in place, both reduced (a sum below 2P: subtract P unless it wraps)."""
+    np.add(acc, x, out=acc)
+    np.minimum(acc, acc - _P, out=acc)
 
-    K = acc.shape[1] / npts^j lanes: blocks b0 .. b0 + K - 1 of a batch sit side by side, grid
-    point v of lane k at v K + k (v = sum_l d_l npts^l, d = npts - 1 for inf). Factor f with
-    wf[f] >= 0 is multiplied, row by row, by w[:, w0 + block] * coefs[:, wf[f]] (ext) before its
-    extension. Term t multiplies the factors terms[t, 0..2] (-1: none) at every grid point; a term
-    of fewer than npts - 1 factors is 0 wherever a coordinate is inf (its X^(npts-1) coefficient),
-    so it runs on the ``finite`` points only. Values stay reduced; acc takes one addp a term.
-    """
-    nf = fac.shape[0]
-    nblocks = fac.shape[2] // B
-    GK = ext.shape[2]
-    j = powp.shape[0] - 1
-    K = GK // powp[j]
+
+def _extend(v: np.ndarray, j: int, deg: int) -> None:
+    """v (rows, npts, ..., npts, blocks) int64, boolean points filled: every other point of the
+    grid {0, 1, [2,] inf}^j (npts = deg + 1) in place, coordinate by coordinate. Level l extends
+    coordinate l (axis j - l: the grid axes run from the highest coordinate down) over the points
+    whose lower coordinates are anything and higher ones boolean: inf holds p(1) - p(0), 2 holds
+    p(1) + inf. Unreduced: |value| < deg^j P. The blocks are the last axis (lanes), so every
+    operation runs over npts^l x blocks contiguous entries, whatever j."""
+    for lev in range(j):
+        hi = (slice(None),) + (slice(0, 2),) * (j - 1 - lev)
+        x1 = v[hi + (1,)]
+        xi = v[hi + (deg,)]
+        np.subtract(x1, v[hi + (0,)], out=xi)
+        if deg == 3:
+            np.add(x1, xi, out=v[hi + (2,)])
+
+
+def _grid_add(grid: _Grid, fac: U64, terms: Sequence[tuple[int, ...]], acc: U64,
+              scratch: dict[str, np.ndarray]) -> None:
+    """acc (4, npts^j) += sum over the blocks of ``fac`` (factors x 4 x rows, 2^j rows a block) of
+    every term's product at every grid point (a term: 1-3 factor indices), reduced.
+
+    Per batch of blocks (side by side: the last axis): the factors' rows go to the grid's boolean
+    points, ``_extend`` fills the rest (int64), one reduction (``_mod_signed``), then the products
+    are ``field.emul`` (the compiled ext twin) over points x blocks, and their sum over the blocks
+    is added. A term of fewer factors than the grid's degree is 0 wherever a coordinate is inf
+    (its X^deg coefficient): it is formed on the finite points only (``grid.finite``).
+    ``scratch``: the grid buffers, reused across the calls of a pass."""
+    j, npts, G = grid.j, grid.npts, grid.size
     deg = npts - 1
-    for b0 in range(0, nblocks, K):
+    B = 1 << j
+    nf, _, n = fac.shape
+    nb = n >> j
+    kb = max(1, min(nb, _GRID_BATCH // G))  # blocks a batch
+    if scratch.get("buf", np.empty(0)).size < nf * 4 * kb * G:
+        scratch["buf"] = np.empty(nf * 4 * kb * G, dtype=np.int64)
+        scratch["q"] = np.empty(4 * kb * G, dtype=np.int64)
+    buf, q = scratch["buf"], scratch["q"]
+    raw = np.zeros((4, G), dtype=np.uint64)  # sums of reduced values: < terms x blocks x P
+    bool_box = (slice(None),) + (slice(0, 2),) * j
+    fin_box = (slice(None),) + (slice(0, deg),) * j
+    nfin = grid.finite.shape[0]
+    for b0 in range(0, nb, kb):
+        k = min(kb, nb - b0)
+        g = buf[: nf * 4 * k * G].reshape(nf * 4, k * G)
+        v = g.reshape((nf * 4,) + (npts,) * j + (k,))
+        rows = fac[:, :, b0 * B : (b0 + k) * B].reshape((nf * 4, k) + (2,) * j).view(np.int64)
+        v[bool_box] = np.moveaxis(rows, 1, -1)
+        _extend(v, j, deg)
         for f in range(nf):
-            if wf[f] >= 0:  # lane weights w_k = w[:, w0 + b0 + k] * coef, then rows times w_k
-                c0, c1, c2, c3 = coefs[0, wf[f]], coefs[1, wf[f]], coefs[2, wf[f]], coefs[3, wf[f]]
-                v1, v2, v3 = _modp(c1 * _W), _modp(c2 * _W), _modp(c3 * _W)
-                for k in range(K):
-                    x0, x1, x2, x3 = w[0, w0 + b0 + k], w[1, w0 + b0 + k], w[2, w0 + b0 + k], w[3, w0 + b0 + k]
-                    wk[0, k] = _modp(x0 * c0 + x1 * v3 + x2 * v2 + x3 * v1)
-                    wk[1, k] = _modp(x0 * c1 + x1 * c0 + x2 * v3 + x3 * v2)
-                    wk[2, k] = _modp(x0 * c2 + x1 * c1 + x2 * c0 + x3 * v3)
-                    wk[3, k] = _modp(x0 * c3 + x1 * c2 + x2 * c1 + x3 * c0)
-                wa, wb, wc, wd = wk[0], wk[1], wk[2], wk[3]
-                for y in range(B):
-                    o = gbin[y] * K
-                    e0, e1, e2, e3 = ext[f, 0, o : o + K], ext[f, 1, o : o + K], ext[f, 2, o : o + K], ext[f, 3, o : o + K]
-                    for k in range(K):
-                        r = (b0 + k) * B + y
-                        x0, x1, x2, x3 = fac[f, 0, r], fac[f, 1, r], fac[f, 2, r], fac[f, 3, r]
-                        y0, y1, y2, y3 = wa[k], wb[k], wc[k], wd[k]
-                        u1, u2, u3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-                        e0[k] = _modp(x0 * y0 + x1 * u3 + x2 * u2 + x3 * u1)
-                        e1[k] = _modp(x0 * y1 + x1 * y0 + x2 * u3 + x3 * u2)
-                        e2[k] = _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * u3)
-                        e3[k] = _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0)
-            else:
-                for c in range(4):
-                    src = fac[f, c]
-                    ex = ext[f, c]
-                    for y in range(B):
-                        o = gbin[y] * K
-                        for k in range(K):
-                            ex[o + k] = src[(b0 + k) * B + y]
-            for c in range(4):  # extend coordinate lev: inf = x1 - x0, 2 = x1 + inf
-                ex = ext[f, c]
-                for lev in range(j):
-                    run = powp[lev] * K
-                    for h in range(boff[lev], boff[lev + 1]):
-                        o = bases[h] * K
-                        x0 = ex[o : o + run]
-                        x1 = ex[o + run : o + 2 * run]
-                        xi = ex[o + deg * run : o + (deg + 1) * run]
-                        for i in range(run):
-                            d = x1[i] + _P - x0[i]
-                            xi[i] = d - _P if d >= _P else d
-                        if deg == 3:
-                            x2 = ex[o + 2 * run : o + 3 * run]
-                            for i in range(run):
-                                e = x1[i] + xi[i]
-                                x2[i] = e - _P if e >= _P else e
-        s0, s1, s2, s3 = acc[0], acc[1], acc[2], acc[3]
-        t0, t1, t2, t3 = tmp[0], tmp[1], tmp[2], tmp[3]
-        for t in range(terms.shape[0]):
-            fa, fb, fc = terms[t, 0], terms[t, 1], terms[t, 2]
-            nfac = 1 + (fb >= 0) + (fc >= 0)
-            a0, a1, a2, a3 = ext[fa, 0], ext[fa, 1], ext[fa, 2], ext[fa, 3]
-            if nfac == deg:  # every point
-                if nfac == 1:
-                    for i in range(GK):
-                        s0[i] = _addp(s0[i], a0[i])
-                        s1[i] = _addp(s1[i], a1[i])
-                        s2[i] = _addp(s2[i], a2[i])
-                        s3[i] = _addp(s3[i], a3[i])
-                    continue
-                b0_, b1, b2, b3 = ext[fb, 0], ext[fb, 1], ext[fb, 2], ext[fb, 3]
-                if nfac == 2:
-                    for i in range(GK):
-                        x0, x1, x2, x3 = a0[i], a1[i], a2[i], a3[i]
-                        y0, y1, y2, y3 = b0_[i], b1[i], b2[i], b3[i]
-                        u1, u2, u3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-                        s0[i] = _addp(s0[i], _modp(x0 * y0 + x1 * u3 + x2 * u2 + x3 * u1))
-                        s1[i] = _addp(s1[i], _modp(x0 * y1 + x1 * y0 + x2 * u3 + x3 * u2))
-                        s2[i] = _addp(s2[i], _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * u3))
-                        s3[i] = _addp(s3[i], _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0))
-                    continue
-                for i in range(GK):
-                    x0, x1, x2, x3 = a0[i], a1[i], a2[i], a3[i]
-                    y0, y1, y2, y3 = b0_[i], b1[i], b2[i], b3[i]
-                    u1, u2, u3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-                    t0[i] = _modp(x0 * y0 + x1 * u3 + x2 * u2 + x3 * u1)
-                    t1[i] = _modp(x0 * y1 + x1 * y0 + x2 * u3 + x3 * u2)
-                    t2[i] = _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * u3)
-                    t3[i] = _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0)
-                c0_, c1, c2, c3 = ext[fc, 0], ext[fc, 1], ext[fc, 2], ext[fc, 3]
-                for i in range(GK):
-                    x0, x1, x2, x3 = t0[i], t1[i], t2[i], t3[i]
-                    y0, y1, y2, y3 = c0_[i], c1[i], c2[i], c3[i]
-                    u1, u2, u3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-                    s0[i] = _addp(s0[i], _modp(x0 * y0 + x1 * u3 + x2 * u2 + x3 * u1))
-                    s1[i] = _addp(s1[i], _modp(x0 * y1 + x1 * y0 + x2 * u3 + x3 * u2))
-                    s2[i] = _addp(s2[i], _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * u3))
-                    s3[i] = _addp(s3[i], _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0))
-                continue
-            # fewer factors than the grid's degree: the finite points only
-            for q in range(finite.shape[0]):
-                o = finite[q] * K
-                for k in range(o, o + K):
-                    x0, x1, x2, x3 = a0[k], a1[k], a2[k], a3[k]
-                    if nfac >= 2:
-                        y0, y1, y2, y3 = ext[fb, 0, k], ext[fb, 1, k], ext[fb, 2, k], ext[fb, 3, k]
-                        u1, u2, u3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-                        z0 = _modp(x0 * y0 + x1 * u3 + x2 * u2 + x3 * u1)
-                        z1 = _modp(x0 * y1 + x1 * y0 + x2 * u3 + x3 * u2)
-                        z2 = _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * u3)
-                        z3 = _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0)
-                        x0, x1, x2, x3 = z0, z1, z2, z3
-                    s0[k] = _addp(s0[k], x0)
-                    s1[k] = _addp(s1[k], x1)
-                    s2[k] = _addp(s2[k], x2)
-                    s3[k] = _addp(s3[k], x3)
+            _mod_signed(g[4 * f : 4 * f + 4].reshape(-1), q[: 4 * k * G])
+        gu = g.view(np.uint64)
+        for t in terms:
+            if len(t) == deg:  # every point
+                prod = gu[4 * t[0] : 4 * t[0] + 4]
+                for f in t[1:]:
+                    prod = emul(prod, gu[4 * f : 4 * f + 4])
+                raw += prod.reshape(4, G, k).sum(axis=2)
+            else:  # the finite points only
+                parts = [np.ascontiguousarray(v[4 * f : 4 * f + 4][fin_box]).view(np.uint64).reshape(4, nfin * k)
+                         for f in t]
+                prod = parts[0]
+                for part in parts[1:]:
+                    prod = emul(prod, part)
+                raw[:, grid.finite] += prod.reshape(4, nfin, k).sum(axis=2)
+    _mod_into(raw, q[: raw.size].view(np.uint64).reshape(raw.shape))
+    _add_into(acc, raw)
 
 
-@numba.njit(_nt.void(_RO2, _RO2, _W3, _W2), **_JIT)
-def _bind_base_jit(mat, e, out, accb):  # pragma: no cover - compiled
-    """out[c, :, b] = sum_y e[:, y] mat[c, b B + y] (base x ext), B = e.shape[1]: the columns
-    bound at the point of e, block by block (the sums run across blocks: 4 products between
-    reductions)."""
+def _ext_times_basis(k: U64) -> U64:
+    """(4, 4): column v is k X^v, so that k x = lincomb_base(x's component rows, these)."""
+    return np.ascontiguousarray(np.stack([emul(k, _BASIS[v]) for v in range(4)], axis=1))
+
+
+# X^u X^v for the row (u, v) of an ext-by-ext binding (``_bind_ext``)
+_BASIS2 = np.ascontiguousarray(np.stack([emul(_BASIS[u], _BASIS[v]) for u in range(4) for v in range(4)], axis=1))
+
+
+def _bind_base(mat: U64, e: U64) -> U64:
+    """Rows (4 c + u, block): component u of sum_y e[:, y] mat[c, b B + y] (base x ext, B =
+    e.shape[1]; ``field.edot_base_many``), then a row of ones (for constants)."""
+    nrows, n = mat.shape
     B = e.shape[1]
-    nb = out.shape[2]
-    for c in range(mat.shape[0]):
-        src = mat[c]
-        for u in range(4):
-            for b in range(nb):
-                accb[0, b] = 0
-            for y0 in range(0, B, 4):
-                for y in range(y0, min(B, y0 + 4)):
-                    ey = e[u, y]
-                    for b in range(nb):
-                        accb[0, b] += ey * src[b * B + y]
-                for b in range(nb):
-                    accb[0, b] = _modp(accb[0, b])
-            for b in range(nb):
-                out[c, u, b] = accb[0, b]
+    nb = n // B
+    r = edot_base_many(e, np.ascontiguousarray(mat).reshape(nrows * nb, B))  # (4, nrows * nb)
+    out = np.empty((4 * nrows + 1, nb), dtype=np.uint64)
+    out[:-1] = r.reshape(4, nrows, nb).transpose(1, 0, 2).reshape(4 * nrows, nb)
+    out[-1] = 1
+    return out
 
 
-@numba.njit(_nt.void(_RO2, _RO2, _W2, _W2), **_JIT)
-def _bind_ext_jit(h, e, out, accb):  # pragma: no cover - compiled
-    """out[:, b] = sum_y e[:, y] h[:, b B + y] (ext x ext), B = e.shape[1]."""
+def _bind_ext(h: U64, e: U64) -> U64:
+    """sum_y e[:, y] h[:, b B + y] per block b (ext x ext): h = sum_v h_v X^v with base rows h_v,
+    so it is sum_{u, v} (component u of sum_y e_y h_v) X^u X^v: one ``edot_base_many`` over the
+    (v, block) rows, one ``lincomb_base`` of its 16 component rows."""
     B = e.shape[1]
-    nb = out.shape[1]
-    for u in range(4):
-        for b in range(nb):
-            accb[u, b] = 0
-    for y in range(B):
-        y0, y1, y2, y3 = e[0, y], e[1, y], e[2, y], e[3, y]
-        u1, u2, u3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-        for b in range(nb):
-            r = b * B + y
-            x0, x1, x2, x3 = h[0, r], h[1, r], h[2, r], h[3, r]
-            accb[0, b] += _modp(x0 * y0 + x1 * u3 + x2 * u2 + x3 * u1)
-            accb[1, b] += _modp(x0 * y1 + x1 * y0 + x2 * u3 + x3 * u2)
-            accb[2, b] += _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * u3)
-            accb[3, b] += _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0)
-    for u in range(4):
-        for b in range(nb):
-            out[u, b] = _modp(accb[u, b])
-
-
-@numba.njit(_nt.void(_RO3, _I1, _I1, _RO2, _RO2, _W3), **_JIT)
-def _forms_jit(bound, tt, tc, tk, const, out):  # pragma: no cover - compiled
-    """out[t] = const[:, t] + sum_{i: tt[i] = t} tk[:, i] * bound[tc[i]] (ext products), per block."""
-    nb = bound.shape[2]
-    for t in range(out.shape[0]):
-        for u in range(4):
-            for b in range(nb):
-                out[t, u, b] = const[u, t]
-    for i in range(tt.shape[0]):
-        t, c = tt[i], tc[i]
-        y0, y1, y2, y3 = tk[0, i], tk[1, i], tk[2, i], tk[3, i]
-        w1, w2, w3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-        for b in range(nb):
-            x0, x1, x2, x3 = bound[c, 0, b], bound[c, 1, b], bound[c, 2, b], bound[c, 3, b]
-            out[t, 0, b] = _addp(out[t, 0, b], _modp(x0 * y0 + x1 * w3 + x2 * w2 + x3 * w1))
-            out[t, 1, b] = _addp(out[t, 1, b], _modp(x0 * y1 + x1 * y0 + x2 * w3 + x3 * w2))
-            out[t, 2, b] = _addp(out[t, 2, b], _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * w3))
-            out[t, 3, b] = _addp(out[t, 3, b], _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0))
-
-
-@numba.njit(_nt.void(_RO3, _RO2, _nt.int64, _W2), **_JIT)
-def _wsum_jit(bound, w, w0, out):  # pragma: no cover - compiled
-    """out[:, i] += sum_b w[:, w0 + b] * bound[i, :, b] (ext products), reduced."""
-    nb = bound.shape[2]
-    for b in range(nb):
-        y0, y1, y2, y3 = w[0, w0 + b], w[1, w0 + b], w[2, w0 + b], w[3, w0 + b]
-        w1, w2, w3 = _modp(y1 * _W), _modp(y2 * _W), _modp(y3 * _W)
-        for i in range(bound.shape[0]):
-            x0, x1, x2, x3 = bound[i, 0, b], bound[i, 1, b], bound[i, 2, b], bound[i, 3, b]
-            out[0, i] = _addp(out[0, i], _modp(x0 * y0 + x1 * w3 + x2 * w2 + x3 * w1))
-            out[1, i] = _addp(out[1, i], _modp(x0 * y1 + x1 * y0 + x2 * w3 + x3 * w2))
-            out[2, i] = _addp(out[2, i], _modp(x0 * y2 + x1 * y1 + x2 * y0 + x3 * w3))
-            out[3, i] = _addp(out[3, i], _modp(x0 * y3 + x1 * y2 + x2 * y1 + x3 * y0))
+    nb = h.shape[1] // B
+    r = edot_base_many(e, np.ascontiguousarray(h).reshape(4 * nb, B))  # (4 [u], 4 [v] x nb)
+    return lincomb_base(r.reshape(16, nb), _BASIS2)
 
 
 # ---------------------------------------------------------------------------- the grid
@@ -366,9 +266,9 @@ def _wsum_jit(bound, w, w0, out):  # pragma: no cover - compiled
 
 class _Grid:
     """Index tables of {0, 1, [2,] inf}^j (npts = 3 or 4 points a coordinate; point
-    v = sum_l d_l npts^l, d = npts - 1 for inf) and its lane-wise accumulator layout."""
+    v = sum_l d_l npts^l, d = npts - 1 for inf: as a C-order array, axis 0 is coordinate j - 1)."""
 
-    def __init__(self, j: int, npts: int, blocks_per_span: int) -> None:
+    def __init__(self, j: int, npts: int) -> None:
         if npts not in (3, 4):
             raise ValueError(f"grid of {npts} points a coordinate")
         self.j, self.npts = j, npts
@@ -377,32 +277,13 @@ class _Grid:
         def digits(bits: int, shift: int) -> int:
             return sum(npts ** (m + shift) for m in range(bits.bit_length()) if bits >> m & 1)
 
-        self.powp = np.array([npts**l for l in range(j + 1)], dtype=np.int64)
-        self.gbin = np.array([digits(y, 0) for y in range(1 << j)], dtype=np.int64)
-        bases: list[int] = []
-        boff = [0]
-        for lev in range(j):
-            bases += [digits(h, lev + 1) for h in range(1 << (j - lev - 1))]
-            boff.append(len(bases))
-        self.bases = np.array(bases, dtype=np.int64)
-        self.boff = np.array(boff, dtype=np.int64)
+        self.gbin = np.array([digits(y, 0) for y in range(1 << j)], dtype=np.int64)  # boolean points
+        # the finite points (no coordinate inf), ascending: the C order of the box [0, npts - 1)^j
         fin = [v for v in range(self.size) if all((v // npts**l) % npts != npts - 1 for l in range(j))]
         self.finite = np.array(fin, dtype=np.int64)
-        # lanes: blocks side by side, so that ~_GRID_ENTRIES entries run per loop (a power of two
-        # dividing the blocks of a span)
-        lanes = 1
-        while lanes * 2 * self.size <= _GRID_ENTRIES and lanes * 2 <= blocks_per_span:
-            lanes *= 2
-        self.lanes = lanes
 
     def accumulator(self) -> U64:
-        return np.zeros((4, self.size * self.lanes), dtype=np.uint64)
-
-    def fold_lanes(self, acc: U64) -> U64:
-        """The lane-wise accumulator summed over its lanes: (4, npts^j)."""
-        parts = acc.reshape(4, self.size, self.lanes)
-        out: U64 = (parts.sum(axis=2, dtype=np.uint64) % _P).astype(np.uint64)  # < lanes P < 2^64
-        return out
+        return np.zeros((4, self.size), dtype=np.uint64)
 
     def round_values(self, S: U64, i: int, rs: Sequence[U64], suffix: U64 | None) -> list[U64]:
         """[p(0), p(1), (p(2),) p(inf)] of round i from the grid sums S (4, npts^j): the bound
@@ -460,7 +341,7 @@ def _eq1(t: U64, x: U64) -> U64:
 
 
 class _Plan:
-    """One helper stage compiled for the kernels: the span's columns, the slots' den forms, the
+    """One helper stage compiled for the passes: the span's columns, the slots' den forms, the
     numerator forms, the Z and F terms over the row factors, and the dense prover's table layout."""
 
     def __init__(self, stage: int, alpha: U64, g: U64) -> None:
@@ -574,9 +455,8 @@ class StreamingHelperSumcheck:
         size = witness.chunk_size
         rows = max(SPAN_ROWS if span_rows is None else span_rows, 1 << self.j, size)
         self._span_chunks = max(1, min(witness.num_chunks, rows // size))
-        nbs = (self._span_chunks * size) >> self.j
-        self._zgrid = _Grid(self.j, 4 if self._plan.z_degree == 3 else 3, nbs)
-        self._fgrid = _Grid(self.j, 4 if self._plan.f_degree == 3 else 3, nbs)
+        self._zgrid = _Grid(self.j, 4 if self._plan.z_degree == 3 else 3)
+        self._fgrid = _Grid(self.j, 4 if self._plan.f_degree == 3 else 3)
         self._F: U64 | None = None  # the F grid (pass 1)
         self._Z: U64 | None = None  # the Z grid (pass 2)
         self.S: U64 | None = None
@@ -668,17 +548,6 @@ class StreamingHelperSumcheck:
 
         return get
 
-    def _run_grid(self, grid: _Grid, fac: U64, wf: np.ndarray, coefs: U64, terms: np.ndarray,
-                  w: U64, w0: int, acc: U64, scratch: dict[str, U64]) -> None:
-        nf = fac.shape[0]
-        if "ext" not in scratch or scratch["ext"].shape[0] < nf:
-            scratch["ext"] = np.zeros((nf, 4, grid.size * grid.lanes), dtype=np.uint64)
-            scratch["tmp"] = np.zeros((4, grid.size * grid.lanes), dtype=np.uint64)
-            scratch["wk"] = np.zeros((4, grid.lanes), dtype=np.uint64)
-        _grid_jit(fac, 1 << self.j, w, w0, wf, coefs, terms, grid.npts,
-                  grid.gbin, grid.powp, grid.bases, grid.boff, grid.finite,
-                  scratch["ext"], acc, scratch["tmp"], scratch["wk"])
-
     # -- pass 1: the fraction sum and the F grid ---------------------------------------------------
     def fraction_sum(self) -> U64:
         """S = sum_x sum_i (N_i h_i)(x) (one pass; also the F grid the window rounds read)."""
@@ -686,9 +555,7 @@ class StreamingHelperSumcheck:
             return self.S
         plan, grid = self._plan, self._fgrid
         acc = grid.accumulator()
-        scratch: dict[str, U64] = {}
-        zero_w = np.zeros((4, 1), dtype=np.uint64)
-        coefs = np.zeros((4, 1), dtype=np.uint64)
+        scratch: dict[str, np.ndarray] = {}
         for start, mat in self._spans():
             n = mat.shape[1]
             dens = self._dens(start, mat)
@@ -716,9 +583,8 @@ class StreamingHelperSumcheck:
                 terms.append((t[0], t[1], t[2]))
             fac = np.ascontiguousarray(np.stack(facs))
             del facs, dens, hs
-            wf = np.full(fac.shape[0], -1, dtype=np.int64)
-            self._run_grid(grid, fac, wf, coefs, np.array(terms, dtype=np.int64), zero_w, 0, acc, scratch)
-        self._F = grid.fold_lanes(acc)
+            _grid_add(grid, fac, [tuple(f for f in t if f >= 0) for t in terms], acc, scratch)
+        self._F = acc
         del acc, scratch
         S = ext_scalar(0)
         for v in grid.gbin:  # the boolean points
@@ -748,35 +614,32 @@ class StreamingHelperSumcheck:
     def _window_pass(self) -> U64:
         plan, grid, j = self._plan, self._zgrid, self.j
         acc = grid.accumulator()
-        scratch: dict[str, U64] = {}
-        coefs = np.ascontiguousarray(np.stack(self._rho_pows[:-1], axis=1))
+        scratch: dict[str, np.ndarray] = {}
         weights = self._block_weights(self._tau[j:])
         for start, mat in self._spans():
             n = mat.shape[1]
             dens = self._dens(start, mat)
             hs = self._helper_rows(start, n, dens)
+            w, off = weights(start >> j)
+            wb = np.ascontiguousarray(w[:, off : off + (n >> j)])  # eq(tau_{>=j}, block), the span's blocks
             facs: list[U64] = []
-            wf: list[int] = []
-            terms: list[tuple[int, int, int]] = []
+            terms: list[tuple[int, ...]] = []
             slot_fac: dict[int, int] = {}
             for i, (pair, h) in enumerate(zip(plan.pairs, hs)):
-                facs.append(h)
-                wf.append(i)  # h_i times rho^i eq(tau_{>=j}, block)
-                t = [len(facs) - 1, -1, -1]
-                for m, s in enumerate(pair):
+                # h_i's rows times rho^i eq(tau_{>=j}, block): one ext product a row, not a grid point
+                facs.append(emul(h, np.repeat(emul(wb, self._rho_pows[i]), 1 << j, axis=1)))
+                t = [len(facs) - 1]
+                for s in pair:
                     if s not in slot_fac:
                         slot_fac[s] = len(facs)
                         facs.append(dens[s])
-                        wf.append(-1)
-                    t[1 + m] = slot_fac[s]
-                terms.append((t[0], t[1], t[2]))
+                    t.append(slot_fac[s])
+                terms.append(tuple(t))
             fac = np.ascontiguousarray(np.stack(facs))
             del facs, dens, hs
-            w, off = weights(start >> j)
-            self._run_grid(grid, fac, np.array(wf, dtype=np.int64), coefs, np.array(terms, dtype=np.int64),
-                           w, off, acc, scratch)
+            _grid_add(grid, fac, terms, acc, scratch)
         del scratch
-        return grid.fold_lanes(acc)
+        return acc
 
     def _window_round(self, i: int) -> list[U64]:
         assert self._Z is not None and self._F is not None
@@ -798,22 +661,30 @@ class StreamingHelperSumcheck:
         tables = [np.empty((4, n), dtype=np.uint64) for _ in range(plan.num_tables)]
         tt, tc, tk, const = plan.bound_terms()
         e = np.ascontiguousarray(eq_table(self._r))
-        nbs = self._blocks_per_span()
-        accb = np.empty((4, nbs), dtype=np.uint64)
+        # a D or L table = const_t + sum of its terms k * bound_c (ext k); with bound_c =
+        # sum_u bound_c[u] X^u that is a combination of the bound base rows (c, u) with ext
+        # coefficients k X^u, plus const_t times the row of ones (``_bind_base``'s last)
+        ones = 4 * len(plan.mat_names)
+        hidx = {p.h for p in plan.layout}
+        combos: dict[int, tuple[np.ndarray, U64]] = {}
+        for t in range(plan.num_tables):
+            if t in hidx:
+                continue
+            sel = [int(i) for i in np.nonzero(tt == t)[0]]
+            rows = [4 * int(tc[i]) + u for i in sel for u in range(4)] + [ones]
+            coef = [_ext_times_basis(tk[:, i].copy()) for i in sel] + [const[:, t].reshape(4, 1)]
+            combos[t] = (np.array(rows, dtype=np.int64), np.ascontiguousarray(np.concatenate(coef, axis=1)))
         for start, mat in self._spans():
             nb = mat.shape[1] >> j
             block0 = start >> j
             dens = self._dens(start, mat) if self._helpers is None else []
             hs = self._helper_rows(start, mat.shape[1], dens)
             del dens
-            bound = np.empty((mat.shape[0], 4, nb), dtype=np.uint64)
-            _bind_base_jit(mat, e, bound, accb)
-            out = np.empty((plan.num_tables, 4, nb), dtype=np.uint64)
-            _forms_jit(bound, tt, tc, tk, const, out)
+            bound = _bind_base(mat, e)
+            for t, (idx, cf) in combos.items():
+                tables[t][:, block0 : block0 + nb] = lincomb_base(bound[idx], cf)
             for p, h in zip(plan.layout, hs):
-                _bind_ext_jit(h, e, out[p.h], accb)
-            for t, tab in enumerate(tables):
-                tab[:, block0 : block0 + nb] = out[t]
+                tables[p.h][:, block0 : block0 + nb] = _bind_ext(h, e)
         owned = [True] * len(tables)
         dense = _PrefixedHelperSumcheck(HelperTables(tables, owned, list(plan.layout)), self._tau[j:],
                                         self._rho, self._claim, self._prefix)
@@ -867,17 +738,15 @@ class StreamingHelperSumcheck:
             raise ValueError(f"a point of {len(point)} coordinates for {self._k} variables")
         plan, j = self._plan, self.j
         ncol = len(plan.columns)
-        nbs = self._blocks_per_span()
-        accb = np.empty((4, nbs), dtype=np.uint64)
         e = np.ascontiguousarray(eq_table(list(point[:j])))
         weights = self._block_weights(list(point[j:]))
         acc = np.zeros((4, ncol), dtype=np.uint64)
         for start, mat in self._spans():
             nb = mat.shape[1] >> j
-            bound = np.empty((mat.shape[0], 4, nb), dtype=np.uint64)
-            _bind_base_jit(mat, e, bound, accb)
             w, off = weights(start >> j)
-            _wsum_jit(np.ascontiguousarray(bound[:ncol]), w, off, acc)
+            # row b B + y of the span weighs eq(point_>=j, block) eq(point_<j, y) = w_b e_y
+            we = emul(np.repeat(w[:, off : off + nb], 1 << j, axis=1), np.tile(e, (1, nb)))
+            acc = eadd(acc, edot_base_many(we, mat[:ncol]))
         return {name: acc[:, i].copy() for i, name in enumerate(plan.columns)}
 
 
