@@ -42,8 +42,6 @@ import numpy as np
 from prover.backends.dense.gkr import prove_fraction_sum
 from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.backends.dense.reduction import evaluate_columns
-
-# (its kernels are compiled or loaded from numba's cache here, at import, never inside the stage)
 from prover.backends.streaming.logup import StreamingHelperSumcheck
 from prover.field import emul, eneg, epow, neg
 from prover.proof import Claim
