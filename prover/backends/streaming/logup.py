@@ -207,7 +207,7 @@ def _grid_add(grid: _Grid, fac: U64, terms: Sequence[tuple[int, ...]], acc: U64,
         g = buf[: nf * 4 * k * G].reshape(nf * 4, k * G)
         v = g.reshape((nf * 4,) + (npts,) * j + (k,))
         rows = fac[:, :, b0 * B : (b0 + k) * B].reshape((nf * 4, k) + (2,) * j).view(np.int64)
-        v[bool_box] = np.moveaxis(rows, 1, -1)
+        v[bool_box] = rows.transpose(grid.lanes_last)
         _extend(v, j, deg)
         for f in range(nf):
             _mod_signed(g[4 * f : 4 * f + 4].reshape(-1), q[: 4 * k * G])
@@ -281,6 +281,8 @@ class _Grid:
         # the finite points (no coordinate inf), ascending: the C order of the box [0, npts - 1)^j
         fin = [v for v in range(self.size) if all((v // npts**l) % npts != npts - 1 for l in range(j))]
         self.finite = np.array(fin, dtype=np.int64)
+        # (rows, blocks, coordinates...) -> (rows, coordinates..., blocks)
+        self.lanes_last = (0, *range(2, j + 2), 1)
 
     def accumulator(self) -> U64:
         return np.zeros((4, self.size), dtype=np.uint64)
@@ -556,12 +558,13 @@ class StreamingHelperSumcheck:
         plan, grid = self._plan, self._fgrid
         acc = grid.accumulator()
         scratch: dict[str, np.ndarray] = {}
+        fterms: list[tuple[int, ...]] | None = None  # the same every span: built once
         for start, mat in self._spans():
             n = mat.shape[1]
             dens = self._dens(start, mat)
             hs = self._helper_rows(start, n, dens)
             facs: list[U64] = []
-            terms: list[tuple[int, int, int]] = []
+            terms: list[list[int]] = []
             for p, pair, h in zip(plan.layout, plan.pairs, hs):
                 L = None if p.num is None else self._num_rows(start, mat, plan.num_forms[p.num])
                 if len(pair) == 2:  # N = L (c_b D_a + c_a D_b)
@@ -580,10 +583,12 @@ class StreamingHelperSumcheck:
                     else:
                         facs += [h, L if c == 1 else emul_base(L, c % P)]
                         t = [len(facs) - 2, len(facs) - 1, -1]
-                terms.append((t[0], t[1], t[2]))
+                terms.append(t)
+            if fterms is None:
+                fterms = [tuple(f for f in t if f >= 0) for t in terms]
             fac = np.ascontiguousarray(np.stack(facs))
             del facs, dens, hs
-            _grid_add(grid, fac, [tuple(f for f in t if f >= 0) for t in terms], acc, scratch)
+            _grid_add(grid, fac, fterms, acc, scratch)
         self._F = acc
         del acc, scratch
         S = ext_scalar(0)
@@ -616,6 +621,7 @@ class StreamingHelperSumcheck:
         acc = grid.accumulator()
         scratch: dict[str, np.ndarray] = {}
         weights = self._block_weights(self._tau[j:])
+        zterms: list[tuple[int, ...]] | None = None  # the same every span: built once
         for start, mat in self._spans():
             n = mat.shape[1]
             dens = self._dens(start, mat)
@@ -623,7 +629,7 @@ class StreamingHelperSumcheck:
             w, off = weights(start >> j)
             wb = np.ascontiguousarray(w[:, off : off + (n >> j)])  # eq(tau_{>=j}, block), the span's blocks
             facs: list[U64] = []
-            terms: list[tuple[int, ...]] = []
+            terms: list[list[int]] = []
             slot_fac: dict[int, int] = {}
             for i, (pair, h) in enumerate(zip(plan.pairs, hs)):
                 # h_i's rows times rho^i eq(tau_{>=j}, block): one ext product a row, not a grid point
@@ -634,10 +640,12 @@ class StreamingHelperSumcheck:
                         slot_fac[s] = len(facs)
                         facs.append(dens[s])
                     t.append(slot_fac[s])
-                terms.append(tuple(t))
+                terms.append(t)
+            if zterms is None:
+                zterms = [tuple(t) for t in terms]
             fac = np.ascontiguousarray(np.stack(facs))
             del facs, dens, hs
-            _grid_add(grid, fac, terms, acc, scratch)
+            _grid_add(grid, fac, zterms, acc, scratch)
         del scratch
         return acc
 
@@ -741,11 +749,12 @@ class StreamingHelperSumcheck:
         e = np.ascontiguousarray(eq_table(list(point[:j])))
         weights = self._block_weights(list(point[j:]))
         acc = np.zeros((4, ncol), dtype=np.uint64)
+        etile = np.tile(e, (1, self._blocks_per_span()))  # e_y for every row of a span
         for start, mat in self._spans():
             nb = mat.shape[1] >> j
             w, off = weights(start >> j)
             # row b B + y of the span weighs eq(point_>=j, block) eq(point_<j, y) = w_b e_y
-            we = emul(np.repeat(w[:, off : off + nb], 1 << j, axis=1), np.tile(e, (1, nb)))
+            we = emul(np.repeat(w[:, off : off + nb], 1 << j, axis=1), etile[:, : nb << j])
             acc = eadd(acc, edot_base_many(we, mat[:ncol]))
         return {name: acc[:, i].copy() for i, name in enumerate(plan.columns)}
 
