@@ -66,15 +66,20 @@ No compiled kernel of its own (see "the pieces' arithmetic" below): numba keeps 
 kernel's LLVM module resident, and on stage 1 that resident code (seven kernels: 6.68 MB kept on
 import) raised the whole run's peak by 3.5 MB at every size, past the memory gate's 256 KiB; a
 first version of this module had five kernels of its own. Numpy grid work plus ``prover.field``'s
-compiled twins, which the materialized prover loads anyway, add no resident code. The price is
-the grid's time: at j = 4 the window pass costs ~1.1 us a row (4^j / 2^j = 16 points, 2 pairs)
-against ~0.5 us with the kernels (stage 3's slots, 2^16 rows at window 4, CPU time, load 2-3).
-Measured with the kernels (``benchmarks/stage3_streaming.py``, memray, one fresh process per
-figure, 2026-12-07, 2 shared cores at load 2.5-3.3): the trace side (everything before the table
-side) 7.7 / 18.2 MB at 2^16 / 2^20 against the materialized stage's 24.4 / 323.3 MB; the stage
-1.01 / 1.80 x the materialized stage's time, the stage 2-6 unit 1.04 / 1.02 x. The other windows:
-j = 3 at 2^20 doubles the tables (past 1/16 of the materialized stage), j = 5 doubles the grid
-work.
+compiled twins, which the materialized prover loads anyway, add no resident code beyond this
+module's own Python (~126 KB once imported). The price is the grid's time: at j = 4 the window
+pass costs ~1.1 us a row (4^j / 2^j = 16 points, 2 pairs) against ~0.5 us with the kernels
+(stage 3's slots, 2^16 rows at window 4, CPU time, load 2-3).
+Measured (``benchmarks/stage3_streaming.py``, sha2-chain, stages 0 and 1 streaming, memray, one
+fresh process per figure, 2026-12-07 19:05-19:13 UTC, 2 cores shared with other jobs at load
+6.3-7.7): the trace side (everything before the table side) 7.7 / 18.4 MB at 2^16 / 2^20
+against the materialized stage's 24.4 / 323.3 MB (the kernels' version: 7.7 / 18.2 MB); the
+stage 1.34 / 3.52 x the materialized stage's time (kernels: 1.01 / 1.80 x), the stage 2-6 unit
+1.20 / 1.16 x (kernels: 1.04 / 1.02 x; at that load single pairs ranged 0.78-1.37). The whole run
+against the tree without stage 3 streaming, in the memory gate's own probe: -1.94 MB at sha2-14
+(the peak is in stage 3 there), +164 KB at sha2-16 (the peak is in stage 7: this module's code
+and the stage's outputs). The other windows: j = 3 at 2^20 doubles the tables (past 1/16 of the
+materialized stage), j = 5 doubles the grid work.
 
 Public names: ``StreamingHelperSumcheck``, ``window_for``, ``PASSES``, ``SPAN_ROWS``.
 Sits in ``backends.streaming``: imports ``field`` (its compiled twins: ``emul``,
