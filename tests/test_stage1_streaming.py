@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from counting_tracer import CountingTracer
 
 from prover import workloads
 from prover.backends.dense.quadratic import QuadraticZeroCheck
@@ -39,32 +40,6 @@ from prover.tracer import Tracer
 from prover.transcript import Transcript
 from prover.verifier import DOMAIN, context_for, run_stages
 from prover.witness import WitnessSource
-
-
-class CountingTracer:
-    """A ``TraceSource`` around a real tracer that counts the chunks each replay regenerates."""
-
-    def __init__(self, inner: Tracer) -> None:
-        self.inner = inner
-        self.T, self.chunk_log, self.num_chunks = inner.T, inner.chunk_log, inner.num_chunks
-        self.replayed = np.zeros(inner.num_chunks, dtype=np.int64)
-        self.order: list[int] = []
-
-    def run(self):  # type: ignore[no-untyped-def]
-        return self.inner.run()
-
-    def replay(self, i: int):  # type: ignore[no-untyped-def]
-        self.replayed[i] += 1
-        self.order.append(i)
-        return self.inner.replay(i)
-
-    def replay_span(self, first: int, count: int):  # type: ignore[no-untyped-def]
-        self.replayed[first : first + count] += 1
-        self.order.extend(range(first, first + count))
-        return self.inner.replay_span(first, count)
-
-    def final_state(self):  # type: ignore[no-untyped-def]
-        return self.inner.final_state()
 
 
 def _context(log_t: int, chunk_log: int | None = None, tamper=None, workload: str | None = None):  # type: ignore[no-untyped-def]
