@@ -32,6 +32,7 @@ import numpy as np
 from prover.backends.dense.gkr import prove_fraction_sum
 from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.backends.dense.reduction import evaluate_columns
+from prover.backends.streaming.logup_registers import WindowedHelperSumcheck
 from prover.field import emul, eneg, epow, neg
 from prover.proof import Claim
 from prover.relations.fingerprints import (
@@ -45,40 +46,19 @@ from prover.sumcheck.protocol import prove as sumcheck_prove
 
 # The backends this stage offers (prover.probe.capabilities() collects them): converting the
 # stage to streaming adds "streaming" here, inside the stage's own paths.
-BACKENDS = ("materialized",)
+BACKENDS = ("materialized", "streaming")
 
 STAGE = 4
 COLUMNS: tuple[str, ...] = slot_columns(REGISTER_SLOTS)
 HELPERS: tuple[str, ...] = stage_helpers(STAGE)
 
 
-def prove(ctx: ProverContext) -> None:
-    if ctx.backend != "materialized":
-        raise NotImplementedError(f"stage 4 has no {ctx.backend!r} backend")
-    if ctx.alpha is None or ctx.gamma is None or not ctx.helpers:
-        raise ValueError("stage 4 needs stage 2's alpha, gamma and helpers")
-    t, T = ctx.transcript, ctx.T
-    alpha, g = ctx.alpha, ctx.gamma
-
-    cols = ctx.witness.materialized(COLUMNS)
-    tables = HelperTables.build(STAGE, cols, T, alpha, g, [ctx.helpers[n] for n in HELPERS])
-    S = tables.fraction_sum()
-    ctx.section.put_ext(S)
-    t.absorb_ext("s4/S", S)
-    rho = t.challenge_ext("s4/rho")
-    tau = t.challenge_exts("s4/tau", ctx.log_t)
-    prover = HelperSumcheck(tables, tau, rho, emul(epow(rho, len(HELPERS)), S))
-    del tables
-    proof, r = sumcheck_prove(prover, t, "s4/sc")
-    hvals = prover.final_helpers()
-    del prover
-
+def _finish(ctx: ProverContext, proof: object, r: list, hvals: list, finals: dict) -> None:
+    """The table side (the range GKR, constant in T) and the section's tail: both backends."""
+    t, alpha, g = ctx.transcript, ctx.alpha, ctx.gamma
     range_num = neg(ctx.mult["m_rangeB"].values)
     range_proof, rng = prove_fraction_sum(range_num, range_table_den(alpha, g), t, "s4/range")
     del range_num
-
-    finals = evaluate_columns(cols, r)
-    del cols
     vals = np.stack(hvals + [finals[n] for n in COLUMNS], axis=1)
     ctx.section.put_sumcheck(proof)
     ctx.section.put_gkr(range_proof)
@@ -87,3 +67,56 @@ def prove(ctx: ProverContext) -> None:
     ctx.claims.append(Claim(r, {n: finals[n] for n in COLUMNS}, "stage 4 registers"))
     ctx.helper_claims.append(Claim(r, dict(zip(HELPERS, hvals)), "stage 4 helpers"))
     ctx.mult_claims["m_rangeB"] = (rng.point, eneg(rng.leaf_num))
+
+
+def _prove_streaming(ctx: ProverContext) -> None:
+    """The trace side through the witness's chunked view (``WindowedHelperSumcheck``: stage 3's
+    helper sumcheck with its streamed rounds in small windows, 3 + windows passes, O(sqrt T)); the helper rows from ``ctx.helpers`` while stage 2 leaves them there,
+    else recomputed per span. The column values at r come from the values pass, which the range
+    GKR does not touch, so they are taken before it (the transcript order is unchanged: the
+    values are absorbed after the GKR in both backends)."""
+    if ctx.alpha is None or ctx.gamma is None:
+        raise ValueError("stage 4 needs stage 2's alpha and gamma")
+    t = ctx.transcript
+    helpers = [ctx.helpers[n] for n in HELPERS] if all(n in ctx.helpers for n in HELPERS) else None
+    prover = WindowedHelperSumcheck(ctx.witness, STAGE, ctx.alpha, ctx.gamma, helpers)
+    S = prover.fraction_sum()
+    ctx.section.put_ext(S)
+    t.absorb_ext("s4/S", S)
+    rho = t.challenge_ext("s4/rho")
+    tau = t.challenge_exts("s4/tau", ctx.log_t)
+    prover.start(tau, rho)
+    proof, r = sumcheck_prove(prover, t, "s4/sc")
+    hvals = prover.final_helpers()
+    finals = prover.final_values(r)
+    del prover, helpers
+    _finish(ctx, proof, r, hvals, finals)
+
+
+def prove(ctx: ProverContext) -> None:
+    if ctx.backend == "streaming":
+        _prove_streaming(ctx)
+    elif ctx.backend == "materialized":
+        if ctx.alpha is None or ctx.gamma is None or not ctx.helpers:
+            raise ValueError("stage 4 needs stage 2's alpha, gamma and helpers")
+        t, T = ctx.transcript, ctx.T
+        alpha, g = ctx.alpha, ctx.gamma
+
+        cols = ctx.witness.materialized(COLUMNS)
+        tables = HelperTables.build(STAGE, cols, T, alpha, g, [ctx.helpers[n] for n in HELPERS])
+        S = tables.fraction_sum()
+        ctx.section.put_ext(S)
+        t.absorb_ext("s4/S", S)
+        rho = t.challenge_ext("s4/rho")
+        tau = t.challenge_exts("s4/tau", ctx.log_t)
+        prover = HelperSumcheck(tables, tau, rho, emul(epow(rho, len(HELPERS)), S))
+        del tables
+        proof, r = sumcheck_prove(prover, t, "s4/sc")
+        hvals = prover.final_helpers()
+        del prover
+
+        finals = evaluate_columns(cols, r)
+        del cols
+        _finish(ctx, proof, r, hvals, finals)
+    else:
+        raise NotImplementedError(f"stage 4 has no {ctx.backend!r} backend")
