@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/hook_timing.py [--runs 5] [--engine PYTHON] [--cold] [--old-engine DIR]
 
-Clones this repository into a temporary folder, stages a one-line edit of
-``prover/stages/stage1.py`` (a comment at the end of a line), and runs ``gates check --tier
+Clones this repository into a temporary folder, stages a one-line edit of the stage file of the
+stage under conversion (what ``gates next`` names: a comment at the end of its ``def prove(``
+line, so every gate judges a change the scope allows), and runs ``gates check --tier
 pre-commit --staged --json`` there ``--runs`` times, each a fresh engine process, printing the
 1-minute load average before and after each run, each run's wall time and per-gate seconds, and
 the median. The first run fills the user's cache store (``$STAGEGATE_CACHE_DIR`` or
@@ -61,7 +62,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix='stagegate-hooktiming-') as tmp:
         clone = Path(tmp) / 'clone'
         subprocess.run(['git', 'clone', '-q', str(ROOT), str(clone)], check=True)
-        stage = clone / 'prover' / 'stages' / 'stage1.py'
+        # the stage `gates next` names (an accepted stage's room is closed: editing it would
+        # time a refusal, not the hook on an honest edit)
+        from gates.contract.ledger import read_ledger, stage_under_conversion
+        from gates.contract.spec import load_spec
+
+        spec = load_spec(clone / 'specs' / 'streaming-prover.yaml')
+        under = stage_under_conversion(spec, read_ledger(clone / 'specs' / 'ledger.json'))
+        if under is None:
+            sys.exit('hook_timing: every stage is accepted; no stage under conversion to edit')
+        stage = clone / 'prover' / 'stages' / f'stage{under.id}.py'
         lines = stage.read_text(encoding='utf-8').splitlines(keepends=True)
         # The first line of the stage's prove: stable across protocol versions (v3 moved the
         # transcript line this used to look for).
