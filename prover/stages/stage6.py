@@ -18,9 +18,13 @@ zero-check batched with S: (1 + log T) / |E|; the sumcheck 4 log T / |E|; the ta
 
 Backends: ``materialized`` builds the 18 bytecode columns at length T, the dense ``HelperTables``
 and ``HelperSumcheck``; ``streaming`` runs the same sumcheck from the witness's chunked view
-(``backends.streaming.logup_ram.stream_trace_side``: stage 4's windowed helper sumcheck, 3 +
-windows passes, O(sqrt T)), reading h6_0's rows from ``ctx.helpers`` while stage 2 leaves them
-there and recomputing them per span otherwise. The program table side (constant in T) is the
+(``backends.streaming.logup.StreamingHelperSumcheck``, stage 3's: 4 passes, O(sqrt T)), reading
+h6_0's rows from ``ctx.helpers`` while stage 2 leaves them there and recomputing them per span
+otherwise. Stage 3's one window, not stage 4's windowed schedule: stage 6's grids are small (one
+slot: h D of degree 2, h alone in the fraction), so a pass (a replay and the 18 columns' build)
+costs more than the grid work a second window saves (stage 6 at 2^20, stages 0-5 run once and
+the stage repeated on copies, 3 runs each: 0.68-0.73 s with one window, 0.88-0.91 s windowed,
+0.34-0.96 s materialized; 2026-12-07 22:50 UTC, load ~1). The program table side (constant in T) is the
 dense GKR in both. Both give the same bytes.
 """
 
@@ -31,7 +35,7 @@ import numpy as np
 from prover.backends.dense.gkr import prove_fraction_sum
 from prover.backends.dense.logup import HelperSumcheck, HelperTables
 from prover.backends.dense.reduction import evaluate_columns
-from prover.backends.streaming.logup_ram import stream_trace_side
+from prover.backends.streaming.logup import StreamingHelperSumcheck
 from prover.field import emul, eneg, epow, neg
 from prover.proof import Claim
 from prover.relations.fingerprints import (
@@ -68,11 +72,28 @@ def _finish(ctx: ProverContext, proof: object, r: list, hvals: list, finals: dic
     ctx.mult_claims["m_bc"] = (table.point, eneg(table.leaf_num))
 
 
+def _prove_streaming(ctx: ProverContext) -> None:
+    """The trace side in O(sqrt T) (stage 3's streaming helper sumcheck on the bytecode slot); the
+    columns at r come from its values pass, before the table GKR, which does not read them."""
+    if ctx.alpha is None or ctx.gamma is None:
+        raise ValueError("stage 6 needs stage 2's alpha and gamma")
+    t = ctx.transcript
+    helpers = [ctx.helpers[n] for n in HELPERS] if all(n in ctx.helpers for n in HELPERS) else None
+    prover = StreamingHelperSumcheck(ctx.witness, STAGE, ctx.alpha, ctx.gamma, helpers)
+    del helpers
+    S = prover.fraction_sum()
+    ctx.section.put_ext(S)
+    t.absorb_ext("s6/S", S)
+    rho = t.challenge_ext("s6/rho")
+    tau = t.challenge_exts("s6/tau", ctx.log_t)
+    prover.start(tau, rho)
+    proof, r = sumcheck_prove(prover, t, "s6/sc")
+    _finish(ctx, proof, r, prover.final_helpers(), prover.final_values(r))
+
+
 def prove(ctx: ProverContext) -> None:
     if ctx.backend == "streaming":
-        # the trace side in O(sqrt T); the columns at r come from its values pass, before the
-        # table GKR, which does not read them
-        _finish(ctx, *stream_trace_side(ctx, STAGE))
+        _prove_streaming(ctx)
     elif ctx.backend == "materialized":
         if ctx.alpha is None or ctx.gamma is None or not ctx.helpers:
             raise ValueError("stage 6 needs stage 2's alpha, gamma and helpers")
