@@ -1,5 +1,6 @@
-"""The streaming backends of helper stages 5 and 6 (``prover.backends.streaming.logup_ram``, driving
-stage 4's windowed helper sumcheck) against the materialized ones, stage by stage.
+"""The streaming backends of helper stages 5 and 6 against the materialized ones, stage by stage
+(stage 5: ``prover.backends.streaming.logup_ram`` driving stage 4's windowed helper sumcheck;
+stage 6: stage 3's ``StreamingHelperSumcheck``).
 
 - Whole proofs with the stage streaming are the baseline's bytes (the golden digest at sha2-12)
   and verify, with the stages converted before it streaming or materialized.
@@ -25,6 +26,7 @@ import pytest
 from test_stage3_streaming import _stages_0_to_2
 
 from prover import workloads
+from prover.backends.streaming import logup
 from prover.backends.streaming.logup_registers import windows_for
 from prover.field import P
 from prover.pipeline import _stage_module, prove, statement_of
@@ -36,7 +38,7 @@ from prover.witness import WitnessSource
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = (0, 1, 3, 4, 5, 6)  # the spec's conversion order, up to the helper stages
-STAGES = (5,)
+STAGES = (5, 6)
 
 
 def _before(stage: int) -> dict[str, str]:
@@ -85,7 +87,8 @@ def _run(stage: int, ctx: ProverContext, backend: str, helpers: dict[str, Any] |
 def test_helper_paths_passes_and_no_materialization(stage: int, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx, tracer, _ = _before_stage(stage, "sha2-chain", 12)
     ref = _run(stage, ctx, "materialized")
-    passes = 3 + len(windows_for(12))
+    # stage 5: stage 4's windowed schedule (3 + windows passes); stage 6: stage 3's (4 passes)
+    passes = logup.PASSES if stage == 6 else 3 + len(windows_for(12))
     for helpers in (None, {}):
         tracer.replayed[:] = 0
         tracer.order.clear()
