@@ -98,27 +98,67 @@ def _branch_lines(branch: list[ast.stmt]) -> range:
 def baseline_branches(tree: Path, rel: str, baseline: str) -> set[int]:
     """Lines only the baseline variant runs: the body of ``if <x> == "<baseline>":`` and the
     ``else`` of ``if <x> != "<baseline>":``. A converted stage keeps its dense path there (the
-    baseline variant must still prove), and the memory gate never runs it for the candidate."""
+    baseline variant must still prove), and the memory gate never runs it for the candidate.
+
+    <x> must be what the run chooses, not something the code sets itself: an attribute
+    (``ctx.backend``), a subscript (``variant["3"]``), or a parameter of the enclosing function
+    (``backend``). A name the function assigns (``view = "materialized"``), a module-level name
+    or a constant compared with the constant exempt nothing: those branches run for the
+    candidate too, and the exemption would let the streaming path materialize unseen."""
     text = trees.read_text(tree, rel)
     try:
         module = ast.parse(text or '', rel)
     except (SyntaxError, ValueError):
         return set()
     lines: set[int] = set()
-    for node in ast.walk(module):
-        if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
-            continue
-        test = node.test
-        if len(test.ops) != 1:
-            continue
-        sides = (test.left, test.comparators[0])
-        if not any(isinstance(x, ast.Constant) and x.value == baseline for x in sides):
-            continue
-        if isinstance(test.ops[0], ast.Eq):
-            lines.update(_branch_lines(node.body))
-        elif isinstance(test.ops[0], ast.NotEq) and node.orelse:
-            lines.update(_branch_lines(node.orelse))
+
+    def visit(node: ast.AST, params: frozenset[str]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                a = child.args
+                names = [x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)]
+                names += [x.arg for x in (a.vararg, a.kwarg) if x is not None]
+                visit(child, frozenset(names) - _assigned(child))
+                continue
+            if isinstance(child, ast.If):
+                lines.update(_baseline_lines(child, baseline, params))
+            visit(child, params)
+
+    visit(module, frozenset())
     return lines
+
+
+def _assigned(func: ast.AST) -> set[str]:
+    """Names a function (re)binds in its own body (not in nested functions)."""
+    out: set[str] = set()
+    stack = list(ast.iter_child_nodes(func))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            out.add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _baseline_lines(node: ast.If, baseline: str, params: frozenset[str]) -> range | tuple[()]:
+    test = node.test
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return ()
+    left, right = test.left, test.comparators[0]
+    if isinstance(left, ast.Constant) and left.value == baseline:
+        left, right = right, left
+    if not (isinstance(right, ast.Constant) and right.value == baseline):
+        return ()
+    chosen = isinstance(left, (ast.Attribute, ast.Subscript)) or (isinstance(left, ast.Name) and left.id in params)
+    if not chosen:
+        return ()
+    if isinstance(test.ops[0], ast.Eq):
+        return _branch_lines(node.body)
+    if isinstance(test.ops[0], ast.NotEq) and node.orelse:
+        return _branch_lines(node.orelse)
+    return ()
 
 
 def _refs(node: ast.AST, local: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]

@@ -89,6 +89,16 @@ def _local_rename(repo: Path) -> None:
     path.write_text(path.read_text(encoding='utf-8').replace('chunk', 'window'), encoding='utf-8')
 
 
+def _rigged_baseline_branch(repo: Path) -> None:
+    """The streaming path reaches the materialized view inside a branch the stage rigs itself
+    (``view = 'materialized'``): it runs for the candidate, so it must not count as the
+    baseline's branch. ``getattr(params, 'materialized', None)`` is harmless at run time, so only
+    the api gate can see it."""
+    _edit(repo, STAGE0, "    return streaming.compute(",
+          "    view = 'materialized'\n    if view == 'materialized':\n"
+          "        getattr(params, 'materialized', None)\n    return streaming.compute(")
+
+
 def _protected_body(repo: Path) -> None:
     _edit(repo, VERIFIER, 'if len(layout) != 3:', 'if len(layout) < 3:')
 
@@ -400,6 +410,8 @@ CASES: tuple[Case, ...] = (
     Case('benign-comment', 'stage 0 converted, plus a comment in it', _converted(_comment), ALL_PASS),
     Case('benign-local-rename', 'stage 0 converted, a local variable of the streaming backend renamed',
          _converted(_local_rename), ALL_PASS),
+    Case('rigged-baseline-branch', "stage 0's streaming path reaches the materialized view in a branch "
+         "it rigs itself (view = 'materialized')", _converted(_rigged_baseline_branch), _failing('api')),
     Case('protected-body-edit', 'the verifier accepts more sections (body edit of a protected function)',
          _converted(_protected_body), _failing('api', 'scope')),
     Case('protected-signature', 'a protected function gains a parameter',

@@ -143,6 +143,25 @@ def test_the_baseline_branch_of_a_converted_stage_may_materialize(tiny_subject: 
     ]
 
 
+def test_a_branch_the_code_rigs_itself_exempts_nothing(tiny_subject: TinyRepo) -> None:
+    """The exemption is for the branch the run's choice of backend selects. A name the stage sets
+    itself (``view = 'materialized'``), a constant compared with the constant, or a parameter the
+    function rebinds all run for the candidate too: the streaming path would materialize unseen
+    (a helper's stage-8 draft took the first form to keep a row-cache call exempt)."""
+    repo = tiny_subject.path
+    convert_stage(repo, 0)
+    edit(repo, 'toyprover/stages/stage0.py', '    return streaming.compute(',
+         "    view = 'materialized'\n    if view == 'materialized':\n        params.materialized(1)\n"
+         "    if 'materialized' == 'materialized':\n        params.materialized(2)\n"
+         "    return streaming.compute(")
+    verdict = run_gate(repo, 'api')
+    assert not verdict.passed
+    rel = 'toyprover/stages/stage0.py'
+    assert sorted(f.line for f in verdict.findings) == [
+        line_of(repo, rel, 'params.materialized(1)'), line_of(repo, rel, 'params.materialized(2)'),
+    ]
+
+
 def test_forbidden_names_come_from_the_spec(tiny_subject: TinyRepo) -> None:
     repo = tiny_subject.path
     spec = tiny_subject.spec_path
