@@ -17,20 +17,17 @@ materialized one and the dense prover.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from counting_tracer import CountingTracer
+from test_helper_stages_streaming import _before_stage, _run
 from test_stage3_streaming import (
     ArrayWitness,
     _dense_reference,
     _random_case,
-    _stages_0_to_2,
 )
 
 from prover import workloads
@@ -41,9 +38,7 @@ from prover.backends.streaming.logup_registers import (
 )
 from prover.field import P, emul, epow
 from prover.pipeline import prove, statement_of
-from prover.proof import SectionWriter
-from prover.stages import stage3, stage4
-from prover.stages.common import ProverContext
+from prover.stages import stage4
 from prover.sumcheck.protocol import prove as sumcheck_prove
 from prover.transcript import Transcript
 from prover.verifier import VerificationError, context_for, run_stages
@@ -152,32 +147,13 @@ def test_whole_proofs_are_byte_identical_and_verify(name: str, log_t: int) -> No
     assert stage4.BACKENDS == ("materialized", "streaming")
 
 
-def _after_stage3(name: str, log_t: int) -> tuple[ProverContext, CountingTracer, list[bytes]]:
-    ctx, tracer, sections = _stages_0_to_2(name, log_t)
-    ctx.backend = "streaming"
-    ctx.section = SectionWriter(3)
-    stage3.prove(ctx)
-    return ctx, tracer, sections + [ctx.section.payload()]
-
-
-def _stage4(ctx: ProverContext, backend: str, helpers: dict[str, Any] | None = None) -> bytes:
-    c = copy.copy(ctx)
-    c.transcript = copy.deepcopy(ctx.transcript)
-    c.claims, c.helper_claims, c.mult_claims = list(ctx.claims), list(ctx.helper_claims), dict(ctx.mult_claims)
-    c.helpers = dict(ctx.helpers) if helpers is None else helpers
-    c.backend = backend
-    c.section = SectionWriter(4)
-    stage4.prove(c)
-    return c.section.payload()
-
-
 def test_helper_paths_passes_and_no_materialization(monkeypatch: pytest.MonkeyPatch) -> None:
-    ctx, tracer, _ = _after_stage3("sha2-chain", 12)
-    ref = _stage4(ctx, "materialized")
+    ctx, tracer, _ = _before_stage(4, "sha2-chain", 12)
+    ref = _run(4, ctx, "materialized")
     for helpers in (None, {}):  # read from ctx.helpers, then recomputed per span
         tracer.replayed[:] = 0
         tracer.order.clear()
-        assert _stage4(ctx, "streaming", helpers=helpers) == ref
+        assert _run(4, ctx, "streaming", helpers=helpers) == ref
         passes = 3 + len(windows_for(12))
         assert np.all(tracer.replayed == passes), tracer.replayed
         assert tracer.order == list(range(tracer.num_chunks)) * passes
@@ -188,19 +164,19 @@ def test_helper_paths_passes_and_no_materialization(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(WitnessSource, "materialized", refuse)
     monkeypatch.setattr(WitnessSource, "materialize_rows", refuse)
-    assert _stage4(ctx, "streaming") == ref
+    assert _run(4, ctx, "streaming") == ref
 
 
 def test_tampered_helper_is_rejected() -> None:
-    ctx, _, sections = _after_stage3("fib", 8)
-    honest = _stage4(ctx, "streaming")
+    ctx, _, sections = _before_stage(4, "fib", 8)
+    honest = _run(4, ctx, "streaming")
     bad = dict(ctx.helpers)
     h = bad["h4_2"].copy()
     h[1, 33] = (int(h[1, 33]) + 1) % P
     bad["h4_2"] = h
-    got = _stage4(ctx, "streaming", helpers=bad)
+    got = _run(4, ctx, "streaming", helpers=bad)
     assert got != honest
-    assert got == _stage4(ctx, "materialized", helpers=bad)
+    assert got == _run(4, ctx, "materialized", helpers=bad)
     v = context_for(statement_of(workloads.build("fib", 8)).encode())
     with pytest.raises(VerificationError) as info:
         run_stages(v, sections + [got], 0, 5)
