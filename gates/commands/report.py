@@ -318,8 +318,8 @@ def read_points(path: Path, axis: htmlreport.SizeAxis) -> list[WholePoint]:
             raise GateError(f'{at}.whole_bytes = {_show(whole)} is not a byte count; give the whole '
                             f'run\'s peak in bytes, an integer > 0.')
         if (item['series'], float(x)) in seen:
-            raise GateError(f'{at}: series {_show(item["series"])} already has a point at x = {x:g}; '
-                            f'give one point per series and x.')
+            raise GateError(f'{at}: series {_show(item["series"])} already has a point at x = '
+                            f'{axis.tick(float(x))}; give one point per series and x.')
         seen.add((item['series'], float(x)))
         out.append(WholePoint(item['series'], 'point', float(x), whole, item['source']))
     return out
