@@ -59,7 +59,7 @@ def test_the_bundled_prover_gets_a_whole_run_line_per_ledger_row_and_extra_point
             assert cells in table, cells
     # The extra point: in the table with its source, on the axis as 2^22, and said on the page.
     assert ('<td class="l">streaming (benchmark)</td><td class="l">benchmarks/bench_prover.py at 2^22</td>'
-            f'<td>2^22</td><td>8.4 GiB</td><td>9,000,000,123</td>') in table
+            '<td>2^22</td><td>8.4 GiB</td><td>9,000,000,123</td>') in table
     assert f'the stars are 1 point(s) from <code>{points}</code>' in page
     # No baseline in the ledger: the page says why and how to get one.
     assert 'Whole-run plot: no baseline line.' in page and 'no <code>--check</code> document was given' in page
