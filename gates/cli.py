@@ -133,6 +133,12 @@ def _add_tools(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help='a `gates check --json` document (e.g. of --tier full) to plot the baseline and '
              'candidate figures from (repeatable)',
     )
+    rep.add_argument(
+        '--points', action='append', default=[], metavar='JSON',
+        help='extra whole-run peaks measured outside the gates (e.g. a benchmark at a size no tier '
+             'runs), drawn as marked points on the whole-run plot: a JSON list of {"series": str, '
+             '"x": number (the size, T), "whole_bytes": int, "source": str} (repeatable)',
+    )
     ini = sub.add_parser('init', help='a spec skeleton, an empty ledger, the rules and the hook for a new prover')
     ini.add_argument('--kind', required=True, choices=('python', 'command'),
                      help='python: module:function entry points; command: an argv (any language)')
@@ -228,7 +234,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == 'report':
         from gates.commands.report import report
         return report(cwd, args.spec, Path(args.out), [Path(b) for b in args.bench], sys.stdout,
-                      [Path(c) for c in args.check])
+                      [Path(c) for c in args.check], [Path(p) for p in args.points])
     raise AssertionError(f'unhandled command {args.command}')  # argparse guarantees the choice
 
 

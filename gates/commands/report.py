@@ -15,8 +15,14 @@ see ``htmlreport.size_axis``):
   unit) in a ``--check`` document (run ``gates check --tier full --json > full.json``);
 - ``--bench``: median seconds of baseline and candidate from pytest-benchmark-layout JSON
   (``benchmarks[].params = {workload, metric, side}``, ``benchmarks[].stats.median``).
-Files: ``report.html``, ``report.md``, ``peak_vs_T.png``, ``time_ratio_vs_T.png`` and, with
-``--bench``, ``time_vs_T.png``. An unwritable ``--out`` is refused before any work (exit 2).
+The whole-run plot (one panel, ``whole_figures``): each ledger row's ``whole_run_peak`` per
+workload (a line per row), a ``--check`` document's candidate and memory reference (the baseline
+when that check measured it: only on an empty ledger), and ``--points`` files' extra points
+(``read_points``: a JSON list of ``{"series", "x", "whole_bytes", "source"}``, x the size itself,
+e.g. 4194304 for 2^22), drawn as stars and listed with their source.
+Files: ``report.html``, ``report.md``, ``peak_vs_T.png``, ``whole_peak_vs_T.png``,
+``time_ratio_vs_T.png`` and, with ``--bench``, ``time_vs_T.png``. An unwritable ``--out`` is
+refused before any work (exit 2); so is a bad ``--check`` or ``--points`` file, in one line.
 """
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ from gates.reports.report import human_bytes
 from gates.session import load
 from gates.reports.htmlreport import Figures
 from gates.reports.htmlreport import Line
+from gates.reports.htmlreport import WholePoint
 from gates.contract import metrics
 from gates.contract.ledger import Ledger
 from gates.model import GateError
@@ -151,11 +158,15 @@ def _details(doc: Mapping[str, Any], gate: str) -> Mapping[str, Any]:
     return {}
 
 
+def candidate_label(doc: Mapping[str, Any]) -> str:
+    return f'candidate ({str(doc.get("head", ""))[:8]}, tier {doc.get("tier")})'
+
+
 def check_figures(spec: Spec, doc: Mapping[str, Any], peaks: Figures, ratios: Figures,
                   units: UnitFigures | None = None) -> None:
     ts = workload_t(spec)
     stages = {s.id for s in spec.stages}
-    label = f'candidate ({str(doc.get("head", ""))[:8]}, tier {doc.get("tier")})'
+    label = candidate_label(doc)
     for wid, d in _details(doc, 'memory').items():
         if wid not in ts or not isinstance(d, Mapping):
             continue
@@ -215,6 +226,102 @@ def _check_ratios(d: Mapping[str, Any], key: str, wid: str) -> dict[str, float]:
             raise GateError(f'--check: time.workloads.{wid}.{key}.{k} = {v!r} is not a finite ratio; '
                             f'give a document written by `gates check --json`.')
         out[str(k)] = float(v)
+    return out
+
+
+def whole_figures(spec: Spec, ledger: Ledger, docs: Sequence[tuple[Path, Mapping[str, Any]]],
+                  points: Sequence[WholePoint] = ()) -> list[WholePoint]:
+    """Every whole-run peak to plot: the ``--check`` documents' memory reference (the baseline
+    when that check measured it), every ledger row's figures (a series per row, labelled with
+    its stage and commit), the documents' candidates, then the ``--points``."""
+    ts = workload_t(spec)
+    refs: list[WholePoint] = []
+    cands: list[WholePoint] = []
+    for path, doc in docs:
+        for wid, d in _details(doc, 'memory').items():
+            if wid not in ts or not isinstance(d, Mapping):
+                continue
+            for side in ('reference', 'candidate'):
+                figures = d.get(side)
+                raw = figures.get('whole_run_peak') if isinstance(figures, Mapping) else None
+                if raw is None:        # a reference from a row that did not record it
+                    continue
+                if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+                    raise GateError(f'--check {path}: memory.workloads.{wid}.{side}.whole_run_peak = '
+                                    f'{_show(raw)} is not a byte count; give a document written by '
+                                    f'`gates check --json`.')
+                if side == 'reference':
+                    assert isinstance(figures, Mapping)
+                    label, kind = reference_series(str(figures.get('source', '')))
+                    refs.append(WholePoint(label, kind, ts[wid], raw,
+                                           f'{path}: {figures.get("source", "memory reference")}'))
+                else:
+                    cands.append(WholePoint(candidate_label(doc), 'candidate', ts[wid], raw,
+                                            f'{path}: memory candidate'))
+    rows = [WholePoint(f'accepted: row {i}, stage {row.stage} ({row.commit[:8]})', 'accepted', ts[wid],
+                       fig.whole_run_peak, f'ledger row {i} ({row.commit[:12]})')
+            for i, row in enumerate(ledger.rows) for wid, fig in row.workloads.items() if wid in ts]
+    return [*refs, *rows, *cands, *points]
+
+
+POINT_KEYS = ('series', 'x', 'whole_bytes', 'source')
+POINT_SHAPE = 'give a JSON list of {"series": str, "x": number (T), "whole_bytes": int, "source": str}'
+
+
+def _show(value: object) -> str:
+    """A value as JSON, short and on one line (for an error message)."""
+    try:
+        text = json.dumps(value, ensure_ascii=True)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + '...'
+
+
+def read_points(path: Path, axis: htmlreport.SizeAxis) -> list[WholePoint]:
+    """Whole-run peaks measured outside the gates (a benchmark at a size no tier runs), to draw
+    as marked points; a GateError naming file, key, value and what to do for anything else."""
+    where = f'--points {path}'
+    try:
+        doc = json.loads(path.read_text(encoding='utf-8'))
+    except OSError as e:
+        raise GateError(f'{where}: cannot read it ({e.strerror or e}); give a readable file.') from None
+    except ValueError as e:
+        raise GateError(f'{where}: not JSON ({e}); {POINT_SHAPE}.') from None
+    if not isinstance(doc, list):
+        raise GateError(f'{where}: the file holds a JSON {type(doc).__name__}, not a list; {POINT_SHAPE}.')
+    if doc and not axis.sized:
+        raise GateError(f'{where}: this spec\'s plots have no size axis (x: {axis.label}), so a point\'s '
+                        f'x has no place on them; name the size with report.size_param in the spec, '
+                        f'or leave --points out.')
+    out: list[WholePoint] = []
+    seen: set[tuple[str, float]] = set()
+    for i, item in enumerate(doc):
+        at = f'{where}: [{i}]'
+        if not isinstance(item, dict):
+            raise GateError(f'{at} = {_show(item)} is not an object; {POINT_SHAPE}.')
+        unknown = [k for k in item if k not in POINT_KEYS]
+        if unknown:
+            raise GateError(f'{at}.{unknown[0]}: unknown key (a point has {", ".join(POINT_KEYS)}); '
+                            f'rename or remove it.')
+        missing = [k for k in POINT_KEYS if k not in item]
+        if missing:
+            raise GateError(f'{at}: no "{missing[0]}" key; every point needs {", ".join(POINT_KEYS)}.')
+        for key in ('series', 'source'):
+            if not isinstance(item[key], str) or not item[key].strip():
+                raise GateError(f'{at}.{key} = {_show(item[key])} is not a non-empty string; '
+                                f'give the {"legend label" if key == "series" else "where the figure comes from"}.')
+        x, whole = item['x'], item['whole_bytes']
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x <= 0:
+            raise GateError(f'{at}.x = {_show(x)} is not a size > 0; give the size itself as a number '
+                            f'(x: {axis.label}; 4194304 for 2^22).')
+        if isinstance(whole, bool) or not isinstance(whole, int) or whole <= 0:
+            raise GateError(f'{at}.whole_bytes = {_show(whole)} is not a byte count; give the whole '
+                            f'run\'s peak in bytes, an integer > 0.')
+        if (item['series'], float(x)) in seen:
+            raise GateError(f'{at}: series {_show(item["series"])} already has a point at x = '
+                            f'{axis.tick(float(x))}; give one point per series and x.')
+        seen.add((item['series'], float(x)))
+        out.append(WholePoint(item['series'], 'point', float(x), whole, item['source']))
     return out
 
 
@@ -293,7 +400,8 @@ def plain(text: str) -> str:
 
 
 def markdown(spec: Spec, ledger: Ledger, images: Sequence[Path], reason: str | None,
-             notes: Sequence[str] = ()) -> str:
+             notes: Sequence[str] = (), whole: Sequence[WholePoint] = (),
+             axis: htmlreport.SizeAxis | None = None) -> str:
     lines = [f'# {spec.name}: conversion report', '']
     lines.append(f'{len(ledger.rows)} of {len(spec.stages)} stages accepted.')
     if reason:
@@ -313,17 +421,23 @@ def markdown(spec: Spec, ledger: Ledger, images: Sequence[Path], reason: str | N
                 f'{human_bytes(peak) if peak is not None else "?"} | {human_bytes(f.whole_run_peak)} | '
                 f'{f.time_ratio_total:.2f} | `{f.proof_sha256[:12]}` |',
             )
+    if whole:
+        axis = axis or htmlreport.size_axis(spec)
+        lines += ['', '## Whole-run peak (the plotted figures)', '',
+                  f'| series | source | {axis.label} | whole-run peak | bytes |', '|---|---|---|---|---|']
+        lines += [f'| {p.series} | {p.source} | {axis.tick(p.x)} | {human_bytes(p.whole_bytes)} | '
+                  f'{p.whole_bytes} |'.replace('\n', ' ') for p in whole]
     for image in images:
         lines += ['', f'![{image.stem}]({image.name})']
     return '\n'.join(lines) + '\n'
 
 
 def report(cwd: Path, spec: str | None, out_dir: Path, bench: Sequence[Path], out: TextIO,
-           checks: Sequence[Path] = ()) -> int:
+           checks: Sequence[Path] = (), points: Sequence[Path] = ()) -> int:
     target = out_dir if out_dir.is_absolute() else cwd / out_dir
     made = writable_folder(target)
     try:
-        return _report(cwd, spec, target, bench, checks, out)
+        return _report(cwd, spec, target, bench, checks, out, points)
     except BaseException:
         if made:
             with contextlib.suppress(OSError):
@@ -332,10 +446,12 @@ def report(cwd: Path, spec: str | None, out_dir: Path, bench: Sequence[Path], ou
 
 
 def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
-            checks: Sequence[Path], out: TextIO) -> int:
+            checks: Sequence[Path], out: TextIO, points: Sequence[Path] = ()) -> int:
     the_spec, ledger = load(cwd, spec)
     docs = [(p, read_check(p)) for p in checks]
     axis = htmlreport.size_axis(the_spec)
+    extra = [pt for p in points for pt in read_points(p, axis)]
+    whole = whole_figures(the_spec, ledger, docs, extra)
     peaks: Figures = {}
     ratios: Figures = {}
     units: UnitFigures = {metrics.unit_key(u): [] for u in the_spec.budgets.time.units}
@@ -353,6 +469,11 @@ def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
                          title=f'In-stage peak {the_spec.budgets.memory.measure} against {axis.label}'
                                + (', log-log' if axis.sized else '')),
          f'In-stage peak against {axis.label}'),
+        (htmlreport.plot_whole(whole, target / 'whole_peak_vs_T.png',
+                               f'whole-run peak {the_spec.budgets.memory.measure}',
+                               f'Whole-run peak {the_spec.budgets.memory.measure} against {axis.label}'
+                               + (', log-log' if axis.sized else ''), axis),
+         f'Whole-run peak against {axis.label}'),
         (htmlreport.plot(the_spec, ratios, target / 'time_ratio_vs_T.png',
                          'time ratio (candidate / baseline)', log_y=False, bytes_axis=False,
                          budget=the_spec.budgets.time.ratio_lt, unit_figures=units, axis=axis,
@@ -368,13 +489,15 @@ def _report(cwd: Path, spec: str | None, target: Path, bench: Sequence[Path],
     images = [(p, caption) for p, caption in made if p is not None]
     reason = None if images else empty_reason(ledger, docs, bench)
     sources = [f'ledger {the_spec.ledger} ({len(ledger.rows)} rows)', *[str(p) for p, _ in docs],
-               *[str(b) for b in bench]]
-    notes = page_notes(the_spec, axis, docs, peaks, units) if images else [axis.how]
+               *[str(b) for b in bench], *[str(p) for p in points]]
+    notes = ([*page_notes(the_spec, axis, docs, peaks, units), *whole_notes(docs, whole, points)]
+             if images else [axis.how])
     tables = [('In-stage peaks (the plotted figures)', htmlreport.figures_table(the_spec, peaks, 'bytes', axis=axis)),
+              ('Whole-run peaks (the plotted figures)', htmlreport.whole_table(whole, axis)),
               ('Time ratios (the plotted figures)', htmlreport.figures_table(the_spec, ratios, 'ratio', axis=axis)),
               ('Time ratios of units of stages (the plotted figures)',
                htmlreport.unit_table(the_spec, units, axis=axis))]
-    md = markdown(the_spec, ledger, [p for p, _ in images], reason, notes)
+    md = markdown(the_spec, ledger, [p for p, _ in images], reason, notes, whole, axis)
     (target / 'report.md').write_text(md, encoding='utf-8')
     (target / 'report.html').write_text(
         htmlreport.page(the_spec, ledger, images, tables, sources, reason, notes), encoding='utf-8')
@@ -403,4 +526,36 @@ def page_notes(spec: Spec, axis: htmlreport.SizeAxis, docs: Sequence[tuple[Path,
                      'lies between its stages\' own ratios. A <code>--check</code> document has the measured one.')
     notes.append('Time ratios are candidate / baseline; the baseline\'s own series is 1 by definition '
                  '(its seconds are in <code>--bench</code> files).')
+    return notes
+
+
+def whole_notes(docs: Sequence[tuple[Path, Mapping[str, Any]]], whole: Sequence[WholePoint],
+                points: Sequence[Path]) -> list[str]:
+    """What the whole-run plot shows and what it cannot (HTML sentences)."""
+    if not whole:
+        given = ' or the <code>--check</code> documents' if docs else ''
+        return [(f'Whole-run plot: nothing to plot: the ledger\'s rows{given} hold no whole-run peak '
+                 f'of this spec\'s workloads, and no <code>--points</code> file gave one.')]
+    notes = []
+    if not any(p.kind == 'baseline' for p in whole):
+        plural = len(docs) > 1
+        if not docs:
+            why = 'no <code>--check</code> document was given'
+        elif any(p.kind == 'reference' for p in whole):
+            why = (f'the <code>--check</code> document{"s were" if plural else " was"} run on a '
+                   f'non-empty ledger, so {"their" if plural else "its"} reference is the latest row '
+                   f'and the change\'s base (drawn as "memory reference"), not the baseline')
+        else:
+            why = (f'the <code>--check</code> document{"s hold" if plural else " holds"} no memory '
+                   f'reference of this spec\'s workloads')
+        notes.append('Whole-run plot: no baseline line. Ledger rows keep the accepted candidate\'s '
+                     'figures only, and a <code>gates check --json</code> document holds the baseline\'s '
+                     f'whole-run peak only when that check ran on an empty ledger; here {why}. A baseline '
+                     'measured elsewhere (a benchmark of the baseline ref) can be drawn with '
+                     '<code>--points</code>.')
+    if points:
+        n = sum(p.kind == 'point' for p in whole)
+        notes.append(f'Whole-run plot: the stars are {n} point(s) from '
+                     + ', '.join(f'<code>{html.escape(str(p))}</code>' for p in points)
+                     + ', measured outside the gates; the table gives each one\'s source.')
     return notes

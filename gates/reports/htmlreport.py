@@ -7,7 +7,10 @@ parameter, T by default, or the workloads in spec order). The plots, one panel p
   first point of the lowest line (what a streaming stage should follow, and what a materialized
   one does);
 - time ratio (candidate / baseline) against T, with the budget line;
-- optionally median seconds against T (benchmark JSON), with the same reference slopes.
+- optionally median seconds against T (benchmark JSON), with the same reference slopes;
+- the whole run's peak against T, one panel: a line per series (each ledger row, a ``--check``
+  document's candidate and reference, extra points from ``--points`` as marked points), with the
+  same reference slopes (``plot_whole``).
 The page holds the plots, the figures as tables (readable without the images) and the ledger's
 history. Its inline script only marks, for tests and for people, whether every image loaded and
 whether any script error happened (``data-images-loaded``, ``data-errors`` on ``<body>``).
@@ -33,6 +36,9 @@ STYLE = {
     'accepted': {'color': '#1f77b4', 'marker': 'o'},
     'candidate': {'color': '#ff7f0e', 'marker': '^'},
     'bounds': {'color': '#1f77b4', 'marker': ''},
+    # Extra points from outside the ledger (``--points``): a star each, coloured per series from
+    # matplotlib's cycle (the colour here is unused).
+    'point': {'color': '#d62728', 'marker': '*'},
 }
 
 
@@ -58,9 +64,10 @@ class SizeAxis:
     ticks: Mapping[float, str]    # x -> tick label ('2^16', 'n12')
     sized: bool                   # x is a size: log-2 axis, and the sqrt/linear reference slopes
     how: str                      # one sentence for the page: where x comes from
+    log2: bool = False            # x = 2^value: an x no workload has reads '2^k' too
 
     def tick(self, x: float) -> str:
-        return self.ticks.get(x, f'{x:g}')
+        return self.ticks.get(x, _t_label(x) if self.log2 else f'{x:g}')
 
 
 def size_axis(spec: Spec) -> SizeAxis:
@@ -83,7 +90,7 @@ def size_axis(spec: Spec) -> SizeAxis:
     label = 'T (trace rows)' if name == 'log_t' else f'2^{name}' if log2 else name
     src = 'report.size_param' if spec.report.size_param else 'the workloads\' parameter'
     return SizeAxis(label, xs, {x: _t_label(x) if log2 else f'{x:g}' for x in xs.values()}, True,
-                    f'x: {label}, from {src} {name}' + (' (x = 2^value).' if log2 else '.'))
+                    f'x: {label}, from {src} {name}' + (' (x = 2^value).' if log2 else '.'), log2)
 
 
 def has_points(figures: Figures) -> bool:
@@ -194,7 +201,8 @@ def _draw_panel(
     else:
         lo, hi = xs[0] - 0.5, xs[-1] + 0.5
     if refs and axis.sized:
-        _draw_slopes(ax, lines, refs, [lo, *xs, hi])
+        # Through the measured lines: an extra point (kind 'point') is what the slopes predict.
+        _draw_slopes(ax, [ln for ln in lines if ln.kind != 'point'] or lines, refs, [lo, *xs, hi])
     if panel_budget is not None:
         ax.axhline(panel_budget, color='red', linestyle='-.', linewidth=1.2, label=f'budget {panel_budget:g}')
     ax.set_xlim(lo, hi)
@@ -220,7 +228,12 @@ def _draw_panel(
 
 def _draw_lines(ax: Any, lines: list[Line]) -> None:
     # Candidate last and dashed: where it equals an accepted row both stay visible.
-    order = {'baseline': 0, 'reference': 0, 'accepted': 1, 'candidate': 2}
+    order = {'baseline': 0, 'reference': 0, 'accepted': 1, 'candidate': 2, 'point': 4}
+    # Accepted rows nest: the first row's markers largest, each later row's smaller, so rows with
+    # the same figures (a stage the later rows did not touch) all stay visible as rings.
+    accepted = [ln for ln in lines if ln.kind == 'accepted']
+    ring = {id(ln): 7.0 if len(accepted) < 2 else 10.0 - 5.0 * j / (len(accepted) - 1)
+            for j, ln in enumerate(accepted)}
     for ln in sorted(lines, key=lambda ln: order.get(ln.kind, 3)):
         style = STYLE.get(ln.kind, STYLE['candidate'])
         # The baseline hollow and larger: where a stage is unchanged the lines coincide,
@@ -233,9 +246,15 @@ def _draw_lines(ax: Any, lines: list[Line]) -> None:
             for edge in (ln.points, ln.upper):
                 ax.plot(bx, [p[1] for p in edge], color=style['color'], linewidth=0.8, marker='_')
             continue
+        if ln.kind == 'point':
+            # Marked points, unjoined: each stands alone (a benchmark's size no tier measures).
+            ax.plot([p[0] for p in ln.points], [p[1] for p in ln.points], label=ln.label,
+                    marker=style['marker'], linestyle='none', markersize=13,
+                    markeredgecolor='black', markeredgewidth=0.6)
+            continue
         ax.plot([p[0] for p in ln.points], [p[1] for p in ln.points], label=ln.label,
                 marker=style['marker'], color=style['color'] if ln.kind != 'accepted' else None,
-                linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else (7 if ln.kind == 'accepted' else 5),
+                linewidth=2.4 if hollow else 1.4, markersize=9 if hollow else ring.get(id(ln), 5),
                 markerfacecolor='none' if hollow else None, alpha=0.75 if hollow else 1.0,
                 linestyle='--' if ln.kind == 'candidate' else '-')
 
@@ -250,6 +269,57 @@ def _draw_slopes(ax: Any, lines: list[Line], refs: Sequence[float], grid: list[f
         ry = [y0 * (x / x0) ** power for x in grid]
         name = '√T slope' if power == 0.5 else ('T slope' if power == 1 else f'T^{power:g}')
         ax.plot(grid, ry, linestyle=dash, color='grey', linewidth=1, label=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class WholePoint:
+    """One whole-run peak: the series it belongs to, its x on the size axis, its bytes and where
+    it comes from (a ledger row, a ``--check`` document's side, a ``--points`` file's source)."""
+
+    series: str
+    kind: str                              # a key of STYLE
+    x: float
+    whole_bytes: int
+    source: str
+
+
+def whole_lines(points: Sequence[WholePoint]) -> list[Line]:
+    """One line per series and kind, in the order they first appear."""
+    grouped: dict[tuple[str, str], list[WholePoint]] = {}
+    for p in points:
+        grouped.setdefault((p.series, p.kind), []).append(p)
+    return [Line(series, kind, tuple(sorted({(p.x, float(p.whole_bytes)) for p in ps})))
+            for (series, kind), ps in grouped.items()]
+
+
+def plot_whole(points: Sequence[WholePoint], path: Path, ylabel: str, title: str,
+               axis: SizeAxis) -> Path | None:
+    """The whole run's peak against the size axis, one panel: log-log on a size axis, with the
+    sqrt(T) slope through the lowest line's first point and the T slope through the highest's
+    (``_draw_slopes``; extra points are not slope anchors). None (no file) when there is no figure."""
+    lines = [ln for ln in whole_lines(points) if ln.points]
+    if not lines:
+        return None
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9.2, 5.8))
+    _draw_panel(ax, (title, lines, None, '', 'no whole-run figures'), axis, ylabel, (0.5, 1.0),
+                True, True)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def whole_table(points: Sequence[WholePoint], axis: SizeAxis) -> str:
+    """The whole-run figures plotted, one row each, grouped by series (in plot order), by size."""
+    order = {ln.label: i for i, ln in enumerate(whole_lines(points))}
+    rows = [[p.series, p.source, axis.tick(p.x), human_bytes(p.whole_bytes), f'{p.whole_bytes:,}']
+            for p in sorted(points, key=lambda p: (order[p.series], p.x))]
+    return _table(['series', 'source', axis.label, 'whole-run peak', 'bytes'], rows, left=2) if rows else ''
 
 
 _SCRIPT = '''\

@@ -318,7 +318,7 @@ def test_report(tiny_subject: TinyRepo, monkeypatch: pytest.MonkeyPatch, tmp_pat
     md = (out / 'report.md').read_text()
     assert '| 0 | commit | `aaaaaaaaaaaa` | toy-12 | 64.0 KiB |' in md
     assert '![peak_vs_T](peak_vs_T.png)' in md
-    for name in ('peak_vs_T.png', 'time_ratio_vs_T.png', 'time_vs_T.png'):
+    for name in ('peak_vs_T.png', 'whole_peak_vs_T.png', 'time_ratio_vs_T.png', 'time_vs_T.png'):
         assert (out / name).read_bytes()[:4] == b'\x89PNG'
     assert '<img src="peak_vs_T.png"' in (out / 'report.html').read_text()
 

@@ -54,13 +54,19 @@ def test_the_report_page_loads_in_a_browser_with_every_plot(accepted: tuple[Path
     out = tmp_path / 'report'
     proc = gates(repo, 'report', '--out', str(out), '--check', str(doc))
     assert proc.returncode == 0, proc.stderr
-    assert '(2 plots)' in proc.stdout
+    assert '(3 plots)' in proc.stdout
     page = (out / 'report.html').read_text()
     # Baseline and candidate from the check document, accepted from the ledger, per stage and T.
     for series in ('baseline', 'accepted: row 0, stage 0', 'candidate ('):
         assert f'<td class="l">{series}' in page, series
     assert '<td class="l">0 commit</td><td class="l">accepted: row 0' in page
     assert '2^13' in page and 'Ledger history' in page
+    # The whole run's peak: the baseline measured in that check (the ledger was empty), the
+    # accepted row and the candidate, each at every T of the full tier.
+    whole = page.split('<h2>Whole-run peaks (the plotted figures)</h2>', 1)[1].split('</table>', 1)[0]
+    for series in ('baseline (', 'accepted: row 0, stage 0', 'candidate ('):
+        assert whole.count(f'<tr><td class="l">{series}') == 2, (series, whole)
+    assert 'no baseline line' not in page
     # The unit's ratios: measured by the time gate, recorded in the accepted row, plotted.
     from gates.commands.report import check_figures, ledger_unit_figures, read_check
     from gates.session import load as load_spec_and_ledger
@@ -75,8 +81,8 @@ def test_the_report_page_loads_in_a_browser_with_every_plot(accepted: tuple[Path
     kinds = sorted(ln.kind for ln in units['0+2'])
     assert kinds == ['accepted', 'candidate'] and all(len(ln.points) == len(row_units) for ln in units['0+2'])
     loaded = load(out / 'report.html', tmp_path / 'browser')
-    assert loaded.body.get('data-images-total') == '2', loaded.body
-    assert loaded.body.get('data-images-loaded') == '2', loaded.body
+    assert loaded.body.get('data-images-total') == '3', loaded.body
+    assert loaded.body.get('data-images-loaded') == '3', loaded.body
     assert loaded.body.get('data-errors') == '0' and loaded.console == [], loaded.console
     assert loaded.screenshot.read_bytes()[:4] == b'\x89PNG'
     keep = os.environ.get('GATES_KEEP_REPORT')   # a folder, for a person to look at the page

@@ -1,7 +1,8 @@
 """``gates report`` on the two subjects this repository ships, in a real headless Chromium:
 the bundled prover's spec with its ledger (no check is run on it), and examples/merkle (a
 command subject whose workloads have no ``log_t``) with a ``gates check --json`` document of its
-own. Set GATES_KEEP_REPORT=DIR to keep each page's screenshot (docs/report-*.png come from it)."""
+own. Set GATES_KEEP_REPORT=DIR to keep each page's screenshot (docs/report-*.png come from it)
+and the bundled prover's whole-run plot (docs/whole-run-peak.png)."""
 from __future__ import annotations
 
 import os
@@ -38,7 +39,7 @@ def test_the_bundled_prover_report_shows_baseline_units_and_sizes(tmp_path: Path
     out = tmp_path / 'report'
     proc = gates(ROOT, 'report', '--out', str(out))
     assert proc.returncode == 0, proc.stderr
-    assert '(2 plots)' in proc.stdout
+    assert '(3 plots)' in proc.stdout
     page = (out / 'report.html').read_text()
     # x from log_t, one tick per workload of the ledger row
     assert all(f'<td>2^{k}</td>' in page for k in range(16, 21)), page
@@ -51,11 +52,14 @@ def test_the_bundled_prover_report_shows_baseline_units_and_sizes(tmp_path: Path
         assert f'<td class="l">{unit}</td><td class="l">baseline (ratio 1 by definition)' in page
     # what the ledger cannot show is said, and nothing false about --check
     assert 'No baseline peaks: ledger rows keep' in page and 'no --check' not in proc.stdout
-    loaded = load(out / 'report.html', tmp_path / 'browser', size='1400,3400')
-    assert loaded.body.get('data-images-total') == '2', loaded.body
-    assert loaded.body.get('data-images-loaded') == '2', loaded.body
+    # the whole run's peak of every ledger row (tests/gates/test_report_whole.py checks its figures)
+    assert '<img src="whole_peak_vs_T.png"' in page and 'Whole-run plot: no baseline line.' in page
+    loaded = load(out / 'report.html', tmp_path / 'browser', size='1400,4000')
+    assert loaded.body.get('data-images-total') == '3', loaded.body
+    assert loaded.body.get('data-images-loaded') == '3', loaded.body
     assert loaded.body.get('data-errors') == '0' and loaded.console == [], loaded.console
     keep(loaded.screenshot, 'report-prover.png')
+    keep(out / 'whole_peak_vs_T.png', 'whole-run-peak.png')   # the whole-run plot alone
 
 
 @pytest.fixture(scope='module')
@@ -83,7 +87,7 @@ def test_the_merkle_report_plots_a_foreign_subject(merkle: tuple[Path, Path], tm
     out = tmp_path / 'report'
     proc = gates(repo, 'report', '--out', str(out), '--check', str(doc))
     assert proc.returncode == 0, proc.stderr
-    assert '(2 plots)' in proc.stdout and 'no --check' not in proc.stdout
+    assert '(3 plots)' in proc.stdout and 'no --check' not in proc.stdout
     page = (out / 'report.html').read_text()
     # no parameter is a size (log_n, queries): the workloads in spec order, named by id
     assert '<th>workload (spec order)</th>' in page and '<td>n12</td>' in page
@@ -93,8 +97,11 @@ def test_the_merkle_report_plots_a_foreign_subject(merkle: tuple[Path, Path], tm
         assert f'<td class="l">{stage}</td><td class="l">baseline (' in page, stage
         assert f'<td class="l">{stage}</td><td class="l">candidate (' in page, stage
     assert '<td class="l">2 openings</td><td class="l">baseline (ratio 1 by definition)' in page
-    loaded = load(out / 'report.html', tmp_path / 'browser')
-    assert loaded.body.get('data-images-loaded') == '2' == loaded.body.get('data-images-total')
+    # the whole run: the baseline measured in that check beside the candidate
+    whole = page.split('<h2>Whole-run peaks (the plotted figures)</h2>', 1)[1].split('</table>', 1)[0]
+    assert '<tr><td class="l">baseline (' in whole and '<tr><td class="l">candidate (' in whole, whole
+    loaded = load(out / 'report.html', tmp_path / 'browser', size='1400,3000')
+    assert loaded.body.get('data-images-loaded') == '3' == loaded.body.get('data-images-total')
     assert loaded.body.get('data-errors') == '0' and loaded.console == [], loaded.console
     keep(loaded.screenshot, 'report-merkle.png')
     # the same figures against the size the spec names
