@@ -154,7 +154,7 @@ def _workload(name: str, log_t: int):  # type: ignore[no-untyped-def]
         raise UsageError(str(exc)) from None
 
 
-STAGE_NAMES = ("commit", "constraints", "cross-cycle", "lookups", "registers", "RAM", "bytecode",
+STAGE_NAMES = ("commit", "constraints", "helpers", "lookups", "registers", "RAM", "bytecode",
                "claim reduction", "openings")
 BACKEND_CHOICES = ("materialized", "streaming")
 
