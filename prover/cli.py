@@ -306,8 +306,7 @@ def _report(meter: StageMeter, chosen: Mapping[str, str], proof: bytes, label: s
             f"{'RSS at entry':>13} {'growth':>8} {'section (B)':>12}")
     _say(head)
     _say("-" * len(head))
-    _say(f"{'setup + trace':<19} {'':<12} {meter.setup_time:>9.3f} {mib(meter.setup_peak):>15} "
-         f"{'':>13} {'':>8} {'':>12}")
+    _say(f"{'setup + trace':<19} {'':<12} {meter.setup_time:>9.3f} {mib(meter.setup_peak):>15}")
     for k in sorted(meter.time):
         entry = meter.entry_rss.get(k, 0)
         growth = max(0, meter.peak[k] - entry) if meter.per_stage else None
