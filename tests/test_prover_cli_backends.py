@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from prover.cli import main
+from prover.cli import BACKEND_CHOICES, main
 from prover.probe import capabilities
 from prover.proof import decode_proof
+from prover.stages.common import BACKENDS
 
 ROW = re.compile(
     r"^(?P<k>\d) (?P<name>\S+(?: \S+)?)\s+(?P<backend>materialized|streaming)\s+(?P<time>\d+\.\d+)\s+"
@@ -128,3 +129,8 @@ def test_report_without_a_resettable_high_water_mark_says_so(
     assert len(rows) == 9 and " streaming " in rows[0] and " materialized " in rows[1]
     peaks = [float(line.split()[-3]) for line in rows]  # no growth column: peak, entry, size
     assert peaks == sorted(peaks)  # the process's peak so far never falls
+
+
+def test_the_cli_offers_exactly_the_pipelines_backends() -> None:
+    """``--backend`` spells the backends itself (a light start-up); they must be the pipeline's."""
+    assert BACKEND_CHOICES == BACKENDS
